@@ -1,0 +1,54 @@
+"""The FastAPI application: routes under every Jobs API version prefix, one error mapping."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import JSONResponse
+
+from headrace import __version__
+from headrace.api import (
+    errors,
+    jobs_routes,
+    meta_routes,
+    permissions_routes,
+    runs_routes,
+    workspace_routes,
+)
+from headrace.api.auth import principal_of
+from headrace.api.context import ApiContext
+from headrace.engine.jobs import Principal
+
+# The SDK sends 2.2; older clients and docs use 2.1 and 2.0: the same handlers serve all.
+API_VERSIONS = ("2.2", "2.1", "2.0")
+
+
+def create_app(ctx: ApiContext) -> FastAPI:
+    """The API app over the given server parts."""
+    app = FastAPI(
+        title="Headrace",
+        version=__version__,
+        description="The Databricks Jobs API 2.2, self-hosted.",
+        # Served below behind a token like every API call (only /health is open).
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    errors.install(app)
+    app.include_router(meta_routes.router)
+    for version in API_VERSIONS:
+        prefix = f"/api/{version}"
+        app.include_router(jobs_routes.router, prefix=prefix)
+        app.include_router(runs_routes.router, prefix=prefix)
+    # The SDK calls permissions and workspace files only under 2.0 (reference §2).
+    app.include_router(permissions_routes.router, prefix="/api/2.0")
+    app.include_router(workspace_routes.router, prefix="/api/2.0")
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi(_who: Principal = Depends(principal_of)) -> Any:
+        return JSONResponse(get_openapi(title=app.title, version=app.version, routes=app.routes))
+
+    return app

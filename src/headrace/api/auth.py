@@ -1,0 +1,28 @@
+"""Bearer tokens: every API call but /health and the SDK's config probe needs one."""
+
+from __future__ import annotations
+
+from fastapi import Request
+
+from headrace.api.errors import Unauthenticated
+from headrace.engine.coordinator import now_ms
+from headrace.engine.jobs import Principal
+from headrace.store import tokens as token_store
+
+
+def principal_of(request: Request) -> Principal:
+    """The user behind the request's token. Raises: Unauthenticated."""
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthenticated("missing token: send 'Authorization: Bearer <token>'")
+    store = request.app.state.ctx.store
+    with store.read() as conn:
+        info = token_store.find_token(conn, token.strip())
+    if info is None:
+        raise Unauthenticated("Invalid access token.")
+    if info.revoked_time is not None:
+        raise Unauthenticated("This token has been revoked.")
+    if info.expiry_time is not None and info.expiry_time <= now_ms():
+        raise Unauthenticated("This token has expired.")
+    return Principal(info.user_name, admin=info.admin)

@@ -1,0 +1,208 @@
+"""jobs/create, get, list, update, reset, delete, run-now."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from headrace.api.auth import principal_of
+from headrace.api.context import ctx_of
+from headrace.api.params import (
+    as_int,
+    body_int,
+    body_str,
+    body_str_list,
+    body_str_map,
+    json_body,
+    query_bool,
+    query_int,
+    queue_override,
+)
+from headrace.engine import jobs as job_service
+from headrace.engine.jobs import Principal
+from headrace.errors import SpecError, SpecIssue
+from headrace.spec.loader import parse_job_settings
+from headrace.store import jobs as job_store
+from headrace.store import runs as run_store
+from headrace.store.records import Job
+
+router = APIRouter()
+_MAX_OFFSET = 2**40
+Who = Depends(principal_of)
+JsonBody = Depends(json_body)
+
+
+def job_to_api(job: Job, *, with_tasks: bool = True) -> dict[str, Any]:
+    """A stored job as the Jobs API `Job` object."""
+    settings = {**job.settings, "format": "MULTI_TASK"}
+    if not with_tasks:
+        settings.pop("tasks", None)
+        settings.pop("job_clusters", None)
+    return {
+        "job_id": job.job_id,
+        "creator_user_name": job.creator_user_name,
+        "run_as_user_name": job.creator_user_name,
+        "created_time": job.created_time,
+        "settings": settings,
+    }
+
+
+def _with_version_defaults(request: Request, settings: Any) -> Any:
+    """Jobs created through 2.0/2.1 do not queue unless asked to (2.2 does; reference §6.11)."""
+    legacy = request.url.path.startswith(("/api/2.0/", "/api/2.1/"))
+    if legacy and isinstance(settings, dict) and "queue" not in settings:
+        return {**settings, "queue": {"enabled": False}}
+    return settings
+
+
+@router.post("/jobs/create")
+def create(request: Request, body: dict[str, Any] = JsonBody, who: Principal = Who) -> Any:
+    body = _with_version_defaults(request, body)
+    job_id = job_service.create_job(ctx_of(request).store, who, body)
+    return {"job_id": job_id}
+
+
+@router.get("/jobs/get")
+def get(request: Request, who: Principal = Who) -> Any:
+    job = job_service.get_job(ctx_of(request).store, who, query_int(request, "job_id"))
+    return job_to_api(job)
+
+
+@router.get("/jobs/list")
+def list_jobs(request: Request, who: Principal = Who) -> Any:
+    limit = query_int(request, "limit", 20, minimum=0) or 20
+    if limit > 100:
+        raise SpecError([SpecIssue("limit", "must be at most 100")])
+    token = request.query_params.get("page_token")
+    # `offset` (deprecated) counts the visible jobs to skip; a page token is a job id cursor.
+    # (Capped so the store's LIMIT stays an int64; no store holds that many jobs.)
+    offset = 0 if token else min(query_int(request, "offset", 0, minimum=0), _MAX_OFFSET)
+    after = _page_token(token) if token else 0
+    expand = query_bool(request, "expand_tasks")
+    name = request.query_params.get("name") or None
+    jobs, more = job_service.list_jobs(
+        ctx_of(request).store, who, name=name, after_id=after, limit=offset + limit
+    )
+    jobs = jobs[offset:]
+    out: dict[str, Any] = {"jobs": [job_to_api(j, with_tasks=expand) for j in jobs]}
+    out["has_more"] = more
+    if more:
+        out["next_page_token"] = str(jobs[-1].job_id)
+    return out
+
+
+def _page_token(token: str) -> int:
+    if not (token.isascii() and token.isdigit()):
+        raise SpecError([SpecIssue("page_token", f"not a page token of this server: {token!r}")])
+    return as_int(token, "page_token")
+
+
+@router.post("/jobs/update")
+def update(request: Request, body: dict[str, Any] = JsonBody, who: Principal = Who) -> Any:
+    job_service.update_job(
+        ctx_of(request).store,
+        who,
+        body_int(body, "job_id"),
+        body.get("new_settings"),
+        body.get("fields_to_remove"),
+    )
+    return {}
+
+
+@router.post("/jobs/reset")
+def reset(request: Request, body: dict[str, Any] = JsonBody, who: Principal = Who) -> Any:
+    new_settings = _with_version_defaults(request, body.get("new_settings"))
+    job_service.reset_job(ctx_of(request).store, who, body_int(body, "job_id"), new_settings)
+    return {}
+
+
+@router.post("/jobs/delete")
+def delete(request: Request, body: dict[str, Any] = JsonBody, who: Principal = Who) -> Any:
+    ctx = ctx_of(request)
+    job_id = body_int(body, "job_id")
+    with ctx.store.read() as conn:
+        job_service.require(conn, who, job_id, "CAN_MANAGE")
+        queued = run_store.queued_runs(conn, job_id)
+    # Queued runs would wait forever for a job that is gone; running ones finish.
+    for run in queued:
+        ctx.kill(ctx.coordinator.cancel_run(run.run_id, f"job {job_id} was deleted"), "CANCELED")
+    job_service.delete_job(ctx.store, who, job_id)
+    return {}
+
+
+_RUN_NOW_FIELDS = {
+    "job_id", "job_parameters", "idempotency_token", "queue", "performance_target",
+    "python_params", "python_named_params",
+    "notebook_params", "jar_params", "spark_submit_params", "sql_params", "dbt_commands",
+    "pipeline_params", "only",
+}  # fmt: skip
+_NOT_SUPPORTED = ("notebook_params", "jar_params", "spark_submit_params", "sql_params",
+                  "dbt_commands", "pipeline_params", "only")  # fmt: skip
+
+
+def _check_run_now_fields(body: dict[str, Any]) -> None:
+    issues = [
+        SpecIssue(k, "unknown field for jobs/run-now") for k in sorted(set(body) - _RUN_NOW_FIELDS)
+    ]
+    issues += [
+        SpecIssue(k, "not supported by Headrace; pass job_parameters instead")
+        for k in _NOT_SUPPORTED
+        if body.get(k)
+    ]
+    if issues:
+        raise SpecError(issues)
+
+
+def _with_legacy_params(
+    settings: dict[str, Any], body: dict[str, Any], has_job_params: bool
+) -> dict[str, Any]:
+    """Databricks' legacy run-now overrides: python_params replace every spark_python_task's
+    parameters, python_named_params every python_wheel_task's named_parameters."""
+    python_params = body_str_list(body, "python_params")
+    named = body_str_map(body, "python_named_params")
+    if not python_params and not named:
+        return settings
+    if has_job_params and settings.get("parameters"):
+        raise SpecError(
+            [
+                SpecIssue(
+                    "python_params",
+                    "cannot be combined with job_parameters on a job that defines parameters",
+                )
+            ]
+        )
+    tasks = []
+    for task in settings.get("tasks", []):
+        task = dict(task)
+        if python_params and "spark_python_task" in task:
+            task["spark_python_task"] = {**task["spark_python_task"], "parameters": python_params}
+        if named and "python_wheel_task" in task:
+            wheel = {k: v for k, v in task["python_wheel_task"].items() if k != "parameters"}
+            task["python_wheel_task"] = {**wheel, "named_parameters": named}
+        tasks.append(task)
+    return {**settings, "tasks": tasks}
+
+
+@router.post("/jobs/run-now")
+def run_now(request: Request, body: dict[str, Any] = JsonBody, who: Principal = Who) -> Any:
+    ctx = ctx_of(request)
+    _check_run_now_fields(body)
+    job_id = body_int(body, "job_id")
+    params = body_str_map(body, "job_parameters")
+    token = body_str(body, "idempotency_token", max_len=64)
+    queue = queue_override(body)
+    with ctx.store.read() as conn:
+        job = job_service.require(conn, who, job_id, "CAN_MANAGE_RUN")
+        version = job_store.latest_version(conn, job_id)
+    settings = parse_job_settings(_with_legacy_params(job.settings, body, bool(params)))
+    run_id = ctx.coordinator.start_run(
+        settings,
+        job_id=job_id,
+        parameters=params,
+        run_as=who.user_name,
+        idempotency_token=token,
+        job_version=version,
+        queue=queue,
+    )
+    return {"run_id": run_id, "number_in_job": run_id}

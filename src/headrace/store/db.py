@@ -1,0 +1,124 @@
+"""Opening the store: engine, SQLite pragmas, schema version check, one-transaction helper."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from headrace.errors import HeadraceError
+
+# The newest migration; checked with one cheap query so Alembic loads only when needed.
+SCHEMA_HEAD = "0003"
+
+
+class StoreError(HeadraceError):
+    """The store could not be opened or used."""
+
+
+class Store:
+    """The database every state lives in; hands out one-transaction connections."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.is_sqlite = engine.dialect.name == "sqlite"
+        # SQLite's busy handler sleeps (1, 2, 5, 10 ms...) when its lock is taken; threads of
+        # one process queue on this lock instead, which hands over without sleeping.
+        self._write_lock = threading.Lock() if self.is_sqlite else None
+
+    @contextmanager
+    def begin(self) -> Iterator[Connection]:
+        """One transaction; on SQLite an immediate (write-locking) one, so writers queue up."""
+        if self._write_lock is None:
+            with self.engine.begin() as conn:
+                yield conn
+            return
+        with self._write_lock, self.engine.begin() as conn:
+            yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """One read-only transaction; on SQLite it takes no write lock."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(headrace_read=True)
+            with conn.begin():
+                yield conn
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_engine(url: str) -> Engine:
+    path = url.removeprefix("sqlite:///")
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy's begin() emit BEGIN IMMEDIATE instead of pysqlite's deferred BEGIN:
+        # deferred transactions that later write can deadlock under concurrent writers.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA busy_timeout=60000")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        read = conn.get_execution_options().get("headrace_read", False)
+        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
+
+    return engine
+
+
+def open_store(url: str, *, migrate: bool = True) -> Store:
+    """Open (and by default create or upgrade) the store at `url`."""
+    try:
+        if url.startswith("sqlite"):
+            engine = _sqlite_engine(url)
+        else:
+            engine = create_engine(url, pool_pre_ping=True)
+    except Exception as exc:  # bad URL, missing driver
+        raise StoreError(f"cannot open database {url!r}: {exc}") from exc
+    store = Store(engine)
+    if migrate:
+        ensure_schema(store)
+    return store
+
+
+def current_revision(store: Store) -> str | None:
+    """The schema revision the database is at, None for an empty database."""
+    try:
+        with store.read() as conn:
+            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except (OperationalError, ProgrammingError) as exc:
+        text_of = str(exc.orig).lower()
+        if "no such table" in text_of or "does not exist" in text_of:
+            return None
+        raise
+
+
+def ensure_schema(store: Store) -> None:
+    """Bring the schema to SCHEMA_HEAD, loading Alembic only if a migration is needed."""
+    try:
+        revision = current_revision(store)
+    except Exception as exc:
+        cause = getattr(exc, "orig", None) or exc  # the driver's words, not SQLAlchemy's wrapping
+        raise StoreError(f"cannot read the store at {store.engine.url}: {cause}") from exc
+    if revision == SCHEMA_HEAD:
+        return
+    if revision is not None and revision > SCHEMA_HEAD:
+        raise StoreError(
+            f"the store is at schema {revision}, newer than this Headrace knows ({SCHEMA_HEAD});"
+            " upgrade Headrace"
+        )
+    from headrace.store.migrate import upgrade
+
+    upgrade(store)

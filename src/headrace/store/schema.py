@@ -1,0 +1,210 @@
+"""The store's tables (SQLAlchemy Core). Only `headrace.store` touches them.
+
+Times are epoch milliseconds (UTC), as on the Jobs API. JSON columns hold text so SQLite and
+PostgreSQL store the same thing.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+FIRST_ID = 1000  # runs, task runs and repairs share one id space, as on Databricks
+
+# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets 64-bit ids.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+counters = Table(
+    "counters",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
+)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("job_id", Id, primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("settings", Text, nullable=False),
+    Column("source", Text),  # the spec file a local job came from
+    Column("creator_user_name", Text),
+    Column("created_time", BigInteger, nullable=False),
+)
+Index("ix_jobs_name", jobs.c.name)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("worker_id", String(64), primary_key=True),
+    Column("host", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("proc_start", Text),  # /proc start time, so a reused pid is not taken for alive
+    Column("slots", Integer, nullable=False),
+    Column("started_at", BigInteger, nullable=False),
+    Column("heartbeat_at", BigInteger, nullable=False),
+    Column("stopped_at", BigInteger),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_id", Id, primary_key=True),
+    Column("job_id", BigInteger, ForeignKey("jobs.job_id", ondelete="SET NULL")),
+    Column("run_name", Text, nullable=False),
+    Column("run_type", String(16), nullable=False),
+    Column("trigger_type", String(32), nullable=False),
+    Column("settings", Text, nullable=False),  # the JobSettings the run executes
+    Column("job_parameters", Text, nullable=False),  # [{name, default, value}]
+    Column("life_cycle_state", String(24), nullable=False),
+    Column("result_state", String(40)),
+    Column("state_message", Text, nullable=False, default=""),
+    Column("stop_reason", String(24)),  # CANCELED / TIMEDOUT once a stop was requested
+    Column("coordinator_id", String(64)),  # the worker process that drives the run
+    Column("repair_count", Integer, nullable=False, default=0),
+    Column("latest_repair_id", BigInteger),
+    Column("timeout_at", BigInteger),
+    Column("created_time", BigInteger, nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger),
+    Column("job_version", Integer),  # the job_versions row the run executes
+    Column("run_as", Text),  # the user the run acts for
+    Column("idempotency_token", String(64)),  # run-now / submit retried with it: same run
+    Column("trigger_info", Text),  # JSON: the parent task run of a run_job_task, trigger details
+)
+Index("ix_runs_job_start", runs.c.job_id, runs.c.start_time)
+Index("ix_runs_idempotency", runs.c.idempotency_token, unique=True)
+Index("ix_runs_state", runs.c.life_cycle_state)
+
+repairs = Table(
+    "repairs",
+    metadata,
+    Column("repair_id", Id, primary_key=True),
+    Column("run_id", BigInteger, ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    Column("rerun_tasks", Text, nullable=False),  # JSON list of task keys
+    Column("life_cycle_state", String(24), nullable=False),
+    Column("result_state", String(40)),
+    Column("state_message", Text, nullable=False, default=""),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger),
+    # The run's outcome before this repair: the ORIGINAL / previous item of repair_history.
+    Column("previous_result_state", String(40)),
+    Column("previous_end_time", BigInteger),
+)
+Index("ix_repairs_run", repairs.c.run_id)
+
+task_runs = Table(
+    "task_runs",
+    metadata,
+    Column("task_run_id", Id, primary_key=True),
+    Column("run_id", BigInteger, ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    Column("task_key", Text, nullable=False),
+    Column("parent_id", BigInteger),  # the for_each task run of an iteration
+    Column("iteration", Integer),  # index of a for_each iteration
+    Column("input", Text),  # JSON of a for_each iteration's input
+    Column("repair_id", BigInteger),  # the repair that created this task run, if any
+    Column("current", Boolean, nullable=False, default=True),  # False once a repair replaced it
+    Column("life_cycle_state", String(24), nullable=False),
+    Column("result_state", String(40)),
+    Column("state_message", Text, nullable=False, default=""),
+    Column("waiting_on", Integer, nullable=False, default=0),  # upstream tasks not yet terminal
+    Column("attempt_number", Integer, nullable=False, default=0),
+    Column("retry_at", BigInteger),
+    Column("outcome", String(8)),  # condition task result: "true" / "false"
+    Column("task_values", Text),  # JSON object set through dbutils.jobs.taskValues
+    Column("resolved", Text),  # JSON of the parameters after reference substitution
+    Column("error_code", String(40)),
+    Column("start_time", BigInteger),
+    Column("end_time", BigInteger),
+)
+Index("ix_task_runs_run_key", task_runs.c.run_id, task_runs.c.task_key)
+Index("ix_task_runs_run_state", task_runs.c.run_id, task_runs.c.life_cycle_state)
+Index("ix_task_runs_parent", task_runs.c.parent_id)
+# Few task runs set values; starting a task reads those of its run without scanning the rest.
+# Partial on SQLite only: naming a `postgresql_` option makes SQLAlchemy import its PostgreSQL
+# dialect (~40 ms) on every start, and start-up is on the hot path.
+Index(
+    "ix_task_runs_values",
+    task_runs.c.run_id,
+    sqlite_where=task_runs.c.task_values.is_not(None),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    Column("attempt_id", Id, primary_key=True, autoincrement=True),
+    Column(
+        "task_run_id",
+        BigInteger,
+        ForeignKey("task_runs.task_run_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("run_id", BigInteger, nullable=False),
+    Column("attempt_number", Integer, nullable=False),
+    Column("state", String(24), nullable=False),  # PENDING, RUNNING, TERMINATED
+    Column("result_state", String(40)),
+    Column("payload", Text, nullable=False),  # JSON: what the worker executes
+    Column("worker_id", String(64)),
+    Column("pid", Integer),
+    Column("kill_reason", String(24)),  # set when the coordinator wants it stopped
+    Column("exit_code", Integer),
+    Column("error", Text),
+    Column("error_trace", Text),
+    Column("log_path", Text),
+    Column("created_time", BigInteger, nullable=False),
+    Column("start_time", BigInteger),
+    Column("end_time", BigInteger),
+)
+Index("ix_attempts_state", attempts.c.state, attempts.c.attempt_id)
+Index("ix_attempts_task_run", attempts.c.task_run_id)
+
+job_versions = Table(
+    "job_versions",
+    metadata,
+    Column("job_id", BigInteger, primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("settings", Text, nullable=False),
+    Column("created_by", Text),
+    Column("created_time", BigInteger, nullable=False),
+)
+
+job_permissions = Table(
+    "job_permissions",
+    metadata,
+    Column("job_id", BigInteger, primary_key=True),
+    Column("principal_type", String(24), primary_key=True),  # user / group / service_principal
+    Column("principal", Text, primary_key=True),
+    Column("level", String(24), nullable=False),  # IS_OWNER, CAN_MANAGE, CAN_MANAGE_RUN, CAN_VIEW
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_id", Id, primary_key=True),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 hex; never the token
+    Column("user_name", Text, nullable=False),
+    Column("admin", Boolean, nullable=False, default=False),
+    Column("comment", Text),
+    Column("created_time", BigInteger, nullable=False),
+    Column("expiry_time", BigInteger),
+    Column("revoked_time", BigInteger),
+)
+
+trigger_state = Table(
+    "trigger_state",
+    metadata,
+    Column("job_id", BigInteger, primary_key=True),
+    Column("state", Text, nullable=False),  # JSON: last fire, files seen, failures in a row
+    Column("updated_time", BigInteger, nullable=False),
+)

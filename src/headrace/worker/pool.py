@@ -1,0 +1,160 @@
+"""A pool of worker slots: each claims attempts from the store and supervises one at a time."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from headrace.engine.coordinator import AttemptOutcome, Coordinator
+from headrace.errors import AttemptEnded
+from headrace.states import Result
+from headrace.store.records import Attempt
+from headrace.worker.supervisor import SHUTDOWN, KillSwitch, log_path_for, run_attempt
+
+log = logging.getLogger("headrace.worker")
+# A missed wake-up (another process queued work) is noticed by this safety-net sweep.
+SWEEP_SECONDS = 2.0
+REPORT_RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)
+
+
+class WorkerPool:
+    """`slots` threads that claim, run and report attempts; woken by `wake()`."""
+
+    def __init__(
+        self, coordinator: Coordinator, *, worker_id: str, slots: int, logs_dir: Path
+    ) -> None:
+        self.coordinator = coordinator
+        self.worker_id = worker_id
+        self.slots = max(1, slots)
+        self.logs_dir = logs_dir
+        self._cond = threading.Condition()
+        self._generation = 0
+        self._stopping = False
+        self._threads: list[threading.Thread] = []
+        self._running: dict[int, KillSwitch] = {}
+        self._running_lock = threading.Lock()
+        self._early_kills: dict[int, str] = {}
+        # When set, claim only attempts of runs this coordinator drives (`headrace run`).
+        self.only_coordinator: str | None = None
+
+    def start(self) -> None:
+        for i in range(self.slots):
+            t = threading.Thread(target=self._slot, name=f"headrace-slot-{i}", daemon=True)
+            t.start()
+            self._threads.append(t)
+
+    def wake(self) -> None:
+        """New attempts may be claimable: wake idle slots."""
+        with self._cond:
+            self._generation += 1
+            self._cond.notify_all()
+
+    def kill(self, attempt_id: int, reason: str) -> None:
+        """Stop an attempt's process group, now or as soon as this pool starts it.
+
+        A slot may hold an attempt it has claimed but not started yet; the kill waits for it.
+        """
+        with self._running_lock:
+            switch = self._running.get(attempt_id)
+            if switch is None:
+                self._early_kills[attempt_id] = reason
+        if switch is not None:
+            switch.pull(reason)
+
+    def kill_all_now(self) -> None:
+        """SIGKILL every attempt running here (a second Ctrl-C)."""
+        with self._running_lock:
+            switches = list(self._running.values())
+        for switch in switches:
+            switch.pull("CANCELED", force=True)
+
+    def stop(self, grace_seconds: float | None = None) -> None:
+        """Stop claiming; let running attempts finish, killing those still going after the grace.
+
+        A killed attempt is reported FAILED (the worker shut down), so it is retried per its
+        task's policy by whichever worker picks the run up next.
+        """
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        deadline = None if grace_seconds is None else time.monotonic() + grace_seconds
+        for t in self._threads:
+            t.join(None if deadline is None else max(deadline - time.monotonic(), 0))
+        if any(t.is_alive() for t in self._threads):
+            with self._running_lock:
+                switches = list(self._running.values())
+            for switch in switches:
+                switch.pull(SHUTDOWN)
+            for t in self._threads:
+                t.join()
+
+    def _slot(self) -> None:
+        while True:
+            with self._cond:
+                if self._stopping:
+                    return
+                generation = self._generation
+            try:
+                attempt = self.coordinator.claim_next_attempt(
+                    self.worker_id, self._log_path, self.only_coordinator
+                )
+            except Exception:
+                log.exception("claiming an attempt failed", extra={"action": "claim_attempt"})
+                attempt = None
+            while attempt is not None:
+                attempt = self._execute(attempt)
+            if attempt is None and generation != self._generation:
+                continue
+            with self._cond:
+                if self._generation == generation and not self._stopping:
+                    self._cond.wait(SWEEP_SECONDS)
+
+    def _log_path(self, attempt: Attempt) -> str:
+        return str(log_path_for(self.logs_dir, attempt))
+
+    def _execute(self, attempt: Attempt) -> Attempt | None:
+        """Run an attempt, report it, and return the next one claimed in the same breath."""
+        switch = KillSwitch()
+        with self._running_lock:
+            self._running[attempt.attempt_id] = switch
+            early = self._early_kills.pop(attempt.attempt_id, None)
+        if early is not None:
+            switch.pull(early)
+        try:
+            outcome = run_attempt(
+                attempt,
+                self.logs_dir,
+                switch,
+                lambda pid: self.coordinator.record_pid(attempt.attempt_id, pid),
+            )
+        except Exception as exc:  # a bug of ours must not leave the attempt RUNNING
+            log.exception("attempt %s crashed its supervisor", attempt.attempt_id)
+            outcome = AttemptOutcome(Result.FAILED, error=f"internal error running task: {exc}")
+        finally:
+            with self._running_lock:
+                self._running.pop(attempt.attempt_id, None)
+        return self._report(attempt, outcome)
+
+    def _report(self, attempt: Attempt, outcome: AttemptOutcome) -> Attempt | None:
+        """Record the outcome, retrying through store hiccups (a lost connection, a lock)."""
+        for delay in (*REPORT_RETRY_DELAYS, None):
+            claim_for = (
+                None if self._stopping else (self.worker_id, self._log_path, self.only_coordinator)
+            )
+            try:
+                return self.coordinator.finish_attempt(attempt, outcome, claim_for=claim_for)
+            except AttemptEnded:
+                # A cancel, timeout or recovery ended it first; the store keeps that verdict.
+                log.info("attempt %s had already been ended", attempt.attempt_id)
+                return None
+            except Exception:
+                if delay is None:
+                    log.exception("giving up reporting attempt %s", attempt.attempt_id)
+                    return None
+                log.warning(
+                    "reporting attempt %s failed; retrying", attempt.attempt_id, exc_info=True
+                )
+                time.sleep(delay)
+        return None

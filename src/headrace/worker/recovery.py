@@ -1,0 +1,81 @@
+"""Finding runs whose driving process died, ending them clearly, and killing their leftovers."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+from pathlib import Path
+
+from headrace.engine.coordinator import Coordinator, now_ms
+from headrace.store import runs as run_store
+from headrace.store import workers as worker_store
+from headrace.store.records import Worker
+
+HOST = socket.gethostname()
+
+
+def process_start_token(pid: int) -> str | None:
+    """The kernel's start time of `pid` (field 22 of /proc/PID/stat), to tell reused pids."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rsplit(")", 1)[1].split()[19]
+
+
+def worker_alive(worker: Worker, *, now: int, lease_ms: int) -> bool:
+    """Is this worker process still alive? Exact on its own host, by lease elsewhere."""
+    if worker.stopped_at is not None:
+        return False
+    if worker.host == HOST and worker.proc_start is not None:
+        return process_start_token(worker.pid) == worker.proc_start
+    return worker.heartbeat_at + lease_ms > now
+
+
+def recover_lost_runs(coordinator: Coordinator, *, lease_seconds: float) -> list[int]:
+    """End every active run whose coordinating process is gone; returns their ids."""
+    store = coordinator.store
+    now = now_ms()
+    with store.begin() as conn:
+        active = run_store.active_runs(conn)
+        owners = {r.coordinator_id for r in active if r.coordinator_id}
+        workers = worker_store.get_workers(conn, owners)
+    lost = []
+    for run in active:
+        worker = workers.get(run.coordinator_id or "")
+        if worker is not None and worker_alive(worker, now=now, lease_ms=int(lease_seconds * 1000)):
+            continue
+        if worker is None:
+            message = "the process running this run is unknown; the run was lost"
+        else:
+            message = (
+                f"the headrace process running this run (pid {worker.pid} on {worker.host}) "
+                "stopped; repair the run to finish it"
+            )
+        kill_orphans(coordinator, run.run_id, worker)
+        if coordinator.fail_lost_run(run.run_id, message):
+            lost.append(run.run_id)
+    return lost
+
+
+def kill_orphans(coordinator: Coordinator, run_id: int, worker: Worker | None) -> None:
+    """Task processes outlive a killed worker (own sessions): stop those on this host."""
+    if worker is None or worker.host != HOST:
+        return
+    with coordinator.store.begin() as conn:
+        attempts = run_store.open_attempts_of_run(conn, run_id)
+    for attempt in attempts:
+        if attempt.pid and _runs_attempt(attempt.pid, attempt.task_run_id):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(attempt.pid, signal.SIGKILL)
+
+
+def _runs_attempt(pid: int, task_run_id: int) -> bool:
+    """Is `pid` still the process we started for this task run (not a reused pid)?"""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    return f"HEADRACE_TASK_RUN_ID={task_run_id}".encode() in environ.split(b"\0")

@@ -1,0 +1,279 @@
+"""Supervising one attempt: its own process group and log file, timeouts, kills, outcome."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from headrace.engine.coordinator import AttemptOutcome
+from headrace.limits import MAX_TASK_VALUE_BYTES
+from headrace.states import Result
+from headrace.store.records import Attempt
+from headrace.worker.tasks import TaskCommand, command_builder
+
+# Where `import headrace` comes from. Task processes use the same interpreter, so an installed
+# Headrace is importable there anyway; only a bare source checkout has to be put on the path
+# (putting site-packages first would shadow a task's own environment).
+_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
+_EXTRA_PATH = (
+    None if _PACKAGE_ROOT.name in ("site-packages", "dist-packages") else str(_PACKAGE_ROOT)
+)
+log = logging.getLogger("headrace.worker")
+KILL_GRACE_SECONDS = 3.0
+SHUTDOWN = "SHUTDOWN"  # kill reason when the worker stops: the attempt failed, not canceled
+# How long an attempt runs before its pid is written to the store: quick tasks skip the write.
+PID_RECORD_AFTER = 0.2
+_TAIL_BYTES = 64 * 1024
+
+
+class KillSwitch:
+    """Stops one attempt from another thread; the first reason given becomes its result."""
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+
+    def attach(self, pid: int) -> None:
+        """Bind the switch to the started process group (stops it now if already pulled)."""
+        with self._lock:
+            self._pid = pid
+            pulled = self.reason is not None
+        if pulled:
+            _stop_group(pid, force=False)
+
+    def pull(self, reason: str, *, force: bool = False) -> None:
+        """SIGTERM the attempt's process group now (SIGKILL if `force`), SIGKILL it later."""
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+            pid = self._pid
+        if pid is not None:
+            _stop_group(pid, force=force)
+
+
+def _stop_group(pid: int, *, force: bool) -> None:
+    _signal_group(pid, signal.SIGKILL if force else signal.SIGTERM)
+    timer = threading.Timer(KILL_GRACE_SECONDS, _signal_group, (pid, signal.SIGKILL))
+    timer.daemon = True
+    timer.start()
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def attempt_dir(logs_dir: Path, attempt: Attempt) -> Path:
+    """The folder of an attempt's log, context and task values."""
+    key = attempt.payload["task_key"]
+    if "iteration" in attempt.payload:
+        key = f"{key}[{attempt.payload['iteration']}]"
+    return logs_dir / str(attempt.run_id) / key / f"{attempt.task_run_id}-{attempt.attempt_number}"
+
+
+def log_path_for(logs_dir: Path, attempt: Attempt) -> Path:
+    return attempt_dir(logs_dir, attempt) / "output.log"
+
+
+def run_attempt(
+    attempt: Attempt,
+    logs_dir: Path,
+    kill: KillSwitch,
+    record_pid: Callable[[int], None],
+) -> AttemptOutcome:
+    """Run an attempt's process to its end and say how it ended."""
+    payload = attempt.payload
+    folder = attempt_dir(logs_dir, attempt)
+    folder.mkdir(parents=True, exist_ok=True)
+    log_path = folder / "output.log"
+    try:
+        command = command_builder(payload["task_type"])(payload["settings"])
+    except (KeyError, ValueError) as exc:
+        log_path.write_text(f"cannot start task: {exc}\n")
+        return AttemptOutcome(Result.FAILED, error=f"cannot start task: {exc}")
+    context_path = folder / "context.json"
+    values_path = folder / "task_values.json"
+    context = {
+        k: payload[k]
+        for k in (
+            "run_id",
+            "job_id",
+            "task_key",
+            "task_run_id",
+            "attempt_number",
+            "parameters",
+            "task_values",
+        )
+    }
+    context_path.write_text(json.dumps(context))
+    env = _environment(command, context_path, values_path, payload)
+    if command.cwd is not None and not Path(command.cwd).is_dir():
+        message = f"working_directory {command.cwd!r} does not exist"
+        log_path.write_text(message + "\n")
+        return AttemptOutcome(Result.FAILED, error=message)
+    started = time.monotonic()
+    with open(log_path, "wb") as log:
+        try:
+            proc = subprocess.Popen(
+                command.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=command.cwd,
+                env=env,
+                start_new_session=True,
+            )
+        except OSError as exc:
+            log.write(f"cannot start {command.argv[0]}: {exc}\n".encode())
+            return AttemptOutcome(Result.FAILED, error=f"cannot start {command.argv[0]}: {exc}")
+        try:
+            timed_out = _supervise(
+                proc, payload.get("timeout_seconds") or 0, kill, record_pid, started
+            )
+        finally:
+            # The task is over (or we cannot watch it any more): nothing of it may live on,
+            # not even children it left in the background.
+            _signal_group(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return _outcome(proc.returncode, timed_out, kill.reason, log_path, values_path, payload)
+
+
+def _environment(
+    command: TaskCommand, context_path: Path, values_path: Path, payload: dict
+) -> dict[str, str]:
+    # Headrace's own settings (store URL, home) are not the task's business.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
+    env.update(command.env)
+    if _EXTRA_PATH is not None:
+        path = env.get("PYTHONPATH")
+        env["PYTHONPATH"] = _EXTRA_PATH + (os.pathsep + path if path else "")
+    env["HEADRACE_CONTEXT"] = str(context_path)
+    env["HEADRACE_TASK_VALUES"] = str(values_path)
+    env["HEADRACE_RUN_ID"] = str(payload["run_id"])
+    env["HEADRACE_TASK_KEY"] = payload["task_key"]
+    env["HEADRACE_TASK_RUN_ID"] = str(payload["task_run_id"])
+    env["HEADRACE_ATTEMPT_NUMBER"] = str(payload["attempt_number"])
+    return env
+
+
+def _supervise(
+    proc: subprocess.Popen,
+    timeout_seconds: float,
+    kill: KillSwitch,
+    record_pid: Callable[[int], None],
+    started: float,
+) -> bool:
+    """Wait for the process (a kill wakes the wait by ending it). True if it timed out."""
+    kill.attach(proc.pid)
+    deadline = started + timeout_seconds if timeout_seconds else None
+    pid_at: float | None = started + PID_RECORD_AFTER
+    while True:
+        wake = [t for t in (pid_at, deadline) if t is not None]
+        try:
+            proc.wait(timeout=max(min(wake) - time.monotonic(), 0.0) if wake else None)
+            return False
+        except subprocess.TimeoutExpired:
+            pass
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            terminate_group(proc)
+            return True
+        if pid_at is not None and now >= pid_at:
+            pid_at = None
+            try:
+                record_pid(proc.pid)
+            except Exception:  # only crash recovery needs it; the task itself goes on
+                log.warning("could not record pid %s", proc.pid, exc_info=True)
+
+
+def terminate_group(proc: subprocess.Popen) -> None:
+    """SIGTERM the attempt's whole process group, SIGKILL it after a grace period."""
+    _signal_group(proc.pid, signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=KILL_GRACE_SECONDS)
+    # Children that outlived their leader still hold the group.
+    _signal_group(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _outcome(
+    code: int,
+    timed_out: bool,
+    kill_reason: str | None,
+    log_path: Path,
+    values_path: Path,
+    payload: dict,
+) -> AttemptOutcome:
+    values, values_error = _read_task_values(values_path)
+    if timed_out:
+        seconds = payload.get("timeout_seconds")
+        return AttemptOutcome(
+            Result.TIMEDOUT,
+            error=f"timed out after {seconds} s",
+            exit_code=code,
+            task_values=values,
+        )
+    if kill_reason == SHUTDOWN:
+        message = "the worker shut down before the attempt finished"
+        return AttemptOutcome(Result.FAILED, error=message, exit_code=code, task_values=values)
+    if kill_reason is not None:
+        return AttemptOutcome(Result.CANCELED, error="canceled", exit_code=code, task_values=values)
+    if values_error:
+        return AttemptOutcome(Result.FAILED, error=values_error, exit_code=code)
+    if code == 0:
+        return AttemptOutcome(Result.SUCCESS, exit_code=0, task_values=values)
+    error, trace = _error_from_log(log_path)
+    if code < 0:
+        name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
+        reason = f"killed by signal {name}"
+    else:
+        reason = f"exit code {code}"
+    return AttemptOutcome(
+        Result.FAILED,
+        error=f"{error} ({reason})" if error else reason,
+        error_trace=trace,
+        exit_code=code,
+        task_values=values,
+    )
+
+
+def _read_task_values(path: Path) -> tuple[dict | None, str | None]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, None
+    try:
+        values = json.loads(raw)
+    except ValueError:
+        return None, "task values file is not valid JSON"
+    for key, value in values.items():
+        size = len(json.dumps(value).encode())
+        if size > MAX_TASK_VALUE_BYTES:
+            return None, f"task value {key!r} is {size} bytes; the limit is {MAX_TASK_VALUE_BYTES}"
+    return values, None
+
+
+def _error_from_log(path: Path) -> tuple[str | None, str | None]:
+    """The last meaningful line of the log and, for Python, the last traceback."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(f.tell() - _TAIL_BYTES, 0))
+            tail = f.read().decode(errors="replace")
+    except OSError:
+        return None, None
+    lines = [line.rstrip() for line in tail.splitlines() if line.strip()]
+    if not lines:
+        return None, None
+    marker = tail.rfind("Traceback (most recent call last)")
+    trace = tail[marker:].strip() if marker >= 0 else "\n".join(lines[-20:])
+    return lines[-1].strip()[:1000], trace

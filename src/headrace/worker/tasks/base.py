@@ -1,0 +1,14 @@
+"""The one interface every process task type implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class TaskCommand:
+    """How to start an attempt's process: argv, extra environment, working directory."""
+
+    argv: list[str]
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: str | None = None

@@ -1,0 +1,5 @@
+"""Fixtures shared by every test tier."""
+
+from pg_support import pg_schema
+
+__all__ = ["pg_schema"]
