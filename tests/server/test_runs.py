@@ -372,3 +372,24 @@ def test_delete_run(alice: User, files: Path) -> None:
     with pytest.raises(ResourceDoesNotExist):
         w.jobs.get_run(run_id)
     assert list(w.jobs.list_runs(job_id=job_id)) == []
+
+
+def test_get_run_output_returns_what_the_task_reported(alice: User, files: Path) -> None:
+    """A task's reported output (runtime.output) reaches get-output; other keys stay inside."""
+    w = alice.w
+    script = write(
+        files / "report.py",
+        """
+        from headrace.runtime.output import report_output
+        report_output(notebook_output={"result": "42", "truncated": False})
+        report_output(executed_notebook="/somewhere/private.ipynb")
+        """,
+    )
+    run = result(w, w.jobs.submit(run_name="runs-output", tasks=[python("rep", script)]))
+    out = w.jobs.get_run_output(task_of(run, "rep").run_id)
+    assert out.notebook_output.result == "42"
+    assert out.notebook_output.truncated is False
+    raw = w.api_client.do(
+        "GET", "/api/2.2/jobs/runs/get-output", query={"run_id": out.metadata.run_id}
+    )
+    assert "executed_notebook" not in json.dumps(raw)

@@ -232,6 +232,11 @@ def repair(request: Request, body: dict[str, Any] = JsonBody, who: Principal = W
     return {"repair_id": repair_id}
 
 
+# What a task type may add to get-output (the rest of an attempt's output is Headrace's own,
+# such as where the executed notebook is kept).
+OUTPUT_FIELDS = ("notebook_output", "sql_output")
+
+
 @router.get("/jobs/runs/get-output")
 def get_output(request: Request, who: Principal = Who) -> Any:
     ctx = ctx_of(request)
@@ -260,6 +265,9 @@ def get_output(request: Request, who: Principal = Who) -> Any:
             out["error"] = last.error
         if last.error_trace:
             out["error_trace"] = last.error_trace
+        for key in OUTPUT_FIELDS:
+            if last.output and key in last.output:
+                out[key] = last.output[key]
     elif tr.result is not None and tr.result.value != "SUCCESS" and tr.state_message:
         out["error"] = tr.state_message
     if tr.task_values:

@@ -70,6 +70,8 @@ class AttemptOutcome:
     error_trace: str | None = None
     exit_code: int | None = None
     task_values: dict[str, Any] | None = None
+    # What the task type reports beyond its result: notebook_output, sql_output, ...
+    output: dict[str, Any] | None = None
 
 
 class Admission(Enum):
@@ -392,6 +394,7 @@ class Coordinator:
             exit_code=outcome.exit_code,
             error=outcome.error,
             error_trace=outcome.error_trace,
+            output=json.dumps(outcome.output) if outcome.output else None,
             end_time=tx.now,
         )
         tr = run_store.task_run(tx.conn, attempt.task_run_id)

@@ -123,6 +123,7 @@ class Attempt:
     exit_code: int | None
     error: str | None
     error_trace: str | None
+    output: dict[str, Any] | None
     log_path: str | None
     created_time: int
     start_time: int | None
@@ -131,7 +132,14 @@ class Attempt:
     @classmethod
     def from_row(cls, row: Any) -> Attempt:
         m = row._mapping
-        return _build(cls, m, state=m["state"], payload=json.loads(m["payload"]))
+        output = m["output"]
+        return _build(
+            cls,
+            m,
+            state=m["state"],
+            payload=json.loads(m["payload"]),
+            output=json.loads(output) if output else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -161,6 +161,7 @@ attempts = Table(
     Column("exit_code", Integer),
     Column("error", Text),
     Column("error_trace", Text),
+    Column("output", Text),  # JSON: what the task type reports (notebook result, SQL preview)
     Column("log_path", Text),
     Column("created_time", BigInteger, nullable=False),
     Column("start_time", BigInteger),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import os
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from headrace.engine.coordinator import AttemptOutcome
-from headrace.limits import MAX_TASK_VALUE_BYTES
+from headrace.limits import MAX_OUTPUT_BYTES, MAX_TASK_VALUE_BYTES
 from headrace.states import Result
 from headrace.store.records import Attempt
 from headrace.worker.tasks import TaskCommand, command_builder
@@ -102,6 +103,7 @@ def run_attempt(
         return AttemptOutcome(Result.FAILED, error=f"cannot start task: {exc}")
     context_path = folder / "context.json"
     values_path = folder / "task_values.json"
+    output_path = folder / "output.json"
     context = {
         k: payload[k]
         for k in (
@@ -116,6 +118,7 @@ def run_attempt(
     }
     context_path.write_text(json.dumps(context))
     env = _environment(command, context_path, values_path, payload)
+    env["HEADRACE_OUTPUT"] = str(output_path)
     if command.cwd is not None and not Path(command.cwd).is_dir():
         message = f"working_directory {command.cwd!r} does not exist"
         log_path.write_text(message + "\n")
@@ -144,7 +147,9 @@ def run_attempt(
             # not even children it left in the background.
             _signal_group(proc.pid, signal.SIGKILL)
             proc.wait()
-    return _outcome(proc.returncode, timed_out, kill.reason, log_path, values_path, payload)
+    outcome = _outcome(proc.returncode, timed_out, kill.reason, log_path, values_path, payload)
+    output = _read_output(output_path)
+    return dataclasses.replace(outcome, output=output) if output else outcome
 
 
 def _environment(
@@ -244,6 +249,23 @@ def _outcome(
         exit_code=code,
         task_values=values,
     )
+
+
+def _read_output(path: Path) -> dict | None:
+    """What the task type reported (runtime.output.report_output); unreadable means none."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    if len(raw) > MAX_OUTPUT_BYTES:
+        log.warning("ignoring %s: %d bytes is over the limit", path, len(raw))
+        return None
+    try:
+        output = json.loads(raw)
+    except ValueError:
+        log.warning("ignoring %s: not valid JSON", path)
+        return None
+    return output if isinstance(output, dict) else None
 
 
 def _read_task_values(path: Path) -> tuple[dict | None, str | None]:
