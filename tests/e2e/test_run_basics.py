@@ -115,14 +115,14 @@ def test_diamond_runs_in_dependency_order_and_in_parallel(hr: Headrace) -> None:
     assert seen[("start", "b")] < seen[("end", "c")] and seen[("start", "c")] < seen[("end", "b")]
 
 
-def test_not_yet_supported_task_type_fails_loudly(hr: Headrace) -> None:
+def test_unsupported_task_type_fails_loudly(hr: Headrace) -> None:
     job = hr.write(
-        "nb.yml",
+        "jar.yml",
         """
-        name: notebook-job
+        name: jar-job
         tasks:
           - task_key: nb
-            notebook_task: {notebook_path: /Workspace/whatever}
+            spark_jar_task: {main_class_name: com.example.Main}
           - task_key: after
             depends_on: [{task_key: nb}]
             shell_command_task: {command: echo after}
@@ -133,7 +133,7 @@ def test_not_yet_supported_task_type_fails_loudly(hr: Headrace) -> None:
     assert result_of(run) == "FAILED"
     nb = task(run, "nb")
     assert result_of(nb) == "FAILED"
-    assert "not supported yet" in nb["state"]["state_message"]
+    assert "spark_jar_task is not supported" in nb["state"]["state_message"]
     assert result_of(task(run, "after")) == "UPSTREAM_FAILED"
 
 

@@ -45,12 +45,11 @@ from headrace.store import runs as run_store
 from headrace.store.db import Store
 from headrace.store.records import Attempt, Run, TaskRun
 
-PROCESS_TASK_TYPES = frozenset({"shell_command_task", "spark_python_task", "python_wheel_task"})
-# Accepted by the spec; their issues bring them to life. Until then they fail loudly.
-NOT_YET_SUPPORTED = {
-    "notebook_task": "notebook_task is not supported yet (Headrace issue #4)",
-    "sql_task": "sql_task is not supported yet (Headrace issue #4)",
-}
+PROCESS_TASK_TYPES = frozenset(
+    {"shell_command_task", "spark_python_task", "python_wheel_task", "notebook_task", "sql_task"}
+)
+# Accepted by the spec but not run by Headrace: they fail loudly, naming why.
+NOT_YET_SUPPORTED: dict[str, str] = {}
 MAX_RUN_JOB_DEPTH = 10  # run_job_task chains deeper than this are a loop, not a design
 STOP_CANCELED = "CANCELED"
 STOP_TIMEDOUT = "TIMEDOUT"

@@ -98,7 +98,7 @@ def run_attempt(
     log_path = folder / "output.log"
     try:
         command = command_builder(payload["task_type"])(payload["settings"])
-    except (KeyError, ValueError) as exc:
+    except (KeyError, ValueError, ImportError) as exc:
         log_path.write_text(f"cannot start task: {exc}\n")
         return AttemptOutcome(Result.FAILED, error=f"cannot start task: {exc}")
     context_path = folder / "context.json"

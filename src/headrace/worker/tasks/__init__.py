@@ -12,6 +12,8 @@ _MODULES = {
     "shell_command_task": "headrace.worker.tasks.shell_command",
     "spark_python_task": "headrace.worker.tasks.spark_python",
     "python_wheel_task": "headrace.worker.tasks.python_wheel",
+    "notebook_task": "headrace.worker.tasks.notebook",
+    "sql_task": "headrace.worker.tasks.sql",
 }
 
 
