@@ -8,6 +8,7 @@ from headrace.api.errors import Unauthenticated
 from headrace.engine.coordinator import now_ms
 from headrace.engine.jobs import Principal
 from headrace.store import tokens as token_store
+from headrace.store.db import Store
 
 
 def principal_of(request: Request) -> Principal:
@@ -16,9 +17,14 @@ def principal_of(request: Request) -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("missing token: send 'Authorization: Bearer <token>'")
-    store = request.app.state.ctx.store
+    return principal_for_token(request.app.state.ctx.store, token.strip())
+
+
+def principal_for_token(store: Store, token: str) -> Principal:
+    """The user a token stands for (the API's bearer or the UI's session). Raises:
+    Unauthenticated."""
     with store.read() as conn:
-        info = token_store.find_token(conn, token.strip())
+        info = token_store.find_token(conn, token)
     if info is None:
         raise Unauthenticated("Invalid access token.")
     if info.revoked_time is not None:

@@ -19,12 +19,10 @@ from headrace.api.params import (
     query_int,
     queue_override,
 )
+from headrace.engine import actions
 from headrace.engine import jobs as job_service
 from headrace.engine.jobs import Principal
 from headrace.errors import SpecError, SpecIssue
-from headrace.spec.loader import parse_job_settings
-from headrace.store import jobs as job_store
-from headrace.store import runs as run_store
 from headrace.store.records import Job
 
 router = APIRouter()
@@ -121,13 +119,7 @@ def reset(request: Request, body: dict[str, Any] = JsonBody, who: Principal = Wh
 def delete(request: Request, body: dict[str, Any] = JsonBody, who: Principal = Who) -> Any:
     ctx = ctx_of(request)
     job_id = body_int(body, "job_id")
-    with ctx.store.read() as conn:
-        job_service.require(conn, who, job_id, "CAN_MANAGE")
-        queued = run_store.queued_runs(conn, job_id)
-    # Queued runs would wait forever for a job that is gone; running ones finish.
-    for run in queued:
-        ctx.kill(ctx.coordinator.cancel_run(run.run_id, f"job {job_id} was deleted"), "CANCELED")
-    job_service.delete_job(ctx.store, who, job_id)
+    ctx.kill(actions.delete_job(ctx.store, ctx.coordinator, who, job_id), "CANCELED")
     return {}
 
 
@@ -192,17 +184,14 @@ def run_now(request: Request, body: dict[str, Any] = JsonBody, who: Principal = 
     params = body_str_map(body, "job_parameters")
     token = body_str(body, "idempotency_token", max_len=64)
     queue = queue_override(body)
-    with ctx.store.read() as conn:
-        job = job_service.require(conn, who, job_id, "CAN_MANAGE_RUN")
-        version = job_store.latest_version(conn, job_id)
-    settings = parse_job_settings(_with_legacy_params(job.settings, body, bool(params)))
-    run_id = ctx.coordinator.start_run(
-        settings,
-        job_id=job_id,
+    run_id = actions.run_job_now(
+        ctx.store,
+        ctx.coordinator,
+        who,
+        job_id,
         parameters=params,
-        run_as=who.user_name,
         idempotency_token=token,
-        job_version=version,
         queue=queue,
+        adjust=lambda settings: _with_legacy_params(settings, body, bool(params)),
     )
     return {"run_id": run_id, "number_in_job": run_id}

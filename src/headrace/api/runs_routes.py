@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -21,11 +20,13 @@ from headrace.api.params import (
     query_int,
     queue_override,
 )
+from headrace.engine import actions
 from headrace.engine import jobs as job_service
+from headrace.engine.actions import require_run, run_allowed
 from headrace.engine.coordinator import now_ms
 from headrace.engine.jobs import Principal
 from headrace.engine.run_view import base_run_to_api, run_to_api, task_to_api
-from headrace.errors import Conflict, NotFound, PermissionDenied, SpecError, SpecIssue
+from headrace.errors import Conflict, NotFound, SpecError, SpecIssue
 from headrace.spec.loader import parse_job_settings
 from headrace.states import TERMINAL
 from headrace.store import runs as run_store
@@ -34,29 +35,12 @@ from headrace.store.records import Run
 router = APIRouter()
 Who = Depends(principal_of)
 JsonBody = Depends(json_body)
-LOG_TAIL_BYTES = 5 * 1024 * 1024  # Databricks returns the last 5 MB of a task's logs
 _SUBMIT_FIELDS = {
     "run_name", "tasks", "timeout_seconds", "idempotency_token", "queue", "environments",
     "git_source", "health", "email_notifications", "webhook_notifications",
     "notification_settings", "run_as", "access_control_list", "budget_policy_id",
     "usage_policy_id", "environment_variables",
 }  # fmt: skip
-
-
-def require_run(conn: Connection, who: Principal, run_id: int, level: str) -> Run:
-    """A run the principal may act on: by its job's permissions, else by who started it."""
-    run = run_store.get_run(conn, run_id)
-    if run.job_id is not None:
-        try:
-            job_service.require(conn, who, run.job_id, level)
-            return run
-        except NotFound:
-            pass  # the job was deleted; its runs belong to who started them
-    if who.admin or run.run_as == who.user_name:
-        return run
-    raise PermissionDenied(
-        f"User {who.user_name} does not have {level} permission on run {run_id}."
-    )
 
 
 @router.post("/jobs/runs/submit")
@@ -151,7 +135,7 @@ def list_runs(request: Request, who: Principal = Who) -> Any:
             start_time_to=start_to,
             limit=10_000,
         )
-        visible = [r for r in candidates if _allowed(conn, who, r, "CAN_VIEW")]
+        visible = [r for r in candidates if run_allowed(conn, who, r, "CAN_VIEW")]
         page = visible[offset : offset + limit]
         items = [
             run_to_api(conn, r.run_id, now=now_ms(), include_history=False)
@@ -165,22 +149,11 @@ def list_runs(request: Request, who: Principal = Who) -> Any:
     return out
 
 
-def _allowed(conn: Connection, who: Principal, run: Run, level: str) -> bool:
-    try:
-        require_run(conn, who, run.run_id, level)
-        return True
-    except (PermissionDenied, NotFound):
-        return False
-
-
 @router.post("/jobs/runs/cancel")
 def cancel(request: Request, body: dict[str, Any] = JsonBody, who: Principal = Who) -> Any:
     ctx = ctx_of(request)
     run_id = body_int(body, "run_id")
-    with ctx.store.read() as conn:
-        require_run(conn, who, run_id, "CAN_MANAGE_RUN")
-    message = f"canceled by {who.user_name}"
-    ctx.kill(ctx.coordinator.cancel_run(run_id, message), "CANCELED")
+    ctx.kill(actions.cancel_run(ctx.store, ctx.coordinator, who, run_id), "CANCELED")
     return {}
 
 
@@ -195,7 +168,7 @@ def cancel_all(request: Request, body: dict[str, Any] = JsonBody, who: Principal
         if job_id is not None:
             job_service.require(conn, who, job_id, "CAN_MANAGE_RUN")
         runs = run_store.list_runs(conn, job_id=job_id, active_only=True, limit=100_000)
-        runs = [r for r in runs if _allowed(conn, who, r, "CAN_MANAGE_RUN")]
+        runs = [r for r in runs if run_allowed(conn, who, r, "CAN_MANAGE_RUN")]
     for run in runs:
         if queued_only and run.life_cycle.value != "QUEUED":
             continue
@@ -219,9 +192,10 @@ def delete(request: Request, body: dict[str, Any] = JsonBody, who: Principal = W
 def repair(request: Request, body: dict[str, Any] = JsonBody, who: Principal = Who) -> Any:
     ctx = ctx_of(request)
     run_id = body_int(body, "run_id")
-    with ctx.store.read() as conn:
-        require_run(conn, who, run_id, "CAN_MANAGE_RUN")
-    repair_id = ctx.coordinator.repair_run(
+    repair_id = actions.repair_run(
+        ctx.store,
+        ctx.coordinator,
+        who,
         run_id,
         rerun_tasks=body_str_list(body, "rerun_tasks"),
         rerun_all_failed_tasks=body_bool(body, "rerun_all_failed_tasks"),
@@ -257,7 +231,7 @@ def get_output(request: Request, who: Principal = Who) -> Any:
     out: dict[str, Any] = {"metadata": view}
     if mine:
         last = mine[-1]
-        logs, truncated = _tail(last.log_path)
+        logs, truncated = actions.read_log_tail(last.log_path)
         if logs is not None:
             out["logs"] = logs
             out["logs_truncated"] = truncated
@@ -276,16 +250,6 @@ def get_output(request: Request, who: Principal = Who) -> Any:
     if child:
         out["run_job_output"] = child
     return out
-
-
-def _tail(path: str | None) -> tuple[str | None, bool]:
-    if not path or not Path(path).exists():
-        return None, False
-    with open(path, "rb") as f:
-        f.seek(0, 2)
-        size = f.tell()
-        f.seek(max(size - LOG_TAIL_BYTES, 0))
-        return f.read().decode(errors="replace"), size > LOG_TAIL_BYTES
 
 
 __all__ = ["require_run", "router", "task_to_api"]
