@@ -30,7 +30,9 @@ class SpecError(HeadraceError):
 
     exit_code = 2
 
-    def __init__(self, issues: list[SpecIssue] | str, source: str | None = None) -> None:
+    def __init__(
+        self, issues: list[SpecIssue] | str, source: str | None = None, *, what: str = "job spec"
+    ) -> None:
         if isinstance(issues, str):
             issues = [SpecIssue("", issues)]
         self.issues = list(issues)
@@ -38,7 +40,7 @@ class SpecError(HeadraceError):
         n = len(self.issues)
         lines = "\n".join(f"  {issue}" for issue in self.issues)
         if source:
-            message = f"{source}: {n} error{'s' if n != 1 else ''} in job spec\n{lines}"
+            message = f"{source}: {n} error{'s' if n != 1 else ''} in {what}\n{lines}"
         elif n == 1:
             message = str(self.issues[0])  # a flag or an API field: one line says it all
         else:

@@ -36,6 +36,7 @@ def list_jobs(settings: Settings, store: Store, *, as_json: bool) -> None:
         sys.stdout.write(json.dumps({"jobs": rows}, indent=2) + "\n")
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     table = Table()
@@ -44,8 +45,8 @@ def list_jobs(settings: Settings, store: Store, *, as_json: bool) -> None:
     for j in jobs:
         table.add_row(
             str(j.job_id),
-            j.name,
-            j.creator_user_name or (f"(headrace run {j.source})" if j.source else ""),
+            escape(j.name),
+            escape(j.creator_user_name or (f"(headrace run {j.source})" if j.source else "")),
             str(latest[j.job_id] or "-"),
             str(len(j.settings.get("tasks") or [])),
             _when(j.created_time),

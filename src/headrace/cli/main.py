@@ -25,6 +25,10 @@ tokens_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args
 app.add_typer(tokens_app, name="tokens")
 jobs_app = typer.Typer(help="Stored jobs and their versions.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+bundle_app = typer.Typer(
+    help="Databricks Asset Bundles (databricks.yml): validate and run.", no_args_is_help=True
+)
+app.add_typer(bundle_app, name="bundle")
 
 # Exit codes of `headrace run` / `runs repair` by run result (documented in the README).
 RESULT_EXIT_CODES = {
@@ -361,6 +365,75 @@ def tokens_revoke(
         revoke_token(*_open(db), token_id)
     except Exception as exc:  # the one error boundary
         _fail(exc)
+
+
+TargetOption = Annotated[
+    str | None, typer.Option("--target", "-t", help="Bundle target (default: the default one).")
+]
+VarOption = Annotated[
+    list[str] | None,
+    typer.Option("--var", help="Bundle variable NAME=VALUE (repeatable; env BUNDLE_VAR_<name>)."),
+]
+BundlePathOption = Annotated[
+    Path | None,
+    typer.Option("--path", help="databricks.yml or its folder (default: found from here up)."),
+]
+
+
+@bundle_app.command("validate")
+def bundle_validate(
+    target: TargetOption = None,
+    var: VarOption = None,
+    path: BundlePathOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the resolved bundle.")] = False,
+) -> None:
+    """Check the bundle for a target; print every error with its file and line (exit 2)."""
+    try:
+        from headrace.cli.bundle_commands import parse_vars, validate_bundle
+
+        validate_bundle(path, target, parse_vars(var or []), as_json)
+    except Exception as exc:  # the one error boundary
+        _fail(exc)
+
+
+@bundle_app.command("run")
+def bundle_run(
+    key: Annotated[str, typer.Argument(metavar="JOB_KEY", help="The job's key in resources.jobs.")],
+    target: TargetOption = None,
+    var: VarOption = None,
+    path: BundlePathOption = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option("--param", "-p", help="Job parameter NAME=VALUE (repeatable)."),
+    ] = None,
+    as_json: JsonOption = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
+    slots: Annotated[
+        int | None, typer.Option("--slots", min=1, help="Parallel tasks (default: CPU count).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Run a bundle's job now, locally, and wait; the exit code is the run's result."""
+    try:
+        from headrace.cli.bundle_commands import parse_vars, run_bundle_job
+
+        result, interrupted = run_bundle_job(
+            path,
+            key,
+            target=target,
+            variables=parse_vars(var or []),
+            params=_parse_params(param or []),
+            as_json=as_json,
+            quiet=quiet,
+            slots=slots,
+            db=db,
+        )
+    except Exception as exc:  # the one error boundary
+        _fail(exc)
+        return
+    if interrupted:
+        raise typer.Exit(INTERRUPTED_EXIT_CODE)
+    raise typer.Exit(RESULT_EXIT_CODES.get(result, 1))
 
 
 def main() -> None:

@@ -125,6 +125,7 @@ class Progress:
     def summary(self, run: dict[str, Any]) -> None:
         """The closing table: result, duration, and the failed tasks' errors and logs."""
         from rich.console import Console
+        from rich.markup import escape
         from rich.table import Table
 
         console = Console()
@@ -133,10 +134,10 @@ class Progress:
         text, style = label(state["life_cycle_state"], result)
         seconds = run["run_duration"] / 1000
         console.print(
-            f"[bold]run {run['run_id']}[/] {run['run_name']}: [{style or 'bold'}]{text}[/] in {seconds:.2f}s"
+            f"[bold]run {run['run_id']}[/] {escape(run['run_name'])}: [{style or 'bold'}]{text}[/] in {seconds:.2f}s"
         )
         if state.get("state_message"):
-            console.print(f"  {state['state_message']}")
+            console.print(f"  {escape(state['state_message'])}")
         failed = [
             t
             for t in run["tasks"]
@@ -153,7 +154,7 @@ class Progress:
             table.add_row(
                 t["task_key"],
                 t["state"]["result_state"],
-                (t["state"].get("state_message") or "")[:200],
-                t.get("log_path") or "",
+                escape((t["state"].get("state_message") or "")[:200]),
+                escape(t.get("log_path") or ""),
             )
         console.print(table)

@@ -37,6 +37,7 @@ def list_runs(
         sys.stdout.write(json.dumps({"runs": items}, indent=2) + "\n")
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from headrace.cli.progress import label
@@ -51,7 +52,7 @@ def list_runs(
         duration = f"{((r.end_time or now) - r.start_time) / 1000:.1f}s"
         table.add_row(
             str(r.run_id),
-            r.run_name,
+            escape(r.run_name),
             f"[{style}]{text}[/]" if style else text,
             started,
             duration,
@@ -74,6 +75,7 @@ def get_run(settings: Settings, store: Store, run_id: int, *, as_json: bool) -> 
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
         return
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from headrace.cli.progress import label
@@ -82,14 +84,14 @@ def get_run(settings: Settings, store: Store, run_id: int, *, as_json: bool) -> 
     state = data["state"]
     text, style = label(state["life_cycle_state"], state.get("result_state"))
     console.print(
-        f"[bold]run {data['run_id']}[/] {data['run_name']} (job {data['job_id']}): [{style or 'bold'}]{text}[/]"
+        f"[bold]run {data['run_id']}[/] {escape(data['run_name'])} (job {data['job_id']}): [{style or 'bold'}]{text}[/]"
     )
     if state.get("state_message"):
-        console.print(f"  {state['state_message']}")
+        console.print(f"  {escape(state['state_message'])}")
     if data["job_parameters"]:
         console.print(
             "  parameters: "
-            + ", ".join(f"{p['name']}={p['value']}" for p in data["job_parameters"])
+            + escape(", ".join(f"{p['name']}={p['value']}" for p in data["job_parameters"]))
         )
     table = Table()
     for col in ("task", "task run", "state", "attempts", "duration", "message"):
@@ -103,7 +105,7 @@ def get_run(settings: Settings, store: Store, run_id: int, *, as_json: bool) -> 
             f"[{style}]{text}[/]" if style else text,
             str(len(t.get("attempts", []))),
             f"{t['run_duration'] / 1000:.1f}s",
-            (s.get("state_message") or "")[:120],
+            escape((s.get("state_message") or "")[:120]),
         )
     console.print(table)
     if data.get("repair_count"):

@@ -1,0 +1,105 @@
+"""`headrace bundle validate | run`: Databricks Asset Bundles, locally."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from headrace.errors import SpecError, SpecIssue
+
+
+def parse_vars(values: list[str]) -> dict[str, str]:
+    """`--var name=value` flags. Raises: SpecError naming the bad flag."""
+    out: dict[str, str] = {}
+    bad = []
+    for item in values:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            bad.append(SpecIssue("--var", f"expected NAME=VALUE, got {item!r}"))
+        elif name in out:
+            bad.append(SpecIssue(f"--var {name}", "given more than once"))
+        else:
+            out[name.strip()] = value
+    if bad:
+        raise SpecError(bad)
+    return out
+
+
+def validate_bundle(
+    path: Path | None, target: str | None, variables: dict[str, str], as_json: bool
+) -> None:
+    """Print the bundle's resolved jobs (or every error, raised as SpecError)."""
+    from headrace.bundle.loader import load_bundle
+
+    bundle = load_bundle(path, target=target, variables=variables)
+    for warning in bundle.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    if as_json:
+        doc = {
+            "bundle": {"name": bundle.name, "target": bundle.target, "mode": bundle.mode},
+            "variables": bundle.variables,
+            "workspace": bundle.workspace,
+            "resources": {
+                "jobs": {key: _job_json(job.settings) for key, job in bundle.jobs.items()}
+            },
+        }
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    print(f"Name:   {bundle.name}")
+    print(f"Target: {bundle.target}" + (f" (mode: {bundle.mode})" if bundle.mode else ""))
+    print(f"Jobs:   {len(bundle.jobs)}")
+    for key, job in bundle.jobs.items():
+        print(f"  {key}: {job.settings.name!r}, {len(job.settings.tasks)} tasks")
+    print("Validation OK!")
+
+
+def _job_json(settings: Any) -> Any:
+    from headrace.engine.run_plan import settings_to_json
+
+    return json.loads(settings_to_json(settings))
+
+
+def run_bundle_job(
+    path: Path | None,
+    key: str,
+    *,
+    target: str | None,
+    variables: dict[str, str],
+    params: dict[str, str],
+    as_json: bool,
+    quiet: bool,
+    slots: int | None,
+    db: str | None,
+) -> tuple[str, bool]:
+    """Run one job of the bundle locally to its end. Returns (run result, interrupted).
+
+    Every job of the bundle is stored (keyed by bundle file, target and resource key) so that
+    `${resources.jobs.<key>.id}` names a real local job, as a deploy would.
+    """
+    from headrace.bundle.loader import load_bundle
+    from headrace.cli.run_command import _drive, _store_local_job
+    from headrace.config import Settings
+    from headrace.store.db import open_store
+
+    bundle = load_bundle(path, target=target, variables=variables)
+    if key not in bundle.jobs:
+        known = ", ".join(bundle.jobs) or "none"
+        raise SpecError([SpecIssue("JOB_KEY", f"the bundle has no job '{key}' (it has: {known})")])
+    settings = Settings.load(db=db, slots=slots)
+    store = open_store(settings.db_url)
+    sources = {k: Path(f"{bundle.root_file}#{bundle.target}/{k}") for k in bundle.jobs}
+    ids = {k: _store_local_job(store, job.settings, sources[k]) for k, job in bundle.jobs.items()}
+    # Now that each job has an id, references to them resolve to real jobs.
+    bundle = load_bundle(path, target=target, variables=variables, resource_ids=ids)
+    for k, job in bundle.jobs.items():
+        _store_local_job(store, job.settings, sources[k])
+    chosen = bundle.jobs[key].settings
+    return _drive(
+        store,
+        settings,
+        as_json,
+        quiet,
+        lambda runner: runner.coordinator.start_run(chosen, job_id=ids[key], parameters=params),
+    )
