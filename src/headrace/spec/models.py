@@ -151,9 +151,14 @@ class ConditionTask(SpecModel):
 
 
 class SqlTaskQuery(SpecModel):
-    """A saved query, by id."""
+    """The SQL to run: inline `query_text` (a Headrace extension) or a saved query's id.
 
-    query_id: str
+    Saved queries (`query_id`) live in a Databricks workspace; the model keeps the field so
+    Databricks jobs load, and `validate_job` says it is not supported.
+    """
+
+    query_id: str | None = None
+    query_text: str | None = None
 
 
 class SqlTaskFile(SpecModel):
@@ -164,9 +169,10 @@ class SqlTaskFile(SpecModel):
 
 
 class SqlTask(SpecModel):
-    """Run SQL on a warehouse: a saved query, a file, an alert or a dashboard."""
+    """Run SQL on a warehouse: inline SQL or a file (saved queries, alerts, dashboards: no)."""
 
-    warehouse_id: str
+    # Required on Databricks; here "default" (the embedded DuckDB warehouse) when omitted.
+    warehouse_id: str = "default"
     query: SqlTaskQuery | None = None
     file: SqlTaskFile | None = None
     alert: Loose | None = None

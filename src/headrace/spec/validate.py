@@ -8,11 +8,19 @@ from collections.abc import Iterator
 from headrace.errors import SpecIssue
 from headrace.spec.cron import quartz_error, timezone_error
 from headrace.spec.dag import check_dag
-from headrace.spec.models import TRIGGER_KINDS, JobSettings, Task, task_type_message
-from headrace.spec.references import render, single_reference, validate_references
+from headrace.spec.models import TRIGGER_KINDS, JobSettings, SqlTask, Task, task_type_message
+from headrace.spec.references import (
+    find_references,
+    render,
+    single_reference,
+    validate_references,
+)
 
 _STARTERS = ("schedule", "trigger", "continuous", "triggers")
 _SQL_KINDS = ("query", "file", "alert", "dashboard")
+_SQL_INSTEAD = "put the SQL inline in sql_task.query.query_text or in a file (sql_task.file.path)"
+# Inline SQL travels on the task process's command line (Linux: 128 KiB for one argument).
+MAX_QUERY_TEXT_CHARS = 16 * 1024
 
 
 def validate_job(settings: JobSettings) -> list[SpecIssue]:
@@ -56,10 +64,7 @@ def _task_problems(
     if wheel is not None and wheel.parameters is not None and wheel.named_parameters is not None:
         yield ".python_wheel_task", "set parameters or named_parameters, not both"
     if task.sql_task is not None:
-        kinds = [k for k in _SQL_KINDS if getattr(task.sql_task, k) is not None]
-        if len(kinds) != 1:
-            got = ", ".join(kinds) or "none"
-            yield ".sql_task", f"set exactly one of {', '.join(_SQL_KINDS)} (got {got})"
+        yield from _sql_task_problems(task.sql_task)
     if task.environment_key is not None and task.environment_key not in environments:
         name = task.environment_key
         yield ".environment_key", f"no environment named '{name}' in the job's environments"
@@ -72,6 +77,49 @@ def _task_problems(
         reason = _inputs_error(task.for_each_task.inputs)
         if reason is not None:
             yield ".for_each_task.inputs", reason
+
+
+def _sql_task_problems(sql: SqlTask) -> Iterator[tuple[str, str]]:
+    """Exactly one runnable kind of SQL: inline `query.query_text` or `file.path`."""
+    kinds = [k for k in _SQL_KINDS if getattr(sql, k) is not None]
+    if len(kinds) != 1:
+        got = ", ".join(kinds) or "none"
+        yield ".sql_task", f"set exactly one of {', '.join(_SQL_KINDS)} (got {got})"
+    for kind in ("alert", "dashboard"):
+        if getattr(sql, kind) is not None:
+            yield f".sql_task.{kind}", f"SQL {kind}s are not supported; {_SQL_INSTEAD}"
+    if sql.query is None:
+        return
+    if sql.query.query_id is not None and sql.query.query_text is not None:
+        yield ".sql_task.query", "set query_id or query_text, not both"
+    elif sql.query.query_id is not None:
+        yield ".sql_task.query.query_id", f"saved queries are not supported; {_SQL_INSTEAD}"
+    elif sql.query.query_text is None:
+        yield ".sql_task.query", "set query_text (the SQL to run)"
+    else:
+        reason = _query_text_error(sql.query.query_text)
+        if reason is not None:
+            yield ".sql_task.query.query_text", reason
+
+
+def _query_text_error(text: str) -> str | None:
+    """Why inline SQL cannot run as given, or None."""
+    if not text.strip():
+        return "is empty"
+    if len(text) > MAX_QUERY_TEXT_CHARS:
+        return (
+            f"is {len(text)} characters; inline SQL is limited to {MAX_QUERY_TEXT_CHARS}, "
+            "put longer SQL in a file (sql_task.file.path)"
+        )
+    refs = find_references(text)
+    if refs:
+        name = refs[0][-1]
+        # Substituting text into SQL is how injections happen: values travel as parameters.
+        return (
+            f"'{{{{{'.'.join(refs[0])}}}}}' would be pasted into the SQL; bind it instead: "
+            f"sql_task.parameters: {{{name}: '{{{{{'.'.join(refs[0])}}}}}'}} and write :{name}"
+        )
+    return None
 
 
 def _inputs_error(inputs: str) -> str | None:

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from headrace.config import default_home
 from headrace.engine.coordinator import AttemptOutcome
 from headrace.limits import MAX_OUTPUT_BYTES, MAX_TASK_VALUE_BYTES
 from headrace.states import Result
@@ -157,6 +158,10 @@ def _environment(
 ) -> dict[str, str]:
     # Headrace's own settings (store URL, home) are not the task's business.
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
+    # ...except where SQL warehouses are (sql_task, notebook %sql): the home holds the embedded
+    # DuckDB warehouse and warehouses.yml; HEADRACE_WAREHOUSE* name the configured ones.
+    env.update({k: v for k, v in os.environ.items() if k.startswith("HEADRACE_WAREHOUSE")})
+    env["HEADRACE_HOME"] = str(default_home())
     env.update(command.env)
     if _EXTRA_PATH is not None:
         path = env.get("PYTHONPATH")

@@ -104,7 +104,7 @@ def test_sql_task_needs_exactly_one_kind() -> None:
     none = {"task_key": "s", "sql_task": {"warehouse_id": "w"}}
     two = {
         "task_key": "t",
-        "sql_task": {"warehouse_id": "w", "query": {"query_id": "q"}, "file": {"path": "/a.sql"}},
+        "sql_task": {"query": {"query_text": "SELECT 1"}, "file": {"path": "/a.sql"}},
     }
     assert issues(tasks=[none, two]) == [
         "tasks[0].sql_task: set exactly one of query, file, alert, dashboard (got none)",
