@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from headrace.bundle.interpolate import interpolate, lookup
-from headrace.bundle.located import Loc, LocDict, load_located, loc_at, parse_path
+from headrace.bundle.located import Loc, LocDict, LocList, load_located, loc_at, parse_path
 from headrace.bundle.merge import merge
 from headrace.errors import SpecError, SpecIssue
 from headrace.spec._issues import did_you_mean
@@ -539,6 +539,18 @@ def _resolve_paths(job: LocDict, root: Path) -> None:
     for task in job.get("tasks") or []:
         if isinstance(task, dict):
             _resolve_task_paths(task, root, in_git)
+    from headrace.spec.loader import resolve_dependency
+
+    for env in job.get("environments") or []:
+        spec = env.get("spec") if isinstance(env, dict) else None
+        deps = spec.get("dependencies") if isinstance(spec, dict) else None
+        if not isinstance(deps, list):
+            continue
+        for i, dep in enumerate(deps):
+            loc = deps.locs[i] if isinstance(deps, LocList) and i < len(deps.locs) else None
+            base = loc.file.parent if loc is not None else root
+            if isinstance(dep, str):
+                deps[i] = resolve_dependency(dep, str(base))
 
 
 def _resolve_task_paths(task: LocDict, root: Path, in_git: bool) -> None:

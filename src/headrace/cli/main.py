@@ -29,6 +29,10 @@ bundle_app = typer.Typer(
     help="Databricks Asset Bundles (databricks.yml): validate and run.", no_args_is_help=True
 )
 app.add_typer(bundle_app, name="bundle")
+envs_app = typer.Typer(
+    help="Task environments (one per environments[].spec).", no_args_is_help=True
+)
+app.add_typer(envs_app, name="envs")
 
 # Exit codes of `headrace run` / `runs repair` by run result (documented in the README).
 RESULT_EXIT_CODES = {
@@ -434,6 +438,32 @@ def bundle_run(
     if interrupted:
         raise typer.Exit(INTERRUPTED_EXIT_CODE)
     raise typer.Exit(RESULT_EXIT_CODES.get(result, 1))
+
+
+@envs_app.command("list")
+def envs_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """List built environments, least recently used first."""
+    try:
+        from headrace.cli.envs_commands import list_envs
+
+        list_envs(as_json)
+    except Exception as exc:  # the one error boundary
+        _fail(exc)
+
+
+@envs_app.command("prune")
+def envs_prune(
+    unused_for: Annotated[
+        str, typer.Option("--unused-for", help="Remove those unused this long (e.g. 7d, 0s).")
+    ] = "7d",
+) -> None:
+    """Remove environments no task has used for a while; they are rebuilt when needed."""
+    try:
+        from headrace.cli.envs_commands import prune_envs
+
+        prune_envs(unused_for)
+    except Exception as exc:  # the one error boundary
+        _fail(exc)
 
 
 def main() -> None:

@@ -56,6 +56,12 @@ STOP_TIMEDOUT = "TIMEDOUT"
 STOP_LOST = "LOST"
 
 
+def _environment_spec(settings: JobSettings, key: str) -> dict[str, Any]:
+    """The spec of the job environment a task names (validation made sure it exists)."""
+    env = next(e for e in settings.environments if e.environment_key == key)
+    return env.spec.model_dump(mode="json", exclude_none=True)
+
+
 def now_ms() -> int:
     return int(time.time() * 1000)
 
@@ -545,6 +551,8 @@ class Coordinator:
         }
         if tr.parent_id is not None:
             payload["iteration"] = tr.iteration
+        if task.environment_key is not None:
+            payload["environment"] = _environment_spec(tx.plan.settings, task.environment_key)
         run_store.set_task_state(
             tx.conn,
             tr.task_run_id,

@@ -41,6 +41,7 @@ _TASK_PATHS = (
     ("shell_command_task", "working_directory", False),
 )
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
+_FILE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".txt")
 
 
 def load_job_file(path: str | Path) -> list[JobSettings]:
@@ -227,7 +228,37 @@ def _resolve_paths(data: Any, base_dir: Path) -> Any:
     if not isinstance(data, dict) or not isinstance(data.get("tasks"), list):
         return data
     in_git = data.get("git_source") is not None
-    return {**data, "tasks": [_resolve_task(t, str(base_dir), in_git) for t in data["tasks"]]}
+    out = {**data, "tasks": [_resolve_task(t, str(base_dir), in_git) for t in data["tasks"]]}
+    if isinstance(data.get("environments"), list):
+        out["environments"] = [_resolve_environment(e, str(base_dir)) for e in data["environments"]]
+    return out
+
+
+def _resolve_environment(env: Any, base: str) -> Any:
+    """A copy of one raw environment with its local dependency paths made absolute."""
+    spec = env.get("spec") if isinstance(env, dict) else None
+    deps = spec.get("dependencies") if isinstance(spec, dict) else None
+    if not isinstance(deps, list):
+        return env
+    resolved = [resolve_dependency(d, base) if isinstance(d, str) else d for d in deps]
+    return {**env, "spec": {**spec, "dependencies": resolved}}
+
+
+def resolve_dependency(dep: str, base: str) -> str:
+    """`./dist/x.whl`, `-e ../pkg`, `-r requirements.txt` made absolute; names stay as they are.
+
+    A relative path is one that starts with `.` or names a file (has a `/` or ends with `.whl`,
+    `.tar.gz`, `.zip` or `.txt`), as pip would read it.
+    """
+    flag, sep, rest = dep.partition(" ")
+    if sep and flag in ("-e", "--editable", "-r", "--requirement", "-c", "--constraint"):
+        return f"{flag} {resolve_dependency(rest.strip(), base)}"
+    if not dep or os.path.isabs(dep) or _URL.match(dep) or dep.startswith(("{{", "${", "-")):
+        return dep
+    looks_like_path = dep.startswith(".") or "/" in dep or dep.endswith(_FILE_SUFFIXES)
+    if not looks_like_path or any(c in dep for c in "=<>!~; @"):
+        return dep
+    return os.path.normpath(os.path.join(base, dep))
 
 
 def _resolve_task(task: Any, base: str, in_git: bool) -> Any:

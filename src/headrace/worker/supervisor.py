@@ -9,13 +9,16 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from headrace.config import default_home
 from headrace.engine.coordinator import AttemptOutcome
+from headrace.errors import HeadraceError
 from headrace.limits import MAX_OUTPUT_BYTES, MAX_TASK_VALUE_BYTES
 from headrace.states import Result
 from headrace.store.records import Attempt
@@ -124,8 +127,15 @@ def run_attempt(
         message = f"working_directory {command.cwd!r} does not exist"
         log_path.write_text(message + "\n")
         return AttemptOutcome(Result.FAILED, error=message)
-    started = time.monotonic()
     with open(log_path, "wb") as log:
+        spec = payload.get("environment")
+        if spec is not None:
+            try:
+                command = _in_environment(command, spec, logs_dir.parent, log)
+            except HeadraceError as exc:
+                log.write(f"{exc}\n".encode())
+                return AttemptOutcome(Result.FAILED, error=str(exc))
+        started = time.monotonic()
         try:
             proc = subprocess.Popen(
                 command.argv,
@@ -151,6 +161,16 @@ def run_attempt(
     outcome = _outcome(proc.returncode, timed_out, kill.reason, log_path, values_path, payload)
     output = _read_output(output_path)
     return dataclasses.replace(outcome, output=output) if output else outcome
+
+
+def _in_environment(command: TaskCommand, spec: dict, home: Path, log: BinaryIO) -> TaskCommand:
+    """The command run by the python of the task's environment (built now if need be)."""
+    from headrace.worker.environments import ensure_environment
+
+    python = ensure_environment(spec, home, log)
+    if command.argv[:1] != [sys.executable]:
+        return command  # not a Python process: the environment has nothing to change
+    return dataclasses.replace(command, argv=[str(python), *command.argv[1:]])
 
 
 def _environment(
