@@ -47,6 +47,10 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(permissions_routes.router, prefix="/api/2.0")
     app.include_router(workspace_routes.router, prefix="/api/2.0")
 
+    from headrace.ui.routes import install as install_ui  # the web UI at `/`
+
+    install_ui(app)
+
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(_who: Principal = Depends(principal_of)) -> Any:
         return JSONResponse(get_openapi(title=app.title, version=app.version, routes=app.routes))

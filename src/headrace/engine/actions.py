@@ -165,3 +165,27 @@ def read_log_from(path: str | None, offset: int, limit: int) -> tuple[str, int]:
         f.seek(start)
         data = f.read(limit)
     return data.decode(errors="replace"), start + len(data)
+
+
+def default_repair_tasks(conn: Connection, run_id: int) -> list[str]:
+    """What a repair with rerun_all_failed_tasks would rerun now (a form's default choice):
+    the failed tasks and their dependents, by the coordinator's own selection rule."""
+    import json
+
+    from headrace.engine.rules import repair_selection
+    from headrace.engine.run_plan import plan_from_json
+    from headrace.errors import Conflict, SpecError
+
+    run = run_store.get_run(conn, run_id)
+    settings_json = run_store.run_settings(conn, run_id)
+    if run.job_id is not None:  # a repair runs the job's current settings, as the coordinator
+        try:
+            settings_json = json.dumps(job_store.get_job(conn, run.job_id).settings)
+        except NotFound:
+            pass
+    plan = plan_from_json(settings_json)
+    current = {tr.task_key: tr for tr in run_store.current_task_runs(conn, run_id)}
+    try:
+        return sorted(repair_selection(plan, current, (), True, True))
+    except (Conflict, SpecError):
+        return []

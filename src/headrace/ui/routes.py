@@ -1,0 +1,521 @@
+"""The UI's pages and forms: GET renders, POST acts (CSRF-checked) and redirects back.
+
+Every action calls the engine (`engine.actions`, `engine.jobs`), the same functions the Jobs
+API calls; a refused action (permission, conflict, bad input) comes back as a flash message
+on the page, the engine's own words.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+
+from headrace.api.context import ApiContext
+from headrace.engine import actions
+from headrace.engine.coordinator import now_ms
+from headrace.engine.jobs import Principal
+from headrace.errors import HeadraceError, NotFound, PermissionDenied
+from headrace.ui import session, views
+
+router = APIRouter(include_in_schema=False)
+STATIC_DIR = Path(__file__).parent / "static"
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+LIVE_LOG_CHUNK = 256 * 1024
+_env: Any = None
+
+
+def _templates() -> Any:
+    """The Jinja2 environment, made on first use (the CLI never imports jinja2)."""
+    global _env
+    if _env is None:
+        import jinja2
+
+        _env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+            autoescape=True,  # every template is HTML: user text is always escaped
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        _env.globals.update(
+            fmt_time=views.fmt_time,
+            fmt_duration=views.fmt_duration,
+            api_status=views.api_status,
+            run_status=views.run_status,
+            may=views.may,
+            state_filters=views.STATE_FILTERS,
+        )
+    return _env
+
+
+class Unsigned(Exception):
+    """The request has no valid session: send the browser to the sign-in page."""
+
+
+def _ctx(request: Request) -> ApiContext:
+    return request.app.state.ctx
+
+
+def _who(request: Request) -> Principal:
+    who = session.principal_of_session(request)
+    if who is None:
+        raise Unsigned()
+    return who
+
+
+def _render(request: Request, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
+    token = session.session_token(request)
+    values.setdefault("nav", "")
+    html = (
+        _templates()
+        .get_template(name)
+        .render(
+            request=request,
+            csrf=session.csrf_token(token) if token else "",
+            flash=request.query_params.get("flash"),
+            flash_kind=request.query_params.get("kind", "info"),
+            **values,
+        )
+    )
+    return HTMLResponse(html, status_code=status_code, headers=_SECURITY_HEADERS)
+
+
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        # Inline style attributes only place timeline bars; scripts stay 'self' only.
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def _back(path: str, message: str | None = None, kind: str = "info") -> RedirectResponse:
+    if message:
+        sep = "&" if "?" in path else "?"
+        path = f"{path}{sep}{urlencode({'flash': message, 'kind': kind})}"
+    return RedirectResponse(path, status_code=303)
+
+
+async def _form(request: Request) -> Any:
+    """The posted form, after the CSRF check. Raises: PermissionDenied."""
+    form = await request.form()
+    if not session.csrf_ok(request, form.get(session.CSRF_FIELD)):  # type: ignore[arg-type]
+        raise PermissionDenied("The form expired or did not come from this site; reload and retry.")
+    return form
+
+
+def _error_page(request: Request, exc: HeadraceError) -> HTMLResponse:
+    code = 404 if isinstance(exc, NotFound) else 403 if isinstance(exc, PermissionDenied) else 400
+    who = session.principal_of_session(request)
+    return _render(request, "error.html", status_code=code, who=who, message=str(exc), code=code)
+
+
+def install(app: Any) -> None:
+    """Mount the UI's pages, its static files and its exception handling on the API app."""
+    from fastapi.staticfiles import StaticFiles
+
+    app.include_router(router)
+    app.mount("/ui-static", StaticFiles(directory=STATIC_DIR), name="ui-static")
+
+    @app.exception_handler(Unsigned)
+    def _to_sign_in(request: Request, _exc: Unsigned) -> Response:
+        if request.url.path.endswith("/live") or request.method != "GET":
+            return JSONResponse({"error": "signed out"}, status_code=401)
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
+
+
+def _ui_errors(handler: Any) -> Any:
+    """Engine errors on a UI page render an error page (the API's JSON handler is not for people)."""
+    import functools
+    import inspect
+
+    if inspect.iscoroutinefunction(handler):
+
+        @functools.wraps(handler)
+        async def wrapped_async(request: Request, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return await handler(request, *args, **kwargs)
+            except HeadraceError as exc:
+                return _error_page(request, exc)
+
+        return wrapped_async
+
+    # Pages that only read are plain functions: FastAPI runs them in its thread pool, so a
+    # store read never blocks the event loop.
+    @functools.wraps(handler)
+    def wrapped(request: Request, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return handler(request, *args, **kwargs)
+        except HeadraceError as exc:
+            return _error_page(request, exc)
+
+    return wrapped
+
+
+# --- signing in ------------------------------------------------------------------------------
+
+
+def _safe_next(target: str | None) -> str:
+    """Only a local path: never an open redirect to another site."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/jobs"
+
+
+@router.get("/login")
+def login_page(request: Request) -> Response:
+    return _render(
+        request,
+        "login.html",
+        who=None,
+        next=_safe_next(request.query_params.get("next")),
+        error=None,
+    )
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await request.form()
+    token = str(form.get("token", "")).strip()
+    target = _safe_next(str(form.get("next", "")))
+    from headrace.api.auth import principal_for_token
+    from headrace.api.errors import Unauthenticated
+
+    try:
+        principal_for_token(_ctx(request).store, token) if token else None
+    except Unauthenticated as exc:
+        return _render(
+            request, "login.html", status_code=401, who=None, next=target, error=str(exc)
+        )
+    if not token:
+        return _render(
+            request, "login.html", status_code=400, who=None, next=target, error="token: required"
+        )
+    response = RedirectResponse(target, status_code=303)
+    session.start_session(response, request, token)
+    return response
+
+
+@router.post("/logout")
+@_ui_errors
+async def logout(request: Request) -> Response:
+    await _form(request)
+    response = RedirectResponse("/login", status_code=303)
+    session.end_session(response)
+    return response
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    _who(request)
+    return RedirectResponse("/jobs", status_code=303)
+
+
+# --- jobs ------------------------------------------------------------------------------------
+
+
+@router.get("/jobs")
+@_ui_errors
+def jobs_page(request: Request) -> Response:
+    who = _who(request)
+    query = request.query_params.get("q", "")
+    rows = views.job_rows(_ctx(request).store, who, query, now_ms())
+    return _render(request, "jobs.html", who=who, rows=rows, q=query, nav="jobs")
+
+
+@router.get("/jobs/live")
+@_ui_errors
+def jobs_live(request: Request) -> Response:
+    """The jobs table's body, for the page's script to swap in when it changed."""
+    who = _who(request)
+    query = request.query_params.get("q", "")
+    rows = views.job_rows(_ctx(request).store, who, query, now_ms())
+    token = session.session_token(request) or ""
+    html = (
+        _templates()
+        .get_template("_job_rows.html")
+        .render(rows=rows, csrf=session.csrf_token(token))
+    )
+    return JSONResponse({"html": {"job-rows": html}})
+
+
+@router.get("/jobs/{job_id}")
+@_ui_errors
+def job_detail(request: Request, job_id: int) -> Response:
+    who = _who(request)
+    page = views.job_page(_ctx(request).store, who, job_id, now_ms())
+    return _render(request, "job.html", who=who, p=page, nav="jobs")
+
+
+def _job_parameters(form: Any) -> dict[str, str]:
+    prefix = "param."
+    return {k[len(prefix) :]: str(v) for k, v in form.items() if k.startswith(prefix)}
+
+
+@router.post("/jobs/{job_id}/run-now")
+@_ui_errors
+async def run_now(request: Request, job_id: int) -> Response:
+    who = _who(request)
+    form = await _form(request)
+    ctx = _ctx(request)
+    back = _safe_next(str(form.get("back", f"/jobs/{job_id}")))
+    try:
+        run_id = actions.run_job_now(
+            ctx.store, ctx.coordinator, who, job_id, parameters=_job_parameters(form)
+        )
+    except HeadraceError as exc:
+        return _back(back, str(exc), "error")
+    return _back(f"/runs/{run_id}", f"Run {run_id} started.")
+
+
+@router.post("/jobs/{job_id}/pause")
+@_ui_errors
+async def pause(request: Request, job_id: int) -> Response:
+    return await _set_paused(request, job_id, True)
+
+
+@router.post("/jobs/{job_id}/unpause")
+@_ui_errors
+async def unpause(request: Request, job_id: int) -> Response:
+    return await _set_paused(request, job_id, False)
+
+
+async def _set_paused(request: Request, job_id: int, paused: bool) -> Response:
+    who = _who(request)
+    await _form(request)
+    try:
+        actions.set_paused(_ctx(request).store, who, job_id, paused)
+    except HeadraceError as exc:
+        return _back(f"/jobs/{job_id}", str(exc), "error")
+    return _back(f"/jobs/{job_id}", "Paused." if paused else "Unpaused.")
+
+
+@router.post("/jobs/{job_id}/delete")
+@_ui_errors
+async def delete_job(request: Request, job_id: int) -> Response:
+    who = _who(request)
+    form = await _form(request)
+    ctx = _ctx(request)
+    if form.get("confirm") != "yes":
+        return _back(f"/jobs/{job_id}", "Tick the box to confirm the deletion.", "error")
+    try:
+        ctx.kill(actions.delete_job(ctx.store, ctx.coordinator, who, job_id), "CANCELED")
+    except HeadraceError as exc:
+        return _back(f"/jobs/{job_id}", str(exc), "error")
+    return _back("/jobs", f"Job {job_id} deleted.")
+
+
+# --- runs ------------------------------------------------------------------------------------
+
+
+def _ms_of(value: str | None, field: str) -> int | None:
+    """A date or date-time from a form field (UTC), as epoch ms. Raises: SpecError."""
+    if not value:
+        return None
+    from headrace.errors import SpecError, SpecIssue
+
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise SpecError([SpecIssue(field, f"not a date or date-time: {value!r}")]) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def _int_param(request: Request, name: str, minimum: int = 0) -> int | None:
+    from headrace.errors import SpecError, SpecIssue
+
+    raw = request.query_params.get(name)
+    if not raw:
+        return None
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < minimum:
+        raise SpecError([SpecIssue(name, f"must be a whole number, got {raw!r}")])
+    return int(raw)
+
+
+@router.get("/runs")
+@_ui_errors
+def runs_list(request: Request) -> Response:
+    who = _who(request)
+    q = request.query_params
+    state = q.get("state", "")
+    if state and state not in views.STATE_FILTERS:
+        from headrace.errors import SpecError, SpecIssue
+
+        raise SpecError([SpecIssue("state", f"must be one of {', '.join(views.STATE_FILTERS)}")])
+    job_id = _int_param(request, "job_id")
+    page = views.runs_page(
+        _ctx(request).store,
+        who,
+        job_id=job_id,
+        state=state,
+        start_from=_ms_of(q.get("from"), "from"),
+        start_to=_ms_of(q.get("to"), "to"),
+        page=_int_param(request, "page") or 0,
+    )
+    filters = {k: q.get(k, "") for k in ("state", "job_id", "from", "to")}
+    return _render(request, "runs.html", who=who, p=page, filters=filters, nav="runs")
+
+
+@router.get("/runs/{run_id}")
+@_ui_errors
+def run_detail(request: Request, run_id: int) -> Response:
+    who = _who(request)
+    page = views.run_page(_ctx(request).store, who, run_id, now_ms())
+    return _render(request, "run.html", who=who, p=page, nav="runs")
+
+
+@router.get("/runs/{run_id}/live")
+@_ui_errors
+def run_live(request: Request, run_id: int) -> Response:
+    """A running run's state: each task's look and the page's changing parts as HTML."""
+    who = _who(request)
+    page = views.run_page(_ctx(request).store, who, run_id, now_ms())
+    token = session.session_token(request) or ""
+    env = _templates()
+    values = {"p": page, "csrf": session.csrf_token(token)}
+    return JSONResponse(
+        {
+            "active": page.active,
+            "status": {
+                "css": page.status.css,
+                "icon": page.status.icon,
+                "label": page.status.label,
+            },
+            "tasks": {
+                k: {"css": s.css, "icon": s.icon, "label": s.label}
+                for k, s in page.task_status.items()
+            },
+            "html": {
+                "run-summary": env.get_template("_run_summary.html").render(values),
+                "run-timeline": env.get_template("_run_timeline.html").render(values),
+                "run-tasks": env.get_template("_run_tasks.html").render(values),
+            },
+        }
+    )
+
+
+@router.post("/runs/{run_id}/cancel")
+@_ui_errors
+async def cancel(request: Request, run_id: int) -> Response:
+    who = _who(request)
+    await _form(request)
+    ctx = _ctx(request)
+    try:
+        ctx.kill(actions.cancel_run(ctx.store, ctx.coordinator, who, run_id), "CANCELED")
+    except HeadraceError as exc:
+        return _back(f"/runs/{run_id}", str(exc), "error")
+    return _back(f"/runs/{run_id}", "Cancel requested.")
+
+
+@router.post("/runs/{run_id}/repair")
+@_ui_errors
+async def repair(request: Request, run_id: int) -> Response:
+    who = _who(request)
+    form = await _form(request)
+    ctx = _ctx(request)
+    tasks = [str(t) for t in form.getlist("task")]
+    latest = form.get("latest_repair_id")
+    try:
+        if not tasks:
+            from headrace.errors import SpecError, SpecIssue
+
+            raise SpecError([SpecIssue("rerun_tasks", "pick at least one task to rerun")])
+        actions.repair_run(
+            ctx.store,
+            ctx.coordinator,
+            who,
+            run_id,
+            rerun_tasks=tasks,
+            rerun_dependent_tasks=form.get("dependents") == "yes",
+            latest_repair_id=int(str(latest)) if latest else None,
+        )
+    except HeadraceError as exc:
+        return _back(f"/runs/{run_id}", str(exc), "error")
+    return _back(f"/runs/{run_id}", f"Repairing {len(tasks)} task(s).")
+
+
+@router.post("/runs/{run_id}/run-again")
+@_ui_errors
+async def run_again(request: Request, run_id: int) -> Response:
+    """A new run of the run's job with the same job parameters."""
+    who = _who(request)
+    await _form(request)
+    ctx = _ctx(request)
+    with ctx.store.read() as conn:
+        run = actions.require_run(conn, who, run_id, "CAN_VIEW")
+    if run.job_id is None:
+        return _back(f"/runs/{run_id}", "Only runs of a job can be run again.", "error")
+    try:
+        new_id = actions.run_job_now(
+            ctx.store, ctx.coordinator, who, run.job_id, parameters=run.parameters
+        )
+    except HeadraceError as exc:
+        return _back(f"/runs/{run_id}", str(exc), "error")
+    return _back(f"/runs/{new_id}", f"Run {new_id} started.")
+
+
+# --- one task run ----------------------------------------------------------------------------
+
+
+@router.get("/runs/{run_id}/tasks/{task_run_id}")
+@_ui_errors
+def task_detail(request: Request, run_id: int, task_run_id: int) -> Response:
+    who = _who(request)
+    attempt = _int_param(request, "attempt")
+    page = views.task_page(_ctx(request).store, who, run_id, task_run_id, attempt, now_ms())
+    return _render(request, "task.html", who=who, p=page, nav="runs")
+
+
+@router.get("/runs/{run_id}/tasks/{task_run_id}/log/live")
+@_ui_errors
+def task_log_live(request: Request, run_id: int, task_run_id: int) -> Response:
+    """What the attempt's log gained since `offset`, and whether it may still grow."""
+    who = _who(request)
+    page = views.task_page(
+        _ctx(request).store, who, run_id, task_run_id, _int_param(request, "attempt"), now_ms()
+    )
+    offset = _int_param(request, "offset") or 0
+    path = page.attempt["log_path"] if page.attempt else None
+    text, new_offset = actions.read_log_from(path, offset, LIVE_LOG_CHUNK)
+    return JSONResponse(
+        {
+            "text": text,
+            "offset": new_offset,
+            "active": page.status.active or page.status.css == "wait",
+        }
+    )
+
+
+@router.get("/runs/{run_id}/tasks/{task_run_id}/log.txt")
+@_ui_errors
+def task_log_full(request: Request, run_id: int, task_run_id: int) -> Response:
+    """The whole log of one attempt, as plain text (never rendered as HTML)."""
+    who = _who(request)
+    page = views.task_page(
+        _ctx(request).store, who, run_id, task_run_id, _int_param(request, "attempt"), now_ms()
+    )
+    path = page.attempt["log_path"] if page.attempt else None
+    if not path or not Path(path).exists():
+        raise NotFound(f"Task run {task_run_id} has no log yet.")
+    return PlainTextResponse(
+        Path(path).read_bytes().decode(errors="replace"),
+        headers={
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'",
+        },
+    )

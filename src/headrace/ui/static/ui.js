@@ -1,0 +1,75 @@
+// Headrace UI live updates: poll a small JSON endpoint and swap only what changed (no reload,
+// no flicker). Elements opt in with data-live (page parts) or data-live-log (a growing log).
+"use strict";
+
+const POLL_MS = 1000;
+
+async function getJSON(url) {
+  const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+  if (response.status === 401) { window.location.reload(); return null; }
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return response.json();
+}
+
+// Replace a fragment's HTML when it changed, but not under the user's keyboard focus
+// (the next poll catches up once focus leaves).
+function swap(id, html) {
+  const el = document.getElementById(id);
+  if (!el || el.dataset.html === html) return;
+  if (el.contains(document.activeElement) && document.activeElement !== document.body) return;
+  el.innerHTML = html;
+  el.dataset.html = html;
+}
+
+function paintTasks(tasks) {
+  for (const [key, look] of Object.entries(tasks)) {
+    for (const node of document.querySelectorAll("g.node[data-task]")) {
+      if (node.dataset.task !== key) continue;
+      node.setAttribute("class", `node st-${look.css}`);
+      const icon = node.querySelector(".state-icon");
+      if (icon) icon.textContent = look.icon;
+      const title = node.querySelector("title");
+      if (title) title.textContent = title.textContent.replace(/(: .*)?$/, `: ${look.label}`);
+    }
+  }
+}
+
+function livePage(root) {
+  const url = root.dataset.live;
+  const tick = async () => {
+    let data = null;
+    try { data = await getJSON(url); } catch (err) { console.warn(err); }
+    if (data) {
+      for (const [id, html] of Object.entries(data.html || {})) swap(id, html);
+      if (data.tasks) paintTasks(data.tasks);
+      if (data.active === false) { root.dataset.done = "true"; return; }
+    }
+    setTimeout(tick, POLL_MS);
+  };
+  setTimeout(tick, POLL_MS);
+}
+
+function liveLog(pre) {
+  let offset = Number(pre.dataset.offset || 0);
+  const base = pre.dataset.liveLog;
+  const tick = async () => {
+    let data = null;
+    try { data = await getJSON(`${base}&offset=${offset}`); } catch (err) { console.warn(err); }
+    if (data) {
+      if (data.text) {
+        const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+        pre.append(document.createTextNode(data.text)); // text, never HTML
+        if (atBottom) pre.scrollTop = pre.scrollHeight;
+      }
+      offset = data.offset;
+      if (!data.active && !data.text) { pre.dataset.done = "true"; return; }
+    }
+    setTimeout(tick, POLL_MS);
+  };
+  setTimeout(tick, POLL_MS);
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  for (const el of document.querySelectorAll("[data-live]")) livePage(el);
+  for (const el of document.querySelectorAll("[data-live-log]")) liveLog(el);
+});

@@ -1,0 +1,265 @@
+"""The UI's pages over a real server, without a browser: sign-in and sessions, escaping of user
+text, CSRF refusal, permissions, and the actions (run now, pause, cancel, repair, delete)."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+
+import httpx
+from databricks.sdk.service import jobs
+
+from support import Server, User, settle, shell, wait_for
+
+EVIL = "<script>alert('x')</script>"
+
+
+def make_job(user: User, name: str, *tasks: jobs.Task, **settings: object) -> int:
+    return user.w.jobs.create(name=name, tasks=list(tasks), **settings).job_id  # type: ignore[arg-type]
+
+
+def test_pages_need_a_session(server: Server) -> None:
+    with httpx.Client(base_url=server.url) as c:
+        for path in ("/", "/jobs", "/runs", "/jobs/1", "/runs/1"):
+            r = c.get(path, follow_redirects=False)
+            assert r.status_code == 303, path
+            assert r.headers["location"].startswith("/login?next="), path
+        assert c.get("/jobs/live").status_code == 401  # the script's JSON: no redirect
+        assert c.get("/login").status_code == 200
+
+
+def test_sign_in_sets_a_safe_cookie_and_refuses_bad_tokens(server: Server, alice: User) -> None:
+    with httpx.Client(base_url=server.url, follow_redirects=False) as c:
+        bad = c.post("/login", data={"token": "hdr_not-a-token", "next": "/jobs"})
+        assert bad.status_code == 401
+        assert "Invalid access token" in bad.text
+        assert "headrace_session" not in bad.headers.get("set-cookie", "")
+        r = c.post("/login", data={"token": alice.token, "next": "https://evil.example/"})
+        assert r.status_code == 303
+        assert r.headers["location"] == "/jobs"  # never an open redirect
+        cookie = r.headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie
+        page = c.get("/jobs")
+        assert page.status_code == 200
+        assert "alice" in page.text
+
+
+def test_a_revoked_token_ends_the_session(server: Server, signed_in) -> None:
+    user = server.user("dave")
+    ui = signed_in(user)
+    assert ui.get("/jobs").status_code == 200
+    listed = server.cli("tokens", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    (mine,) = [t for t in json.loads(listed.stdout)["tokens"] if t["user_name"] == "dave"]
+    done = server.cli("tokens", "revoke", str(mine["token_id"]))
+    assert done.returncode == 0, done.stderr
+    assert ui.get("/jobs").status_code == 303
+
+
+def test_user_text_renders_as_text(server: Server, alice: User, signed_in) -> None:
+    job_id = make_job(
+        alice,
+        f"job {EVIL}",
+        shell("say", f'echo "{EVIL}"'),
+        parameters=[jobs.JobParameterDefinition(name="p", default=EVIL)],
+    )
+    run_id = alice.w.jobs.run_now(job_id).run_id
+    settle(alice.w, run_id)
+    ui = signed_in(alice)
+    task_run_id = alice.w.jobs.get_run(run_id).tasks[0].run_id
+    pages = [
+        "/jobs",
+        f"/jobs/{job_id}",
+        "/runs",
+        f"/runs/{run_id}",
+        f"/runs/{run_id}/tasks/{task_run_id}",
+    ]
+    for path in pages:
+        page = ui.get(path)
+        assert page.status_code == 200, path
+        assert EVIL not in page.text, f"{path} echoes user text as HTML"
+        assert "&lt;script&gt;alert(" in page.text, path
+        assert EVIL in html.unescape(page.text), path
+    live = ui.get(f"/runs/{run_id}/live").json()
+    assert all(EVIL not in fragment for fragment in live["html"].values())
+    log = ui.get(f"/runs/{run_id}/tasks/{task_run_id}/log.txt")
+    assert log.headers["content-type"].startswith("text/plain")
+    assert EVIL in log.text  # the raw log, served as plain text, never as HTML
+    csp = ui.get("/jobs").headers["content-security-policy"]
+    assert "script-src" not in csp and "default-src 'self'" in csp  # no inline script runs
+
+
+def test_forms_without_the_csrf_token_are_refused(server: Server, alice: User, signed_in) -> None:
+    job_id = make_job(alice, "csrf target", shell("a", "true"))
+    ui = signed_in(alice)
+    for token in (None, "0" * 64):
+        data = {"csrf_token": token} if token else {}
+        r = ui.client.post(f"/jobs/{job_id}/run-now", data=data)
+        assert r.status_code == 403, r.text
+        assert "did not come from this site" in r.text
+    assert alice.w.jobs.list_runs(job_id=job_id) is not None
+    assert list(alice.w.jobs.list_runs(job_id=job_id)) == []
+    r = ui.client.post(f"/jobs/{job_id}/delete", data={"confirm": "yes"})
+    assert r.status_code == 403
+    assert alice.w.jobs.get(job_id).job_id == job_id  # still there
+
+
+def test_a_user_without_permission_does_not_see_the_job(
+    server: Server, alice: User, bob: User, signed_in
+) -> None:
+    job_id = make_job(alice, "alice private job", shell("a", "true"))
+    run_id = alice.w.jobs.run_now(job_id).run_id
+    settle(alice.w, run_id)
+    ui = signed_in(bob)
+    assert "alice private job" not in ui.get("/jobs").text
+    assert "alice private job" not in ui.get("/runs").text
+    assert f'href="/runs/{run_id}"' not in ui.get("/runs").text
+    assert ui.get(f"/jobs/{job_id}").status_code == 403
+    assert ui.get(f"/runs/{run_id}").status_code == 403
+    assert ui.get(f"/runs/{run_id}/live").status_code == 403
+    assert ui.post(f"/jobs/{job_id}/run-now").status_code == 303  # refused with a message
+    assert (
+        list(alice.w.jobs.list_runs(job_id=job_id))
+        and len(list(alice.w.jobs.list_runs(job_id=job_id))) == 1
+    )
+
+
+def test_viewers_see_but_are_not_offered_actions(
+    server: Server, alice: User, carol: User, signed_in
+) -> None:
+    job_id = make_job(
+        alice,
+        "shared with carol",
+        shell("a", "true"),
+        access_control_list=[
+            jobs.JobAccessControlRequest(
+                user_name="carol", permission_level=jobs.JobPermissionLevel.CAN_VIEW
+            )
+        ],
+    )
+    run_id = alice.w.jobs.run_now(job_id).run_id
+    settle(alice.w, run_id)
+    ui = signed_in(carol)
+    page = ui.get(f"/jobs/{job_id}").text
+    assert "shared with carol" in page
+    assert "Run now" not in page and "Delete job" not in page
+    run_page = ui.get(f"/runs/{run_id}").text
+    assert "Repair run" not in run_page and "Run again" not in run_page
+    r = ui.post(f"/jobs/{job_id}/run-now")
+    assert r.status_code == 303 and "does+not+have+CAN_MANAGE_RUN" in r.headers["location"]
+    owner_page = signed_in(alice).get(f"/jobs/{job_id}").text
+    assert "Run now" in owner_page and "Delete job" in owner_page
+
+
+def test_jobs_page_shows_schedule_in_words_and_search(
+    server: Server, alice: User, signed_in
+) -> None:
+    make_job(
+        alice,
+        "nightly words",
+        shell("a", "true"),
+        schedule=jobs.CronSchedule(
+            quartz_cron_expression="0 0 2 * * ?",
+            timezone_id="Europe/Paris",
+            pause_status=jobs.PauseStatus.PAUSED,
+        ),
+    )
+    make_job(alice, "other words", shell("a", "true"))
+    ui = signed_in(alice)
+    page = ui.get("/jobs", params={"q": "NIGHTLY"}).text
+    assert "At 02:00, every day (Europe/Paris)" in page
+    assert "Paused" in page
+    assert "other words" not in page
+
+
+def test_run_now_with_parameters_pause_and_delete(server: Server, alice: User, signed_in) -> None:
+    job_id = make_job(
+        alice,
+        "ui actions",
+        shell("a", "echo day={{job.parameters.day}}"),
+        parameters=[jobs.JobParameterDefinition(name="day", default="monday")],
+        schedule=jobs.CronSchedule(quartz_cron_expression="0 0 3 * * ?", timezone_id="UTC"),
+    )
+    ui = signed_in(alice)
+    r = ui.post(f"/jobs/{job_id}/run-now", {"param.day": "friday"})
+    assert r.status_code == 303
+    run_id = int(re.match(r"/runs/(\d+)", r.headers["location"]).group(1))  # type: ignore[union-attr]
+    run = settle(alice.w, run_id)
+    assert run.state.result_state == jobs.RunResultState.SUCCESS
+    assert {p.name: p.value for p in run.job_parameters} == {"day": "friday"}
+    log = ui.get(f"/runs/{run_id}/tasks/{run.tasks[0].run_id}/log.txt").text
+    assert "day=friday" in log
+
+    assert ui.post(f"/jobs/{job_id}/pause").status_code == 303
+    assert alice.w.jobs.get(job_id).settings.schedule.pause_status == jobs.PauseStatus.PAUSED
+    assert ui.post(f"/jobs/{job_id}/unpause").status_code == 303
+    assert alice.w.jobs.get(job_id).settings.schedule.pause_status == jobs.PauseStatus.UNPAUSED
+
+    unconfirmed = ui.post(f"/jobs/{job_id}/delete")
+    assert "confirm" in unconfirmed.headers["location"]
+    assert alice.w.jobs.get(job_id).job_id == job_id
+    assert (
+        ui.post(f"/jobs/{job_id}/delete", {"confirm": "yes"})
+        .headers["location"]
+        .startswith("/jobs?")
+    )
+    assert ui.get(f"/jobs/{job_id}").status_code == 404
+
+
+def test_cancel_and_repair_from_forms(server: Server, alice: User, signed_in, tmp_path) -> None:
+    flag = tmp_path / "fixed"
+    job_id = make_job(
+        alice,
+        "ui repair",
+        shell("first", "true"),
+        shell("flaky", f"test -e {flag}", depends_on=[jobs.TaskDependency("first")]),
+        shell("after", "true", depends_on=[jobs.TaskDependency("flaky")]),
+        shell("slow", "sleep 60"),
+    )
+    ui = signed_in(alice)
+    run_id = alice.w.jobs.run_now(job_id).run_id
+    wait_for(
+        lambda: (
+            "flaky" in ui.get(f"/runs/{run_id}").text
+            and "Cancel run" in ui.get(f"/runs/{run_id}").text
+        ),
+        what="the run page to offer Cancel",
+    )
+    wait_for(
+        lambda: any(
+            t.task_key == "flaky" and t.state.result_state is not None
+            for t in alice.w.jobs.get_run(run_id).tasks
+        ),
+        what="flaky to fail",
+    )
+    assert ui.post(f"/runs/{run_id}/cancel").status_code == 303
+    run = settle(alice.w, run_id)
+    assert run.state.result_state == jobs.RunResultState.CANCELED
+
+    page = ui.get(f"/runs/{run_id}").text
+    checked = set(re.findall(r'name="task" value="([^"]+)" checked', page))
+    assert checked == {"flaky", "after", "slow"}  # failed, canceled and their dependents
+    flag.touch()
+    r = ui.post(f"/runs/{run_id}/repair", {"task": ["flaky"], "dependents": "yes"})
+    assert r.status_code == 303 and "Repairing" in httpx.URL(r.headers["location"]).params["flash"]
+    wait_for(
+        lambda: (
+            settle(alice.w, run_id).state.result_state is not None
+            and {t.task_key: t.state.result_state for t in alice.w.jobs.get_run(run_id).tasks}.get(
+                "after"
+            )
+            == jobs.RunResultState.SUCCESS
+        ),
+        what="the repaired tasks to succeed",
+    )
+
+
+def test_bad_filters_and_unknown_ids_are_named(server: Server, alice: User, signed_in) -> None:
+    ui = signed_in(alice)
+    r = ui.get("/runs", params={"state": "bogus"})
+    assert r.status_code == 400 and "state" in r.text
+    r = ui.get("/runs", params={"from": "yesterday"})
+    assert r.status_code == 400 and "from" in r.text and "yesterday" in r.text
+    assert ui.get("/jobs/987654").status_code == 404
+    assert ui.get("/runs/987654").status_code == 404
