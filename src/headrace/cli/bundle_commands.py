@@ -78,6 +78,7 @@ def run_bundle_job(
     Every job of the bundle is stored (keyed by bundle file, target and resource key) so that
     `${resources.jobs.<key>.id}` names a real local job, as a deploy would.
     """
+    from headrace.bundle.artifacts import build_artifacts
     from headrace.bundle.loader import load_bundle
     from headrace.cli.run_command import _drive, _store_local_job
     from headrace.config import Settings
@@ -87,6 +88,7 @@ def run_bundle_job(
     if key not in bundle.jobs:
         known = ", ".join(bundle.jobs) or "none"
         raise SpecError([SpecIssue("JOB_KEY", f"the bundle has no job '{key}' (it has: {known})")])
+    build_artifacts(bundle, _say if not quiet and not as_json else lambda _text: None)
     settings = Settings.load(db=db, slots=slots)
     store = open_store(settings.db_url)
     sources = {k: Path(f"{bundle.root_file}#{bundle.target}/{k}") for k in bundle.jobs}
@@ -103,3 +105,87 @@ def run_bundle_job(
         quiet,
         lambda runner: runner.coordinator.start_run(chosen, job_id=ids[key], parameters=params),
     )
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _confirm(question: str) -> bool:
+    if not sys.stdin.isatty():
+        return False
+    answer = input(f"{question} [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def deploy(
+    path: Path | None,
+    *,
+    target: str | None,
+    variables: dict[str, str],
+    server: str | None,
+    token: str | None,
+    auto_approve: bool,
+) -> None:
+    """Deploy the bundle's target to a server; prints each job's id."""
+    from headrace.bundle.client import ApiClient
+    from headrace.bundle.deploy import deploy_bundle
+
+    client = ApiClient.from_options(server, token)
+    result = deploy_bundle(
+        path,
+        client,
+        target=target,
+        variables=variables,
+        auto_approve=auto_approve,
+        confirm=_confirm,
+        say=_say,
+    )
+    for key, job_id in result.jobs.items():
+        print(f"{key}: job {job_id} ({client.host}/jobs/{job_id})")
+    print("Deployment complete!")
+
+
+def run_on_server(
+    path: Path | None,
+    key: str,
+    *,
+    target: str | None,
+    variables: dict[str, str],
+    params: dict[str, str],
+    server: str | None,
+    token: str | None,
+    as_json: bool,
+) -> str:
+    """Start a deployed bundle job on the server and follow it to its end; its result."""
+    import time
+
+    from headrace.bundle.client import ApiClient
+    from headrace.bundle.deploy import deployed_job_id
+
+    client = ApiClient.from_options(server, token)
+    job_id = deployed_job_id(path, client, target=target, variables=variables, key=key)
+    body: dict[str, Any] = {"job_id": job_id}
+    if params:
+        body["job_parameters"] = params
+    run_id = client.post("/api/2.2/jobs/run-now", body)["run_id"]
+    _say(f"run {run_id} of job {job_id} started: {client.host}/runs/{run_id}")
+    seen: dict[str, str] = {}
+    delay = 0.2
+    while True:
+        run = client.get("/api/2.2/jobs/runs/get", run_id=run_id)
+        for task in run.get("tasks", []):
+            state = task["state"].get("result_state") or task["state"]["life_cycle_state"]
+            if seen.get(task["task_key"]) != state:
+                seen[task["task_key"]] = state
+                _say(f"{task['task_key']}: {state.lower()}")
+        if run["state"]["life_cycle_state"] in ("TERMINATED", "SKIPPED", "INTERNAL_ERROR"):
+            break
+        time.sleep(delay)  # a remote run: the CLI follows it over HTTP
+        delay = min(delay * 1.5, 2.0)
+    result = run["state"].get("result_state", "FAILED")
+    if as_json:
+        sys.stdout.write(json.dumps(run, indent=2) + "\n")
+    else:
+        _say(f"run {run_id}: {result.lower()}")
+    return result

@@ -400,6 +400,43 @@ def bundle_validate(
         _fail(exc)
 
 
+ServerOption = Annotated[
+    str | None,
+    typer.Option("--server", help="Server URL (env DATABRICKS_HOST).", show_default=False),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option("--token", help="API token (env DATABRICKS_TOKEN).", show_default=False),
+]
+
+
+@bundle_app.command("deploy")
+def bundle_deploy(
+    target: TargetOption = None,
+    var: VarOption = None,
+    path: BundlePathOption = None,
+    server: ServerOption = None,
+    token: TokenOption = None,
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Delete jobs the bundle dropped, no question.")
+    ] = False,
+) -> None:
+    """Create or update the target's jobs on a server (idempotent), uploading the files."""
+    try:
+        from headrace.cli.bundle_commands import deploy, parse_vars
+
+        deploy(
+            path,
+            target=target,
+            variables=parse_vars(var or []),
+            server=server,
+            token=token,
+            auto_approve=auto_approve,
+        )
+    except Exception as exc:  # the one error boundary
+        _fail(exc)
+
+
 @bundle_app.command("run")
 def bundle_run(
     key: Annotated[str, typer.Argument(metavar="JOB_KEY", help="The job's key in resources.jobs.")],
@@ -410,6 +447,11 @@ def bundle_run(
         list[str] | None,
         typer.Option("--param", "-p", help="Job parameter NAME=VALUE (repeatable)."),
     ] = None,
+    server: Annotated[
+        str | None,
+        typer.Option("--server", help="Run the deployed job on this server instead of here."),
+    ] = None,
+    token: TokenOption = None,
     as_json: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
     slots: Annotated[
@@ -417,21 +459,34 @@ def bundle_run(
     ] = None,
     db: DbOption = None,
 ) -> None:
-    """Run a bundle's job now, locally, and wait; the exit code is the run's result."""
+    """Run a bundle's job now (locally, or deployed on --server) and wait; exit code = result."""
     try:
-        from headrace.cli.bundle_commands import parse_vars, run_bundle_job
+        from headrace.cli.bundle_commands import parse_vars, run_bundle_job, run_on_server
 
-        result, interrupted = run_bundle_job(
-            path,
-            key,
-            target=target,
-            variables=parse_vars(var or []),
-            params=_parse_params(param or []),
-            as_json=as_json,
-            quiet=quiet,
-            slots=slots,
-            db=db,
-        )
+        interrupted = False
+        if server is not None:
+            result = run_on_server(
+                path,
+                key,
+                target=target,
+                variables=parse_vars(var or []),
+                params=_parse_params(param or []),
+                server=server,
+                token=token,
+                as_json=as_json,
+            )
+        else:
+            result, interrupted = run_bundle_job(
+                path,
+                key,
+                target=target,
+                variables=parse_vars(var or []),
+                params=_parse_params(param or []),
+                as_json=as_json,
+                quiet=quiet,
+                slots=slots,
+                db=db,
+            )
     except Exception as exc:  # the one error boundary
         _fail(exc)
         return

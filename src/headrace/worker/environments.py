@@ -52,11 +52,18 @@ def envs_dir(home: Path) -> Path:
     return home / "envs"
 
 
-def environment_key(spec: dict[str, Any]) -> str:
-    """The cache key: the spec's dependencies and client, and the interpreter they are for."""
+def environment_key(spec: dict[str, Any], pip_args: list[str] | None = None) -> str:
+    """The cache key: the spec's dependencies and client, the interpreter they are for, and the
+    size and time of each local file installed (a rebuilt wheel makes a new environment)."""
+    files = {}
+    for arg in pip_args or []:
+        if os.path.isfile(arg):
+            stat = os.stat(arg)
+            files[arg] = [stat.st_size, stat.st_mtime_ns]
     identity = {
         "client": spec.get("client") or spec.get("environment_version"),
         "dependencies": list(spec.get("dependencies") or []),
+        "files": files,
         "python": sys.version.split()[0],
         "executable": os.path.realpath(sys.executable),
     }
@@ -74,12 +81,12 @@ def ensure_environment(spec: dict[str, Any], home: Path, log: IO[bytes]) -> Path
     Raises:
         EnvironmentFailed: uv could not create the environment or install a dependency.
     """
-    key = environment_key(spec)
+    deps = [str(d) for d in spec.get("dependencies") or []]
+    pip_args = _pip_args(deps)
+    key = environment_key(spec, pip_args)
     root = envs_dir(home)
     root.mkdir(parents=True, exist_ok=True)
     env = root / key
-    deps = [str(d) for d in spec.get("dependencies") or []]
-    pip_args = _pip_args(deps)
     with open(root / f"{key}.lock", "wb") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another task building it: wait for that build
         if (env / READY).exists():
@@ -105,12 +112,16 @@ def ensure_environment(spec: dict[str, Any], home: Path, log: IO[bytes]) -> Path
 
 def _pip_args(deps: list[str]) -> list[str]:
     """Dependencies as uv pip arguments: `-e path` and `-r file` keep their flag."""
+    from headrace.engine.workspace import task_local_path
+
     args: list[str] = []
     for dep in deps:
         flag, _, rest = dep.partition(" ")
         if flag in ("-e", "--editable", "-r", "--requirement", "-c", "--constraint") and rest:
-            args += [flag, rest.strip()]
-        elif os.path.isabs(dep) and any(c in dep for c in "*?["):
+            args += [flag, _local(task_local_path, rest.strip())]
+            continue
+        dep = _local(task_local_path, dep)  # a deployed bundle names workspace files
+        if os.path.isabs(dep) and any(c in dep for c in "*?["):
             # `./dist/*.whl`: the wheel a build just made, whatever its version.
             found = sorted(glob.glob(dep))
             if not found:
@@ -121,6 +132,13 @@ def _pip_args(deps: list[str]) -> list[str]:
         else:
             args.append(dep)
     return args
+
+
+def _local(mapper: Any, path: str) -> str:
+    try:
+        return str(mapper(path))
+    except ValueError as exc:
+        raise EnvironmentFailed(f"could not build the task's environment: {exc}") from None
 
 
 def _uv(log: IO[bytes], *args: str) -> None:

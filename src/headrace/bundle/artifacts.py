@@ -1,0 +1,70 @@
+"""Bundle `artifacts`: wheels built before a run or a deploy, as the Databricks CLI builds them.
+
+`artifacts.<key>: {type: whl, path: ./pkg, build: "uv build --wheel"}` runs `build` in `path`
+(relative to the YAML file that names it); without `build`, `uv build --wheel` is used. Tasks
+then name the wheel in an environment's dependencies, e.g. `./pkg/dist/*.whl`.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from headrace.errors import HeadraceError, SpecError, SpecIssue
+
+if TYPE_CHECKING:
+    from headrace.bundle.loader import Bundle
+
+ARTIFACT_TYPES = ("whl",)
+
+
+class ArtifactBuildFailed(HeadraceError):
+    """An artifact's build command failed."""
+
+
+def build_artifacts(bundle: Bundle, say: Callable[[str], None]) -> None:
+    """Build every artifact of the bundle, in order. Raises: SpecError, ArtifactBuildFailed."""
+    for key, artifact in bundle.artifacts.items():
+        if not isinstance(artifact, dict):
+            raise SpecError([SpecIssue(f"artifacts.{key}", "must be a mapping")])
+        kind = artifact.get("type", "whl")
+        if kind not in ARTIFACT_TYPES:
+            raise SpecError(
+                [SpecIssue(f"artifacts.{key}.type", f"{kind!r} is not supported; use whl")]
+            )
+        folder = _folder(bundle, artifact)
+        if not folder.is_dir():
+            raise SpecError([SpecIssue(f"artifacts.{key}.path", f"no such folder: {folder}")])
+        command = artifact.get("build") or _default_build()
+        say(f"building artifact {key} in {folder}: {command}")
+        proc = subprocess.run(
+            command,
+            shell=True,
+            cwd=folder,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        if proc.returncode != 0:
+            tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
+            raise ArtifactBuildFailed(
+                f"artifact {key}: `{command}` failed with exit code {proc.returncode}\n{tail}"
+            )
+
+
+def _folder(bundle: Bundle, artifact: dict) -> Path:
+    path = artifact.get("path") or "."
+    locs = getattr(artifact, "locs", {})
+    loc = locs.get("path") or getattr(artifact, "loc", None)
+    base = loc.file.parent if loc is not None else bundle.root
+    return Path(os.path.normpath(base / str(path)))
+
+
+def _default_build() -> str:
+    from uv import find_uv_bin
+
+    return f"{find_uv_bin()} build --wheel"

@@ -1,0 +1,231 @@
+"""`headrace bundle deploy --server URL`: a bundle's target onto a server, idempotently.
+
+As the Databricks CLI does: build the artifacts, upload the bundle's files to the target's
+`workspace.file_path`, point the jobs' file paths there, then create or reset each job and
+remember `resource key -> job id` in a state file under `workspace.state_path`. The next deploy
+of the same bundle and target updates those jobs in place; jobs the bundle no longer has are
+deleted after a confirmation (or `--auto-approve`).
+
+Deploys of one bundle target are expected to be run one at a time (no deployment lock yet).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from headrace.bundle.artifacts import build_artifacts
+from headrace.bundle.client import ApiClient
+from headrace.bundle.loader import Bundle, load_bundle
+from headrace.errors import Conflict, HeadraceError, NotFound
+
+STATE_FILE = "deployment.json"
+# Never uploaded: version control, virtualenvs, caches, Headrace's and Databricks' local state.
+_SKIP_DIRS = frozenset(
+    {
+        ".git",
+        ".venv",
+        "venv",
+        "__pycache__",
+        ".databricks",
+        ".pytest_cache",
+        ".ruff_cache",
+        "node_modules",
+    }
+)
+_SKIP_SUFFIXES = (".pyc", ".pyo")
+
+
+@dataclass
+class DeployResult:
+    """What a deploy did."""
+
+    jobs: dict[str, int]
+    created: list[str]
+    updated: list[str]
+    deleted: list[str]
+    uploaded: int
+    removed_files: int
+
+
+def deploy_bundle(
+    start: Path | None,
+    client: ApiClient,
+    *,
+    target: str | None,
+    variables: Mapping[str, str],
+    auto_approve: bool,
+    confirm: Callable[[str], bool] | None,
+    say: Callable[[str], None],
+) -> DeployResult:
+    """Deploy the bundle's target. Raises: SpecError (bundle), Conflict (deletion refused),
+    PermissionDenied / NotFound / HeadraceError (server)."""
+    user = client.get("/api/2.0/preview/scim/v2/Me")["userName"]
+    env = {**os.environ, "DATABRICKS_USER": user}
+    bundle = load_bundle(start, target=target, variables=variables, env=env, local=False)
+    build_artifacts(bundle, say)
+    bundle = load_bundle(start, target=target, variables=variables, env=env, local=False)
+    state_path = f"{bundle.workspace['state_path']}/{STATE_FILE}"
+    state = _read_state(client, state_path)
+
+    ids: dict[str, int] = {}
+    for key, job_id in state.get("jobs", {}).items():
+        try:
+            client.get("/api/2.2/jobs/get", job_id=job_id)
+        except NotFound:
+            continue  # deleted behind the bundle's back: create it again
+        ids[key] = int(job_id)
+    removed = sorted(k for k in ids if k not in bundle.jobs)
+    if removed:
+        what = ", ".join(f"{k} (job {ids[k]})" for k in removed)
+        question = f"This deploy deletes jobs the bundle no longer has: {what}. Go on?"
+        if not auto_approve and not (confirm is not None and confirm(question)):
+            raise Conflict(f"not deploying: it would delete {what}; run again with --auto-approve")
+
+    uploaded, deleted_files, hashes = _sync_files(client, bundle, state.get("files", {}), say)
+
+    created = [k for k in bundle.jobs if k not in ids]
+    for key in created:
+        settings = _settings_json(bundle, key)
+        ids[key] = int(client.post("/api/2.2/jobs/create", settings)["job_id"])
+        # Recorded at once: a deploy that fails later still knows this job next time.
+        _write_state(client, state_path, {"version": 1, "jobs": ids, "files": hashes})
+        say(f"created job {ids[key]} for {key}")
+    # With every job's id known, references between them (run_job_task) resolve for real.
+    bundle = load_bundle(
+        start, target=target, variables=variables, env=env, local=False, resource_ids=ids
+    )
+    updated = []
+    for key in bundle.jobs:
+        client.post(
+            "/api/2.2/jobs/reset", {"job_id": ids[key], "new_settings": _settings_json(bundle, key)}
+        )
+        if key not in created:
+            updated.append(key)
+            say(f"updated job {ids[key]} for {key}")
+    for key in removed:
+        with contextlib.suppress(NotFound):
+            client.post("/api/2.2/jobs/delete", {"job_id": ids[key]})
+        say(f"deleted job {ids[key]} ({key})")
+        del ids[key]
+    _write_state(client, state_path, {"version": 1, "jobs": ids, "files": hashes})
+    return DeployResult(ids, created, updated, removed, uploaded, deleted_files)
+
+
+def deployed_job_id(
+    start: Path | None,
+    client: ApiClient,
+    *,
+    target: str | None,
+    variables: Mapping[str, str],
+    key: str,
+) -> int:
+    """The server's job id for a bundle job key, from the target's deployment state."""
+    user = client.get("/api/2.0/preview/scim/v2/Me")["userName"]
+    env = {**os.environ, "DATABRICKS_USER": user}
+    bundle = load_bundle(start, target=target, variables=variables, env=env, local=False)
+    if key not in bundle.jobs:
+        known = ", ".join(bundle.jobs) or "none"
+        raise NotFound(f"the bundle has no job '{key}' (it has: {known})")
+    state = _read_state(client, f"{bundle.workspace['state_path']}/{STATE_FILE}")
+    job_id = state.get("jobs", {}).get(key)
+    if job_id is None:
+        raise NotFound(
+            f"job '{key}' of target '{bundle.target}' is not deployed; run `headrace bundle deploy`"
+        )
+    return int(job_id)
+
+
+def _settings_json(bundle: Bundle, key: str) -> dict[str, Any]:
+    from headrace.engine.run_plan import settings_to_json
+
+    settings = json.loads(settings_to_json(bundle.jobs[key].settings))
+    return _to_workspace_paths(settings, bundle)
+
+
+def _to_workspace_paths(value: Any, bundle: Bundle) -> Any:
+    """Local paths inside the bundle folder, as paths under the target's workspace file path."""
+    root = str(bundle.root)
+    files = bundle.workspace["file_path"]
+    if isinstance(value, dict):
+        return {k: _to_workspace_paths(v, bundle) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_to_workspace_paths(v, bundle) for v in value]
+    if isinstance(value, str):
+        flag, sep, rest = value.partition(" ")
+        if sep and flag in ("-e", "--editable", "-r", "--requirement", "-c", "--constraint"):
+            return f"{flag} {_to_workspace_paths(rest, bundle)}"
+        if value == root or value.startswith(root + os.sep):
+            return files + value[len(root) :]
+    return value
+
+
+def _bundle_files(root: Path) -> Iterator[tuple[str, Path]]:
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.endswith(".egg-info"))
+        for name in sorted(names):
+            if name.endswith(_SKIP_SUFFIXES):
+                continue
+            path = Path(folder) / name
+            yield path.relative_to(root).as_posix(), path
+
+
+def _sync_files(
+    client: ApiClient, bundle: Bundle, known: dict[str, str], say: Callable[[str], None]
+) -> tuple[int, int, dict[str, str]]:
+    """Upload new and changed files; delete the ones gone. Returns (uploaded, deleted, hashes)."""
+    base = bundle.workspace["file_path"]
+    hashes: dict[str, str] = {}
+    uploaded = 0
+    for rel, path in _bundle_files(bundle.root):
+        content = path.read_bytes()
+        digest = hashlib.sha256(content).hexdigest()
+        hashes[rel] = digest
+        if known.get(rel) == digest:
+            continue
+        client.post(
+            "/api/2.0/workspace/import",
+            {
+                "path": f"{base}/{rel}",
+                "content": base64.b64encode(content).decode(),
+                "format": "RAW",
+                "overwrite": True,
+            },
+        )
+        uploaded += 1
+    deleted = 0
+    for rel in sorted(set(known) - set(hashes)):
+        with contextlib.suppress(NotFound):
+            client.post("/api/2.0/workspace/delete", {"path": f"{base}/{rel}", "recursive": False})
+        deleted += 1
+    say(f"uploaded {uploaded} file(s) to {base}" + (f", removed {deleted}" if deleted else ""))
+    return uploaded, deleted, hashes
+
+
+def _read_state(client: ApiClient, path: str) -> dict[str, Any]:
+    try:
+        exported = client.get("/api/2.0/workspace/export", path=path, format="RAW")
+    except NotFound:
+        return {}
+    try:
+        state = json.loads(base64.b64decode(exported["content"]))
+    except (KeyError, ValueError) as exc:
+        raise HeadraceError(
+            f"the deployment state {path} is unreadable ({exc}); remove it"
+        ) from None
+    return state if isinstance(state, dict) else {}
+
+
+def _write_state(client: ApiClient, path: str, state: dict[str, Any]) -> None:
+    content = base64.b64encode(json.dumps(state, indent=2).encode()).decode()
+    client.post(
+        "/api/2.0/workspace/import",
+        {"path": path, "content": content, "format": "RAW", "overwrite": True},
+    )
