@@ -220,6 +220,28 @@ def runs_logs(
         _fail(exc)
 
 
+@runs_app.command("export")
+def runs_export(
+    run_id: Annotated[int, typer.Argument(help="Run id.")],
+    task_key: Annotated[str, typer.Argument(help="A notebook task's key (KEY[i] for for_each).")],
+    html: Annotated[bool, typer.Option("--html", help="Render as HTML (nbconvert).")] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to FILE instead of stdout.")
+    ] = None,
+    attempt: Annotated[
+        int | None, typer.Option("--attempt", min=0, help="Attempt number (default: last).")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Export a notebook task's executed notebook (.ipynb, or HTML with --html)."""
+    try:
+        from headrace.cli.export_command import export
+
+        export(*_open(db), run_id, task_key, attempt=attempt, html=html, output=output)
+    except Exception as exc:  # the one error boundary
+        _fail(exc)
+
+
 @runs_app.command("repair")
 def runs_repair(
     run_id: Annotated[int, typer.Argument(help="Run id.")],

@@ -1,4 +1,5 @@
-"""A Databricks-style `dbutils` for task processes: widgets and jobs.taskValues."""
+"""A Databricks-style `dbutils` for task processes: widgets, jobs.taskValues, notebook, fs,
+secrets."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import os
 from typing import Any
 
 from headrace.limits import MAX_TASK_VALUE_BYTES
+from headrace.runtime.fs import Fs
+from headrace.runtime.notebook import NotebookUtils
+from headrace.runtime.secrets import Secrets
 
 _MISSING = object()
 
@@ -103,9 +107,17 @@ class TaskValues:
         self._mine[key] = value
         out = os.environ.get("HEADRACE_TASK_VALUES")
         if out:
-            tmp = out + ".tmp"
+            # Merge with what is there: a notebook's kernel and the notebooks it runs are
+            # separate processes writing the same task's values.
+            try:
+                with open(out, encoding="utf-8") as f:
+                    current = json.load(f)
+            except (FileNotFoundError, ValueError):
+                current = {}
+            current[key] = value
+            tmp = f"{out}.{os.getpid()}.tmp"
             with open(tmp, "w", encoding="utf-8") as f:
-                json.dump(self._mine, f)
+                json.dump(current, f)
             os.replace(tmp, out)
 
     def get(
@@ -147,6 +159,9 @@ class DBUtils:
         self._context: Any = _MISSING
         self.widgets = Widgets(self)
         self.jobs = Jobs(self)
+        self.notebook = NotebookUtils()
+        self.fs = Fs()
+        self.secrets = Secrets()
 
     @property
     def context(self) -> dict[str, Any] | None:

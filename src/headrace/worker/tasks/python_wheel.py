@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 from headrace.worker.tasks.base import TaskCommand
+from headrace.worker.tasks.python_env import python_task_env
 
 
 def build_command(settings: dict[str, Any]) -> TaskCommand:
@@ -16,4 +17,6 @@ def build_command(settings: dict[str, Any]) -> TaskCommand:
     else:
         args = [str(p) for p in settings.get("parameters") or []]
     argv = [sys.executable, "-m", "headrace.runtime.wheel_entry"]
-    return TaskCommand([*argv, settings["package_name"], settings["entry_point"], *args])
+    return TaskCommand(
+        [*argv, settings["package_name"], settings["entry_point"], *args], env=python_task_env()
+    )
