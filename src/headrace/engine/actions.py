@@ -7,6 +7,7 @@ context's `kill`), since only the face knows where the attempts run.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -179,10 +180,8 @@ def default_repair_tasks(conn: Connection, run_id: int) -> list[str]:
     run = run_store.get_run(conn, run_id)
     settings_json = run_store.run_settings(conn, run_id)
     if run.job_id is not None:  # a repair runs the job's current settings, as the coordinator
-        try:
+        with contextlib.suppress(NotFound):
             settings_json = json.dumps(job_store.get_job(conn, run.job_id).settings)
-        except NotFound:
-            pass
     plan = plan_from_json(settings_json)
     current = {tr.task_key: tr for tr in run_store.current_task_runs(conn, run_id)}
     try:
