@@ -13,6 +13,7 @@ from headrace.api import (
     errors,
     jobs_routes,
     meta_routes,
+    notifications_routes,
     permissions_routes,
     runs_routes,
     workspace_routes,
@@ -46,6 +47,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     # The SDK calls permissions and workspace files only under 2.0 (reference §2).
     app.include_router(permissions_routes.router, prefix="/api/2.0")
     app.include_router(workspace_routes.router, prefix="/api/2.0")
+    app.include_router(notifications_routes.router, prefix="/api/2.0")
 
     from headrace.ui.routes import install as install_ui  # the web UI at `/`
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from headrace.api.context import ApiContext
 from headrace.config import Settings
@@ -31,6 +32,7 @@ class ServerOptions:
     host: str = "127.0.0.1"
     port: int = 8765
     grace_seconds: float = 30.0
+    notify: Any = None  # headrace.notify.settings.NotifySettings; None: from the environment
 
 
 class CoordinatorLoop:
@@ -141,11 +143,13 @@ def serve(settings: Settings, options: ServerOptions, store: Store | None = None
     worker.coordinator.subscribe(lambda change: worker.pool.wake() if change.new_attempts else None)
     triggers = _trigger_loop(ctx)
     loop = CoordinatorLoop(worker.coordinator, ctx, triggers)
+    delivery = _delivery_loop(ctx, options)
     worker.start()
     adopted = adopt_orphaned_runs(worker.coordinator, settings)
     if adopted:
         log.warning("took over %d run(s) of a stopped process: %s", len(adopted), adopted)
     loop.start()
+    delivery.start()
     worker.pool.wake()
     config = uvicorn.Config(
         create_app(ctx),
@@ -159,6 +163,7 @@ def serve(settings: Settings, options: ServerOptions, store: Store | None = None
     finally:
         loop.stop()
         worker.stop(options.grace_seconds)
+        delivery.stop()
         store.dispose()
 
 
@@ -191,6 +196,24 @@ class _DrainingServer:
                         signal.signal(sig, handler)
 
         return Server(config)
+
+
+def _delivery_loop(ctx: ApiContext, options: ServerOptions) -> Any:
+    """The notification outbox's delivery thread, woken by the coordinator's changes."""
+    from headrace.notify.delivery import DeliveryLoop
+    from headrace.notify.settings import NotifySettings
+
+    notify = options.notify
+    if notify is None:
+        notify = NotifySettings.load(default_url=ctx.base_url)
+    if notify.smtp is not None:
+        log.warning("notifications: mail via %s", notify.smtp.describe())
+    delivery = DeliveryLoop(ctx.store, notify)
+    # A run's end also wakes it: a skipped run's row is written outside the run's own change.
+    ctx.coordinator.subscribe(
+        lambda change: delivery.wake() if change.notifications or change.run_ended else None
+    )
+    return delivery
 
 
 def _trigger_loop(ctx: ApiContext) -> object:

@@ -25,6 +25,13 @@ tokens_app = typer.Typer(help="API tokens (stored hashed; shown once).", no_args
 app.add_typer(tokens_app, name="tokens")
 jobs_app = typer.Typer(help="Stored jobs and their versions.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
+destinations_app = typer.Typer(
+    help="Notification destinations (email, webhook, Slack, Teams, PagerDuty).",
+    no_args_is_help=True,
+)
+app.add_typer(destinations_app, name="destinations")
+notifications_app = typer.Typer(help="Notification deliveries and errors.", no_args_is_help=True)
+app.add_typer(notifications_app, name="notifications")
 bundle_app = typer.Typer(
     help="Databricks Asset Bundles (databricks.yml): validate and run.", no_args_is_help=True
 )
@@ -333,18 +340,40 @@ def server(
             "--grace-seconds", min=0, help="On SIGTERM, how long running tasks may finish."
         ),
     ] = 30.0,
+    smtp_url: Annotated[
+        str | None,
+        typer.Option(
+            "--smtp-url",
+            help="Mail server for notifications, smtp://user:pass@host:587?starttls=true&from=a@b"
+            " (env HEADRACE_SMTP_URL).",
+            show_default=False,
+        ),
+    ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            help="Base URL of run-page links in notifications (env HEADRACE_PUBLIC_URL;"
+            " default http://HOST:PORT).",
+            show_default=False,
+        ),
+    ] = None,
     db: DbOption = None,
 ) -> None:
     """Serve the Jobs API (and run jobs, schedules and triggers) until SIGTERM."""
     try:
         from headrace.api.server import ServerOptions, serve
         from headrace.config import Settings
+        from headrace.notify.settings import NotifySettings
 
         settings = Settings.load(db=db, slots=workers)
+        notify = NotifySettings.load(
+            smtp_url=smtp_url, public_url=public_url, default_url=f"http://{host}:{port}"
+        )
         print(
             f"headrace server on http://{host}:{port} (store: {settings.db_url})", file=sys.stderr
         )
-        serve(settings, ServerOptions(host=host, port=port, grace_seconds=grace))
+        serve(settings, ServerOptions(host=host, port=port, grace_seconds=grace, notify=notify))
     except Exception as exc:  # the one error boundary
         _fail(exc)
 
@@ -539,6 +568,82 @@ def envs_prune(
         from headrace.cli.envs_commands import prune_envs
 
         prune_envs(unused_for)
+    except Exception as exc:  # the one error boundary
+        _fail(exc)
+
+
+@destinations_app.command("create")
+def destinations_create(
+    kind: Annotated[str, typer.Option("--type", help="email, webhook, slack, teams or pagerduty.")],
+    name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="Webhook URL (webhook, slack, teams).")
+    ] = None,
+    address: Annotated[
+        list[str] | None, typer.Option("--address", help="Email address (repeatable).")
+    ] = None,
+    username: Annotated[str | None, typer.Option("--username", help="Webhook basic auth.")] = None,
+    password: Annotated[str | None, typer.Option("--password", help="Webhook basic auth.")] = None,
+    integration_key: Annotated[
+        str | None, typer.Option("--integration-key", help="PagerDuty Events v2 routing key.")
+    ] = None,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Create a destination; prints its id (use it in webhook_notifications)."""
+    try:
+        from headrace.cli.notify_commands import create_destination, destination_config
+
+        config = destination_config(
+            kind,
+            url=url,
+            addresses=address or [],
+            username=username,
+            password=password,
+            integration_key=integration_key,
+        )
+        create_destination(*_open(db), name=name, config=config, as_json=as_json)
+    except Exception as exc:  # the one error boundary
+        _fail(exc)
+
+
+@destinations_app.command("list")
+def destinations_list(as_json: JsonOption = False, db: DbOption = None) -> None:
+    """List destinations (never their secrets)."""
+    try:
+        from headrace.cli.notify_commands import list_destinations
+
+        list_destinations(*_open(db), as_json=as_json)
+    except Exception as exc:  # the one error boundary
+        _fail(exc)
+
+
+@destinations_app.command("delete")
+def destinations_delete(
+    destination_id: Annotated[str, typer.Argument(help="Destination id.")],
+    db: DbOption = None,
+) -> None:
+    """Delete a destination."""
+    try:
+        from headrace.cli.notify_commands import delete_destination
+
+        delete_destination(*_open(db), destination_id)
+    except Exception as exc:  # the one error boundary
+        _fail(exc)
+
+
+@notifications_app.command("list")
+def notifications_list(
+    run_id: Annotated[int | None, typer.Option("--run", help="Only this run's.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=10000)] = 50,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Notifications, newest first: recipient, state, attempts and the last error."""
+    try:
+        from headrace.cli.notify_commands import list_notifications
+
+        list_notifications(*_open(db), run_id=run_id, limit=limit, as_json=as_json)
     except Exception as exc:  # the one error boundary
         _fail(exc)
 

@@ -119,6 +119,9 @@ def _drive(
             runner.drive(run_id, on_progress=view.update if view.enabled else None)
         with store.read() as conn:
             data = run_to_api(conn, run_id, now=now_ms())
+    from headrace.notify.local import deliver_after_run
+
+    deliver_after_run(store)  # bounded; what cannot be sent now stays queued
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     elif not quiet:

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, event
 
+from headrace.engine import notifications as alerts
 from headrace.engine import planner
 from headrace.engine.planner import RetryTask, SkipTask, StartTask, TaskState
 from headrace.engine.resolve import ReferenceScope, as_text, render_deep
@@ -41,6 +42,7 @@ from headrace.spec.models import JobSettings, Task
 from headrace.spec.references import UnresolvedReference, render
 from headrace.states import ACTIVE, SUCCESSFUL, TERMINAL, LifeCycle, Result, life_cycle_for
 from headrace.store import jobs as job_store
+from headrace.store import notifications as outbox
 from headrace.store import runs as run_store
 from headrace.store.db import Store
 from headrace.store.records import Attempt, Run, TaskRun
@@ -95,6 +97,7 @@ class Change:
     new_attempts: int
     run_ended: bool
     timers_changed: bool
+    notifications: int = 0  # outbox rows this transaction added: the delivery loop wakes
 
 
 @dataclass
@@ -114,6 +117,8 @@ class _Tx:
     filling: set[int] = field(default_factory=set)  # for_each task runs being settled
     admitted: list[_Tx] = field(default_factory=list)  # queued runs this transaction started
     to_kill: list[Attempt] = field(default_factory=list)
+    alerts: alerts.RunAlerts | None = None  # None: the run notifies nobody (the usual case)
+    notifications: int = 0
 
 
 class Coordinator:
@@ -123,7 +128,7 @@ class Coordinator:
         self.store = store
         self.coordinator_id = coordinator_id
         self._listeners: list[Callable[[Change], None]] = []
-        self._plans: dict[tuple[int, int], RunPlan] = {}
+        self._plans: dict[tuple[int, int], tuple[RunPlan, alerts.RunAlerts | None]] = {}
         # A rolled-back transaction may have cached the plan of a run that never existed,
         # whose id the next run then gets: forget cached plans on any rollback (rare).
         event.listen(store.engine, "rollback", lambda _conn: self._plans.clear())
@@ -133,7 +138,9 @@ class Coordinator:
         self._listeners.append(listener)
 
     def _notify(self, tx: _Tx) -> None:
-        change = Change(tx.run.run_id, tx.new_attempts, tx.run_ended, tx.timers_changed)
+        change = Change(
+            tx.run.run_id, tx.new_attempts, tx.run_ended, tx.timers_changed, tx.notifications
+        )
         for listener in self._listeners:
             listener(change)
         for admitted in tx.admitted:
@@ -145,13 +152,15 @@ class Coordinator:
         run = run_store.lock_run(conn, run_id)
         # A run's settings change only when it is repaired, so (run, repair_count) keys them.
         key = (run_id, run.repair_count)
-        plan = self._plans.get(key)
-        if plan is None:
+        cached = self._plans.get(key)
+        if cached is None:
             plan = plan_from_json(run_store.run_settings(conn, run_id))
+            cached = (plan, alerts.run_alerts(plan.settings))
             if len(self._plans) > 256:
                 self._plans.clear()
-            self._plans[key] = plan
-        return _Tx(conn, run, plan, now_ms(), plan.settings.name)
+            self._plans[key] = cached
+        plan, run_alerts = cached
+        return _Tx(conn, run, plan, now_ms(), plan.settings.name, alerts=run_alerts)
 
     # --- starting a run ---------------------------------------------------------------------
 
@@ -264,6 +273,9 @@ class Coordinator:
             trigger_info=json.dumps(trigger_info) if trigger_info else None,
         )
         if skipped:
+            if alerts.subscriptions_of(settings) is not None:
+                skipped_tx = self._open(conn, run_id)
+                self._alert_run_end(skipped_tx, Result.MAXIMUM_CONCURRENT_RUNS_REACHED, message)
             return run_id, None
         tx = self._open(conn, run_id)
         resolved = resolve_job_parameters(tx, parameters)
@@ -281,6 +293,8 @@ class Coordinator:
     def _begin(self, tx: _Tx) -> None:
         """Start a run's root tasks (or end it at once when it has no tasks)."""
         tx.timers_changed = True
+        if tx.alerts is not None and tx.alerts.job is not None:
+            self._alert_run_start(tx)
         tasks = tx.plan.settings.tasks
         self._advance(tx, [t.task_key for t in tasks if not t.depends_on])
         self._maybe_finish_run(tx, force=not tasks)
@@ -417,6 +431,8 @@ class Coordinator:
             retry_at = (attempt.start_time or tx.now) + task.min_retry_interval_millis
             what = f"attempt {attempt.attempt_number + 1} {result.value.lower()}"
             message = f"{what}: {outcome.error}" if outcome.error else what
+            if tx.alerts is not None and tr.task_key in tx.alerts.tasks and tr.parent_id is None:
+                self._alert_attempt_failed(tx, tr, attempt.attempt_number, result, message)
             run_store.set_task_state(
                 tx.conn,
                 tr.task_run_id,
@@ -456,6 +472,8 @@ class Coordinator:
             end_time=tx.now,
             retry_at=None,
         )
+        if tx.alerts is not None and tr.task_key in tx.alerts.tasks and tr.parent_id is None:
+            self._alert_task_end(tx, tr, result, message)
         if tr.parent_id is not None:
             self._iteration_ended(tx, tr.parent_id)
         else:
@@ -501,8 +519,10 @@ class Coordinator:
         elif kind == "condition_task":
             self._run_condition(tx, tr, task)
         elif kind == "for_each_task":
+            self._alert_task_start(tx, tr, 0)
             self._start_for_each(tx, tr, task)
         elif kind == "run_job_task":
+            self._alert_task_start(tx, tr, 0)
             self._start_child_run(tx, tr, task)
         elif kind in PROCESS_TASK_TYPES:
             self._start_attempt(tx, tr, task)
@@ -572,6 +592,7 @@ class Coordinator:
             created_time=tx.now,
         )
         tx.new_attempts += 1
+        self._alert_task_start(tx, tr, attempt_number)
 
     def _fail_before_start(self, tx: _Tx, tr: TaskRun, message: str) -> None:
         if tr.start_time is None:
@@ -835,6 +856,8 @@ class Coordinator:
             end_time=tx.now,
         )
         tx.run_ended = True
+        if tx.alerts is not None:
+            self._alert_run_end(tx, result, message)
         if tx.run.trigger_type == "RUN_JOB_TASK" and (tx.run.trigger_info or {}).get("run_id"):
             self._child_run_ended(tx, result, message)
         if tx.run.job_id is not None:  # its slot is free: the next queued run may start
@@ -870,6 +893,7 @@ class Coordinator:
             elif tx.run.stop_reason is None:
                 for tr in run_store.due_retries(conn, run_id, tx.now):
                     self._start_attempt(tx, tr, self._task_of(tx, tr))
+            self._alert_duration_exceeded(tx)
             self._maybe_finish_run(tx, force=True)
         self._notify(tx)
         return tx.to_kill
@@ -1043,6 +1067,115 @@ class Coordinator:
                 self._end_run(tx, Result.FAILED, message)
         self._notify(tx)
         return True
+
+    # --- notifications: outbox rows in the transaction of the change that causes them ------
+
+    def _queue(
+        self,
+        tx: _Tx,
+        scope: str,
+        event: alerts.Event,
+        recipients: list[alerts.Recipient],
+        facts: dict[str, Any],
+        tr: TaskRun | None = None,
+    ) -> None:
+        if not recipients:
+            return
+        tx.notifications += outbox.queue_messages(
+            tx.conn,
+            run_id=tx.run.run_id,
+            event=event.value,
+            messages=[(alerts.dedup_key(scope, event, r), r.channel, r.target) for r in recipients],
+            facts={**facts, "at": tx.now},
+            now_ms=tx.now,
+            task_run_id=tr.task_run_id if tr is not None else None,
+            task_key=tr.task_key if tr is not None else None,
+        )
+
+    def _alert_run_start(self, tx: _Tx) -> None:
+        assert tx.alerts is not None and tx.alerts.job is not None
+        subs = tx.alerts.job
+        scope = f"run:{tx.run.run_id}:r{tx.run.repair_count}"
+        self._queue(tx, scope, alerts.Event.ON_START, alerts.on_run_start(subs), {})
+        if subs.duration_seconds is not None and alerts.on_duration_exceeded(subs):
+            due = tx.now + subs.duration_seconds * 1000
+            outbox.add_health_timer(tx.conn, tx.run.run_id, None, due, subs.duration_seconds)
+
+    def _alert_run_end(self, tx: _Tx, result: Result, message: str) -> None:
+        assert tx.alerts is not None
+        outbox.disarm_health_timers(tx.conn, tx.run.run_id)
+        event, recipients = alerts.on_run_end(tx.alerts.job, result)
+        if event is not None:
+            scope = f"run:{tx.run.run_id}:r{tx.run.repair_count}"
+            facts = {"result": result.value, "message": message}
+            self._queue(tx, scope, event, recipients, facts)
+
+    def _alert_task_start(self, tx: _Tx, tr: TaskRun, attempt_number: int) -> None:
+        if tx.alerts is None or tr.parent_id is not None:
+            return
+        subs = tx.alerts.tasks.get(tr.task_key)
+        if subs is None:
+            return
+        scope = f"task:{tr.task_run_id}:a{attempt_number}"
+        facts = {"attempt_number": attempt_number}
+        self._queue(
+            tx, scope, alerts.Event.ON_START, alerts.on_task_start(subs, attempt_number), facts, tr
+        )
+        first = tr.start_time is None
+        if first and subs.duration_seconds is not None and alerts.on_duration_exceeded(subs):
+            due = tx.now + subs.duration_seconds * 1000
+            outbox.add_health_timer(
+                tx.conn, tx.run.run_id, tr.task_run_id, due, subs.duration_seconds
+            )
+            tx.timers_changed = True
+
+    def _alert_attempt_failed(
+        self, tx: _Tx, tr: TaskRun, attempt_number: int, result: Result, message: str
+    ) -> None:
+        assert tx.alerts is not None
+        subs = tx.alerts.tasks[tr.task_key]
+        scope = f"task:{tr.task_run_id}:a{attempt_number}"
+        facts = {"result": result.value, "message": message, "attempt_number": attempt_number}
+        recipients = alerts.on_task_attempt_failed(subs, result)
+        self._queue(tx, scope, alerts.Event.ON_FAILURE, recipients, facts, tr)
+
+    def _alert_task_end(self, tx: _Tx, tr: TaskRun, result: Result, message: str) -> None:
+        assert tx.alerts is not None
+        subs = tx.alerts.tasks[tr.task_key]
+        if subs.duration_seconds is not None:
+            outbox.disarm_health_timers(tx.conn, tx.run.run_id, tr.task_run_id)
+        event, recipients = alerts.on_task_end(subs, result)
+        if event is None:
+            return
+        current = run_store.task_run(tx.conn, tr.task_run_id)
+        scope = f"task:{tr.task_run_id}:a{current.attempt_number}"
+        facts = {
+            "result": result.value,
+            "message": message,
+            "attempt_number": current.attempt_number,
+        }
+        self._queue(tx, scope, event, recipients, facts, current)
+
+    def _alert_duration_exceeded(self, tx: _Tx) -> None:
+        # Taken even when nobody listens any more (a repair changed the settings), so a
+        # stale timer cannot keep the timer loop busy.
+        due = outbox.take_due_health_timers(tx.conn, tx.run.run_id, tx.now)
+        if tx.alerts is None:
+            return
+        for task_run_id, threshold in due:
+            facts = {"threshold_seconds": threshold}
+            event = alerts.Event.ON_DURATION_WARNING
+            if task_run_id is None:
+                scope = f"run:{tx.run.run_id}:r{tx.run.repair_count}"
+                self._queue(tx, scope, event, alerts.on_duration_exceeded(tx.alerts.job), facts)
+                continue
+            tr = run_store.task_run(tx.conn, task_run_id)
+            if tr.life_cycle in TERMINAL:
+                continue
+            subs = tx.alerts.tasks.get(tr.task_key)
+            facts["attempt_number"] = tr.attempt_number
+            scope = f"task:{tr.task_run_id}"
+            self._queue(tx, scope, event, alerts.on_duration_exceeded(subs), facts, tr)
 
     # --- helpers ----------------------------------------------------------------------------
 

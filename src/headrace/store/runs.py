@@ -12,6 +12,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from headrace.errors import AttemptEnded, InvalidTransition, NotFound
 from headrace.states import ACTIVE, RUN_ALLOWED, LifeCycle, sources_of
+from headrace.store import notifications as notify_store
 from headrace.store.records import Attempt, Run, TaskRun
 from headrace.store.schema import attempts, counters, repairs, runs, task_runs
 
@@ -212,7 +213,7 @@ def _of(coordinator_id: str | None) -> Any:
 def runs_with_due_timers(
     conn: Connection, now_ms: int, coordinator_id: str | None = None
 ) -> list[int]:
-    """Active runs with a retry or a run timeout due (of one coordinator, if given)."""
+    """Active runs with a retry, a run timeout or a duration warning due (of one coordinator, if given)."""
     timed_out = select(runs.c.run_id).where(
         runs.c.life_cycle_state.in_(_ACTIVE_STATES),
         runs.c.stop_reason.is_(None),
@@ -229,11 +230,12 @@ def runs_with_due_timers(
         )
     )
     found = {r[0] for r in conn.execute(timed_out)} | {r[0] for r in conn.execute(retrying)}
+    found |= notify_store.runs_with_due_health(conn, now_ms, coordinator_id)  # duration warnings
     return sorted(found)
 
 
 def next_timer_at(conn: Connection, coordinator_id: str | None = None) -> int | None:
-    """The earliest retry or run timeout of any active run (of one coordinator, if given)."""
+    """The earliest retry, run timeout or duration warning of any active run (of one coordinator, if given)."""
     timeout = conn.execute(
         select(func.min(runs.c.timeout_at)).where(
             runs.c.life_cycle_state.in_(_ACTIVE_STATES),
@@ -249,7 +251,8 @@ def next_timer_at(conn: Connection, coordinator_id: str | None = None) -> int | 
             _of(coordinator_id),
         )
     ).scalar()
-    present = [t for t in (timeout, retry) if t is not None]
+    health = notify_store.next_health_at(conn, coordinator_id)  # duration warnings
+    present = [t for t in (timeout, retry, health) if t is not None]
     return min(present) if present else None
 
 

@@ -209,3 +209,56 @@ trigger_state = Table(
     Column("state", Text, nullable=False),  # JSON: last fire, files seen, failures in a row
     Column("updated_time", BigInteger, nullable=False),
 )
+
+# --- notifications (issue 7) ----------------------------------------------------------------
+
+notification_destinations = Table(
+    "notification_destinations",
+    metadata,
+    Column("destination_id", String(36), primary_key=True),  # a UUID, as on Databricks
+    Column("display_name", Text, nullable=False),
+    Column("destination_type", String(24), nullable=False),  # EMAIL, WEBHOOK, SLACK, ...
+    Column("config", Text, nullable=False),  # JSON, secrets included: never echoed back
+    Column("created_by", Text),
+    Column("created_time", BigInteger, nullable=False),
+)
+
+# The outbox: one row per message to send, written in the transaction of the state change
+# that causes it, then delivered (with retries) by the server's delivery loop.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("notification_id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", BigInteger, nullable=False),
+    Column("task_run_id", BigInteger),  # set for task-level notifications
+    Column("task_key", Text),
+    Column("event", String(48), nullable=False),  # on_start, on_success, on_failure, ...
+    Column("channel", String(16), nullable=False),  # email / webhook
+    Column("target", Text, nullable=False),  # an address, or a notification destination id
+    Column("facts", Text, nullable=False),  # JSON: result, message, attempt at the event
+    Column("dedup_key", String(255), nullable=False, unique=True),  # one row per event+target
+    Column("state", String(16), nullable=False),  # PENDING, SENDING, DELIVERED, FAILED
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("lease_until", BigInteger),  # a SENDING row whose lease expired is claimable again
+    Column("claimed_by", String(64)),
+    Column("last_error", Text),
+    Column("created_time", BigInteger, nullable=False),
+    Column("delivered_time", BigInteger),
+)
+Index("ix_notifications_state", notifications.c.state, notifications.c.next_attempt_at)
+Index("ix_notifications_run", notifications.c.run_id)
+
+# Duration warnings (health.rules RUN_DURATION_SECONDS) still to fire, for the coordinator's
+# timers: a row exists only while its run (or task run) is running and has not warned yet.
+health_timers = Table(
+    "health_timers",
+    metadata,
+    Column("timer_id", Id, primary_key=True, autoincrement=True),
+    Column("run_id", BigInteger, nullable=False),
+    Column("task_run_id", BigInteger),  # None: the run's own rule
+    Column("due_at", BigInteger, nullable=False),
+    Column("threshold_seconds", BigInteger, nullable=False),
+)
+Index("ix_health_timers_due", health_timers.c.due_at)
+Index("ix_health_timers_run", health_timers.c.run_id)

@@ -1,0 +1,348 @@
+"""The notification outbox, notification destinations and duration-warning timers.
+
+Delivery is claim-send-record: `claim_due` marks rows SENDING under a lease (a crashed
+sender's rows become claimable again when the lease expires), `mark_delivered` /
+`mark_failed_attempt` record the result, guarded on the claim so a slow sender whose lease
+was taken over cannot overwrite the new owner's result.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
+
+from headrace.errors import NotFound
+from headrace.states import ACTIVE
+from headrace.store.schema import (
+    health_timers,
+    notification_destinations,
+    notifications,
+    runs,
+)
+
+PENDING, SENDING, DELIVERED, FAILED = "PENDING", "SENDING", "DELIVERED", "FAILED"
+_ACTIVE_STATES = [s.value for s in ACTIVE]
+
+
+@dataclass(frozen=True)
+class Notification:
+    """One outbox row: a message to one recipient about one event."""
+
+    notification_id: int
+    run_id: int
+    task_run_id: int | None
+    task_key: str | None
+    event: str
+    channel: str
+    target: str
+    facts: dict[str, Any]
+    state: str
+    attempts: int
+    next_attempt_at: int
+    lease_until: int | None
+    last_error: str | None
+    created_time: int
+    delivered_time: int | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Notification:
+        m = row._mapping
+        values = {k: m[k] for k in cls.__dataclass_fields__ if k != "facts"}
+        return cls(**values, facts=json.loads(m["facts"]))
+
+
+@dataclass(frozen=True)
+class Destination:
+    """A notification destination an admin set up; `config` holds its secrets."""
+
+    destination_id: str
+    display_name: str
+    destination_type: str
+    config: dict[str, Any]
+    created_by: str | None
+    created_time: int
+
+    @classmethod
+    def from_row(cls, row: Any) -> Destination:
+        m = row._mapping
+        values = {k: m[k] for k in cls.__dataclass_fields__ if k != "config"}
+        return cls(**values, config=json.loads(m["config"]))
+
+
+# --- the outbox -------------------------------------------------------------------------------
+
+
+def add_notifications(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Queue messages (in the caller's transaction); each row's dedup_key must be new."""
+    if rows:
+        conn.execute(insert(notifications), list(rows))
+
+
+def existing_keys(conn: Connection, keys: Sequence[str]) -> set[str]:
+    """Which of these dedup keys are already in the outbox."""
+    if not keys:
+        return set()
+    stmt = select(notifications.c.dedup_key).where(notifications.c.dedup_key.in_(list(keys)))
+    return {r[0] for r in conn.execute(stmt)}
+
+
+def claim_due(
+    conn: Connection, worker: str, now_ms: int, lease_ms: int, limit: int
+) -> list[Notification]:
+    """Mark up to `limit` due rows SENDING for `worker` (pending ones, and sending ones whose
+    sender's lease expired) and count the attempt; returns them."""
+    due = or_(
+        (notifications.c.state == PENDING) & (notifications.c.next_attempt_at <= now_ms),
+        (notifications.c.state == SENDING) & (notifications.c.lease_until <= now_ms),
+    )
+    stmt = select(notifications).where(due).order_by(notifications.c.notification_id).limit(limit)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    claimed = []
+    for row in conn.execute(stmt).all():
+        n = Notification.from_row(row)
+        changed = conn.execute(
+            update(notifications)
+            .where(
+                notifications.c.notification_id == n.notification_id,
+                notifications.c.state == n.state,
+                notifications.c.attempts == n.attempts,
+            )
+            .values(
+                state=SENDING,
+                attempts=n.attempts + 1,
+                lease_until=now_ms + lease_ms,
+                claimed_by=worker,
+            )
+        ).rowcount
+        if changed:
+            claimed.append(n)
+    return claimed
+
+
+def _owned(notification_id: int, worker: str, attempts: int) -> Any:
+    return (
+        (notifications.c.notification_id == notification_id)
+        & (notifications.c.state == SENDING)
+        & (notifications.c.claimed_by == worker)
+        & (notifications.c.attempts == attempts)
+    )
+
+
+def mark_delivered(conn: Connection, n: Notification, worker: str, now_ms: int) -> bool:
+    """Record a sent message; False if another sender took the row over meanwhile."""
+    stmt = (
+        update(notifications)
+        .where(_owned(n.notification_id, worker, n.attempts + 1))
+        .values(state=DELIVERED, delivered_time=now_ms, lease_until=None, last_error=None)
+    )
+    return conn.execute(stmt).rowcount == 1
+
+
+def mark_failed_attempt(
+    conn: Connection, n: Notification, worker: str, error: str, retry_at: int | None
+) -> bool:
+    """Record a failed send: retried at `retry_at`, or given up (FAILED) when None."""
+    values: dict[str, Any] = {"last_error": error[:2000], "lease_until": None}
+    if retry_at is None:
+        values["state"] = FAILED
+    else:
+        values.update(state=PENDING, next_attempt_at=retry_at)
+    stmt = (
+        update(notifications)
+        .where(_owned(n.notification_id, worker, n.attempts + 1))
+        .values(values)
+    )
+    return conn.execute(stmt).rowcount == 1
+
+
+def next_due_at(conn: Connection) -> int | None:
+    """When the next pending row (or expiring lease) is due."""
+    pending = conn.execute(
+        select(func.min(notifications.c.next_attempt_at)).where(notifications.c.state == PENDING)
+    ).scalar()
+    leased = conn.execute(
+        select(func.min(notifications.c.lease_until)).where(notifications.c.state == SENDING)
+    ).scalar()
+    present = [t for t in (pending, leased) if t is not None]
+    return min(present) if present else None
+
+
+def has_undelivered(conn: Connection) -> bool:
+    """True if any message waits to be sent (cheap: one indexed probe)."""
+    stmt = select(notifications.c.notification_id).where(
+        notifications.c.state.in_([PENDING, SENDING])
+    )
+    return conn.execute(stmt.limit(1)).first() is not None
+
+
+def list_notifications(
+    conn: Connection, *, run_ids: Sequence[int] | None = None, limit: int = 100
+) -> list[Notification]:
+    """Outbox rows, newest first (of the given runs, if any)."""
+    stmt = select(notifications).order_by(notifications.c.notification_id.desc()).limit(limit)
+    if run_ids is not None:
+        stmt = stmt.where(notifications.c.run_id.in_(list(run_ids)))
+    return [Notification.from_row(r) for r in conn.execute(stmt)]
+
+
+# --- destinations -----------------------------------------------------------------------------
+
+
+def insert_destination(conn: Connection, **values: Any) -> None:
+    """Store a destination (config as a dict)."""
+    values["config"] = json.dumps(values["config"])
+    conn.execute(insert(notification_destinations).values(**values))
+
+
+def get_destination(conn: Connection, destination_id: str) -> Destination:
+    """One destination. Raises: NotFound."""
+    row = conn.execute(
+        select(notification_destinations).where(
+            notification_destinations.c.destination_id == destination_id
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"Notification destination {destination_id} does not exist.")
+    return Destination.from_row(row)
+
+
+def list_destinations(conn: Connection) -> list[Destination]:
+    """Every destination, oldest first."""
+    stmt = select(notification_destinations).order_by(
+        notification_destinations.c.created_time, notification_destinations.c.destination_id
+    )
+    return [Destination.from_row(r) for r in conn.execute(stmt)]
+
+
+def update_destination(conn: Connection, destination_id: str, **values: Any) -> None:
+    """Change a destination's name or config. Raises: NotFound."""
+    if "config" in values:
+        values["config"] = json.dumps(values["config"])
+    changed = conn.execute(
+        update(notification_destinations)
+        .where(notification_destinations.c.destination_id == destination_id)
+        .values(**values)
+    ).rowcount
+    if not changed:
+        raise NotFound(f"Notification destination {destination_id} does not exist.")
+
+
+def delete_destination(conn: Connection, destination_id: str) -> None:
+    """Remove a destination. Raises: NotFound."""
+    changed = conn.execute(
+        delete(notification_destinations).where(
+            notification_destinations.c.destination_id == destination_id
+        )
+    ).rowcount
+    if not changed:
+        raise NotFound(f"Notification destination {destination_id} does not exist.")
+
+
+# --- duration-warning timers ------------------------------------------------------------------
+
+
+def add_health_timer(
+    conn: Connection, run_id: int, task_run_id: int | None, due_at: int, threshold: int
+) -> None:
+    """Arm a duration warning for a run (task_run_id None) or one of its task runs."""
+    conn.execute(
+        insert(health_timers).values(
+            run_id=run_id, task_run_id=task_run_id, due_at=due_at, threshold_seconds=threshold
+        )
+    )
+
+
+def take_due_health_timers(
+    conn: Connection, run_id: int, now_ms: int
+) -> list[tuple[int | None, int]]:
+    """Remove and return the run's due timers as (task_run_id or None, threshold seconds)."""
+    rows = conn.execute(
+        select(
+            health_timers.c.timer_id, health_timers.c.task_run_id, health_timers.c.threshold_seconds
+        ).where(health_timers.c.run_id == run_id, health_timers.c.due_at <= now_ms)
+    ).all()
+    if rows:
+        conn.execute(
+            delete(health_timers).where(health_timers.c.timer_id.in_([r[0] for r in rows]))
+        )
+    return [(r[1], r[2]) for r in rows]
+
+
+def disarm_health_timers(conn: Connection, run_id: int, task_run_id: int | None = None) -> None:
+    """Drop the timers of an ended run (all of them) or of one ended task run."""
+    stmt = delete(health_timers).where(health_timers.c.run_id == run_id)
+    if task_run_id is not None:
+        stmt = stmt.where(health_timers.c.task_run_id == task_run_id)
+    conn.execute(stmt)
+
+
+def _of(coordinator_id: str | None) -> Any:
+    return True if coordinator_id is None else runs.c.coordinator_id == coordinator_id
+
+
+def runs_with_due_health(
+    conn: Connection, now_ms: int, coordinator_id: str | None = None
+) -> set[int]:
+    """Active runs with a duration warning due (of one coordinator, if given)."""
+    stmt = (
+        select(health_timers.c.run_id)
+        .join(runs, runs.c.run_id == health_timers.c.run_id)
+        .where(
+            health_timers.c.due_at <= now_ms,
+            runs.c.life_cycle_state.in_(_ACTIVE_STATES),
+            _of(coordinator_id),
+        )
+    )
+    return {r[0] for r in conn.execute(stmt)}
+
+
+def next_health_at(conn: Connection, coordinator_id: str | None = None) -> int | None:
+    """The earliest duration warning of any active run (of one coordinator, if given)."""
+    stmt = (
+        select(func.min(health_timers.c.due_at))
+        .join(runs, runs.c.run_id == health_timers.c.run_id)
+        .where(runs.c.life_cycle_state.in_(_ACTIVE_STATES), _of(coordinator_id))
+    )
+    return conn.execute(stmt).scalar()
+
+
+def queue_messages(
+    conn: Connection,
+    *,
+    run_id: int,
+    event: str,
+    messages: Sequence[tuple[str, str, str]],
+    facts: dict[str, Any],
+    now_ms: int,
+    task_run_id: int | None = None,
+    task_key: str | None = None,
+) -> int:
+    """Add one outbox row per (dedup_key, channel, target), skipping keys already queued: a
+    row must never make the state change it rides on fail. Returns how many were added."""
+    known = existing_keys(conn, [m[0] for m in messages])
+    text = json.dumps(facts)
+    rows = [
+        {
+            "run_id": run_id,
+            "task_run_id": task_run_id,
+            "task_key": task_key,
+            "event": event,
+            "channel": channel,
+            "target": target,
+            "facts": text,
+            "dedup_key": key,
+            "state": PENDING,
+            "attempts": 0,
+            "next_attempt_at": now_ms,
+            "created_time": now_ms,
+        }
+        for key, channel, target in messages
+        if key not in known
+    ]
+    add_notifications(conn, rows)
+    return len(rows)
