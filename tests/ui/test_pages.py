@@ -263,3 +263,39 @@ def test_bad_filters_and_unknown_ids_are_named(server: Server, alice: User, sign
     assert r.status_code == 400 and "from" in r.text and "yesterday" in r.text
     assert ui.get("/jobs/987654").status_code == 404
     assert ui.get("/runs/987654").status_code == 404
+
+
+def test_condition_branches_and_for_each_iterations(server: Server, alice: User, signed_in) -> None:
+    job_id = make_job(
+        alice,
+        "branches and loops",
+        jobs.Task(
+            task_key="check",
+            condition_task=jobs.ConditionTask(
+                op=jobs.ConditionTaskOp.EQUAL_TO, left="1", right="1"
+            ),
+        ),
+        shell("yes", "true", depends_on=[jobs.TaskDependency("check", outcome="true")]),
+        shell("no", "true", depends_on=[jobs.TaskDependency("check", outcome="false")]),
+        jobs.Task(
+            task_key="each",
+            depends_on=[jobs.TaskDependency("yes")],
+            for_each_task=jobs.ForEachTask(
+                inputs='["a", "b", "c"]', task=shell("each_one", "echo item={{input}}")
+            ),
+        ),
+    )
+    run_id = alice.w.jobs.run_now(job_id).run_id
+    run = settle(alice.w, run_id)
+    assert run.state.result_state == jobs.RunResultState.SUCCESS
+    ui = signed_in(alice)
+    page = ui.get(f"/runs/{run_id}").text
+    assert re.search(r'class="edge-label"[^>]*>true<', page)
+    assert re.search(r'class="edge-label"[^>]*>false<', page)
+    assert 'class="node st-skip" data-task="no"' in page  # excluded branch, with its look
+    assert 'class="node st-ok" data-task="each"' in page
+    each = next(t for t in run.tasks if t.task_key == "each")
+    task_page = ui.get(f"/runs/{run_id}/tasks/{each.run_id}").text
+    assert task_page.count('class="st st-ok"') >= 4  # the task and its three iterations
+    for item in ("a", "b", "c"):
+        assert f'<code>"{item}"</code>' in task_page

@@ -519,3 +519,27 @@ def task_log_full(request: Request, run_id: int, task_run_id: int) -> Response:
             "Content-Security-Policy": "default-src 'none'",
         },
     )
+
+
+@router.get("/runs/{run_id}/tasks/{task_run_id}/notebook.html")
+@_ui_errors
+def executed_notebook(request: Request, run_id: int, task_run_id: int) -> Response:
+    """An attempt's executed notebook as HTML, in a sandbox: notebook outputs may hold any
+    HTML or script, which must not run with this site's origin (the session)."""
+    who = _who(request)
+    page = views.task_page(
+        _ctx(request).store, who, run_id, task_run_id, _int_param(request, "attempt"), now_ms()
+    )
+    saved = page.output.get("executed_notebook")
+    if not saved or not Path(saved).exists():
+        raise NotFound(f"Task run {task_run_id} has no executed notebook.")
+    from headrace.notebook.export import to_html
+
+    return HTMLResponse(
+        to_html(Path(saved)),
+        headers={
+            "Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'; "
+            "img-src data:; font-src data:",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

@@ -195,6 +195,8 @@ class RunPage:
     duration: str
     repair_defaults: list[str]
     now: int
+    span_label: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -240,7 +242,26 @@ def run_page(store: Store, who: Principal, run_id: int, now: int) -> RunPage:
         duration=fmt_duration(end - start if view["start_time"] else None),
         repair_defaults=defaults,
         now=now,
+        span_label=fmt_duration(max(end, start + 1) - start),
+        history=_history(view),
     )
+
+
+def _history(view: dict[str, Any]) -> list[dict[str, Any]]:
+    """The original run and each repair, with their look (shown once a run was repaired)."""
+    items = view.get("repair_history", [])
+    if len(items) < 2:
+        return []
+    return [
+        {
+            "kind": "Original run" if it["type"] == "ORIGINAL" else f"Repair {it.get('id', '')}",
+            "status": api_status(it),
+            "start_time": it.get("start_time"),
+            "end_time": it.get("end_time"),
+            "tasks": it.get("rerun_tasks", []),
+        }
+        for it in items
+    ]
 
 
 def _active(run: Run) -> bool:
