@@ -20,6 +20,7 @@ from typing import Any
 from headrace.bundle.interpolate import interpolate, lookup
 from headrace.bundle.located import Loc, LocDict, LocList, load_located, loc_at, parse_path
 from headrace.bundle.merge import merge
+from headrace.bundle.python_resources import add_python_resources
 from headrace.errors import SpecError, SpecIssue
 from headrace.spec._issues import did_you_mean
 from headrace.spec.models import JobSettings
@@ -173,6 +174,15 @@ def load_bundle(
     values = _variable_values(config, target_cfg, variables or {}, env, fixed_scope, issues)
     issues.raise_if_any(root_file)
     warnings: list[str] = []
+    config = add_python_resources(
+        config,
+        root_file.parent,
+        target=target_name,
+        variables=values,
+        add_issue=issues.add,
+        warnings=warnings,
+    )
+    issues.raise_if_any(root_file)
     resources = config.get("resources") or LocDict()
     jobs_cfg = resources.get("jobs") or LocDict() if isinstance(resources, dict) else LocDict()
     for kind in resources if isinstance(resources, dict) else ():

@@ -52,6 +52,20 @@ def load_job_file(path: str | Path) -> list[JobSettings]:
     """
     path = Path(path)
     source = str(path)
+    if path.suffix == ".py" and path.is_file():
+        from headrace.spec.python_jobs import load_job_module
+
+        base = Path(os.path.abspath(path.parent))
+        jobs, issues = [], []
+        for name, data in load_job_module(path):
+            data.setdefault("name", name)
+            try:
+                jobs.append(_parse(data, base, name))
+            except SpecError as exc:
+                issues += exc.issues
+        if issues:
+            raise SpecError(issues, source=source)
+        return jobs
     try:
         text = path.read_text(encoding="utf-8-sig")  # tolerate a BOM from Windows editors
     except FileNotFoundError:
