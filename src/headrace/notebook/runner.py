@@ -174,7 +174,9 @@ def _report_failure(failed: CellFailed, notebook: Path, nb: Any) -> None:
                 continue
             if line.strip() and not set(line.strip()) <= {"-"}:
                 lines.append("  " + line)
-    lines.append(f"{failed.ename}: {failed.evalue}".rstrip().rstrip(":"))
+    # The worker takes the error from the last line: the whole message, on one line.
+    message = " ".join(part.strip() for part in failed.evalue.splitlines() if part.strip())
+    lines.append(f"{failed.ename}: {message}".rstrip().rstrip(":"))
     sys.stdout.flush()
     sys.stderr.write("\n".join(lines) + "\n")
     sys.stderr.flush()
