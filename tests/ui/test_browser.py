@@ -140,6 +140,20 @@ def test_run_now_watch_it_turn_green_and_read_logs_live(
     assert settle(alice.w, run_id).state.result_state == jobs.RunResultState.SUCCESS
 
 
+def test_the_jobs_page_updates_itself(server: Server, alice: User, page_for: Any) -> None:
+    from playwright.sync_api import expect
+
+    job_id = alice.w.jobs.create(name="jobs page live", tasks=[shell("a", "true")]).job_id
+    page = page_for(alice)
+    cells = page.locator(f"tr[data-job='{job_id}'] a.cell")
+    expect(cells).to_have_count(0)
+    mark_page(page)
+    settle(alice.w, alice.w.jobs.run_now(job_id).run_id)
+    expect(cells).to_have_count(1)
+    expect(cells.first).to_have_class("cell st-ok")
+    assert not_reloaded(page)
+
+
 def test_repair_a_failed_run_from_the_ui(
     server: Server, alice: User, page_for: Any, tmp_path: Path
 ) -> None:

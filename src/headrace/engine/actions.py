@@ -165,6 +165,13 @@ def read_log_from(path: str | None, offset: int, limit: int) -> tuple[str, int]:
         start = min(max(offset, 0), size)
         f.seek(start)
         data = f.read(limit)
+    # Stop before a UTF-8 character cut by the chunk's end: the next read starts with it whole.
+    for cut in range(len(data), max(len(data) - 4, 0), -1):
+        try:
+            return data[:cut].decode(), start + cut
+        except UnicodeDecodeError as exc:
+            if exc.start < cut - 4:  # not a cut character but bad bytes: replace them
+                break
     return data.decode(errors="replace"), start + len(data)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 NODE_W, NODE_H = 184, 36
 GAP_X, GAP_Y = 64, 14
 PAD = 12
+CENTRE_UP_TO = 12  # tasks in the tallest layer
 
 _TYPE_ICONS = {
     "notebook_task": ("📓", "notebook"),
@@ -145,8 +146,10 @@ def _order_layers(
 def _place(graph: Graph, layers: dict[int, list[Node]], nodes: dict[str, Node]) -> None:
     tallest = max((len(m) for m in layers.values()), default=0)
     for layer, members in layers.items():
-        # Centre short layers against the tallest one.
-        offset = (tallest - len(members)) * (NODE_H + GAP_Y) / 2
+        # Small graphs centre short layers against the tallest one; big ones align them at the
+        # top, so the first screen of a 200-task graph shows tasks, not empty space.
+        centred = tallest <= CENTRE_UP_TO
+        offset = (tallest - len(members)) * (NODE_H + GAP_Y) / 2 if centred else 0
         for i, node in enumerate(members):
             node.x = PAD + layer * (NODE_W + GAP_X)
             node.y = int(PAD + offset + i * (NODE_H + GAP_Y))

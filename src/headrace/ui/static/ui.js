@@ -36,6 +36,7 @@ function paintTasks(tasks) {
 
 function livePage(root) {
   const url = root.dataset.live;
+  const every = Number(root.dataset.interval || POLL_MS);
   const tick = async () => {
     let data = null;
     try { data = await getJSON(url); } catch (err) { console.warn(err); }
@@ -44,9 +45,9 @@ function livePage(root) {
       if (data.tasks) paintTasks(data.tasks);
       if (data.active === false) { root.dataset.done = "true"; return; }
     }
-    setTimeout(tick, POLL_MS);
+    setTimeout(tick, every);
   };
-  setTimeout(tick, POLL_MS);
+  setTimeout(tick, every);
 }
 
 function liveLog(pre) {
