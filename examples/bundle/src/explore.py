@@ -1,7 +1,8 @@
 # Databricks notebook source
 # MAGIC %md
 # MAGIC # Explore a region's sales
-# MAGIC Runs unchanged on Databricks and on Headrace: widgets, `%sql`, task values.
+# MAGIC Widgets, a `%sql` cell, task values and an exit value, as on Databricks; the count
+# MAGIC comes from the embedded warehouse through `headrace.warehouse` (on Databricks: `spark.sql`).
 
 # COMMAND ----------
 
