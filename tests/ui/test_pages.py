@@ -299,3 +299,58 @@ def test_condition_branches_and_for_each_iterations(server: Server, alice: User,
     assert task_page.count('class="st st-ok"') >= 4  # the task and its three iterations
     for item in ("a", "b", "c"):
         assert f'<code>"{item}"</code>' in task_page
+
+
+def test_sql_task_output_is_previewed_as_a_table(server: Server, alice: User, signed_in) -> None:
+    # The SDK's SqlTask has no inline query_text (Headrace's extension): send the JSON directly.
+    created = alice.w.api_client.do(
+        "POST",
+        "/api/2.2/jobs/create",
+        body={
+            "name": "ui sql preview",
+            "tasks": [
+                {
+                    "task_key": "q",
+                    "sql_task": {
+                        "query": {"query_text": "SELECT 42 AS answer, '<b>bold</b>' AS markup"}
+                    },
+                }
+            ],
+        },
+    )
+    run_id = alice.w.jobs.run_now(created["job_id"]).run_id
+    run = settle(alice.w, run_id, 60)
+    assert run.state.result_state == jobs.RunResultState.SUCCESS, run.state.state_message
+    page = signed_in(alice).get(f"/runs/{run_id}/tasks/{run.tasks[0].run_id}").text
+    assert "<th>answer</th>" in page and "<td>42</td>" in page
+    assert "<td>&lt;b&gt;bold&lt;/b&gt;</td>" in page
+    assert "1 row(s)" in page
+
+
+def test_runs_page_filters_by_job_state_and_time_and_pages(
+    server: Server, alice: User, signed_in
+) -> None:
+    good = make_job(alice, "filter good", shell("a", "true"))
+    bad = make_job(alice, "filter bad", shell("a", "exit 1"))
+    good_runs = [settle(alice.w, alice.w.jobs.run_now(good).run_id).run_id for _ in range(2)]
+    bad_run = settle(alice.w, alice.w.jobs.run_now(bad).run_id).run_id
+    ui = signed_in(alice)
+
+    def listed(**params: object) -> set[int]:
+        page = ui.get("/runs", params=params)
+        assert page.status_code == 200, page.text
+        return {int(i) for i in re.findall(r'<a href="/runs/(\d+)">', page.text)}
+
+    assert listed(job_id=good) == set(good_runs)
+    assert listed(job_id=bad, state="failed") == {bad_run}
+    assert listed(job_id=good, state="failed") == set()
+    assert bad_run in listed(state="failed") and not set(good_runs) & listed(state="failed")
+    assert listed(job_id=good, **{"from": "2999-01-01T00:00"}) == set()
+    assert listed(job_id=good, to="2000-01-01") == set()
+    assert f'<option value="{good}" ' in ui.get("/runs").text  # the job picker
+    many = make_job(alice, "filter many", shell("a", "true"))
+    for _ in range(27):
+        alice.w.jobs.run_now(many)
+    wait_for(lambda: len(listed(job_id=many)) == 25, what="a full first page")
+    second = listed(job_id=many, page=1)
+    assert len(second) == 2 and not second & listed(job_id=many)

@@ -299,6 +299,7 @@ class RunsPage:
     rows: list[tuple[Run, str | None]]  # run, job name
     page: int
     has_more: bool
+    jobs: list[Job] = field(default_factory=list)  # the jobs one may filter by
 
 
 STATE_FILTERS = {
@@ -354,10 +355,12 @@ def runs_page(
         ]
         chunk = visible[page * RUNS_PAGE : (page + 1) * RUNS_PAGE]
         names = job_store.job_names(conn, {r.job_id for r in chunk if r.job_id is not None})
+    choices, _ = job_service.list_jobs(store, who, name=None, after_id=0, limit=10_000)
     return RunsPage(
         rows=[(r, names.get(r.job_id) if r.job_id is not None else None) for r in chunk],
         page=page,
         has_more=len(visible) > (page + 1) * RUNS_PAGE,
+        jobs=sorted(choices, key=lambda j: j.name.lower()),
     )
 
 
