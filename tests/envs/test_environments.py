@@ -149,3 +149,24 @@ def test_bad_prune_age_is_refused(hr: Headrace) -> None:
     bad = hr("envs", "prune", "--unused-for", "soon")
     assert bad.returncode == 2
     assert "--unused-for: expected e.g. 7d" in bad.stderr
+
+
+def test_runner_task_types_ignore_the_environment(hr: Headrace) -> None:
+    """Notebook and SQL tasks run Headrace's own runners: an environment_key leaves them be."""
+    job = make_job(
+        hr,
+        """
+        name: envs-runners
+        environments:
+          - environment_key: old
+            spec: {client: "1", dependencies: ["./wheels/v1/hrdemo-1.0-py3-none-any.whl"]}
+        tasks:
+          - task_key: query
+            environment_key: old
+            sql_task: {query: {query_text: "SELECT 42 AS answer"}}
+        """,
+    )
+    result, run = hr.run_json(job)
+    assert result.returncode == 0, str(result)
+    assert "42" in log(hr, run["run_id"], "query")
+    assert hr("envs", "list", "--json").json()["environments"] == []

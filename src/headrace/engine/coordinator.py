@@ -50,6 +50,8 @@ from headrace.store.records import Attempt, Run, TaskRun
 PROCESS_TASK_TYPES = frozenset(
     {"shell_command_task", "spark_python_task", "python_wheel_task", "notebook_task", "sql_task"}
 )
+# Task types whose process runs on their environment's Python (others run Headrace's runners).
+ENVIRONMENT_TASK_TYPES = frozenset({"spark_python_task", "python_wheel_task"})
 # Accepted by the spec but not run by Headrace: they fail loudly, naming why.
 NOT_YET_SUPPORTED: dict[str, str] = {}
 MAX_RUN_JOB_DEPTH = 10  # run_job_task chains deeper than this are a loop, not a design
@@ -571,7 +573,7 @@ class Coordinator:
         }
         if tr.parent_id is not None:
             payload["iteration"] = tr.iteration
-        if task.environment_key is not None:
+        if task.environment_key is not None and kind in ENVIRONMENT_TASK_TYPES:
             payload["environment"] = _environment_spec(tx.plan.settings, task.environment_key)
         run_store.set_task_state(
             tx.conn,
