@@ -409,3 +409,30 @@ def test_runs_export_writes_the_executed_notebook_and_html(hr: Headrace) -> None
     assert page.startswith("<!DOCTYPE html>") and "hello from the kernel" in page
     assert not_a_notebook.returncode == 3 and "not a notebook task" in not_a_notebook.stderr
     assert no_task.returncode == 3 and "no task 'nope'" in no_task.stderr
+
+
+def test_pip_magic_runs_pip_of_the_task_interpreter_and_fails_the_cell_on_error(
+    hr: Headrace,
+) -> None:
+    source_notebook(
+        hr,
+        "pip.py",
+        "%pip --version",
+        "%pip install --no-index /nonexistent/headrace_probe-0.0.0-py3-none-any.whl",
+    )
+    job = hr.write(
+        "job.yml",
+        """
+        name: nb
+        tasks:
+          - task_key: pip
+            notebook_task: {notebook_path: pip.py}
+        """,
+    )
+
+    _, run = hr.run_json(job, expect=1)
+
+    assert "pip " in log(run, "pip") and " from " in log(run, "pip")
+    result, message = _state(run, "pip")
+    assert result == "FAILED"
+    assert message.startswith("ShellCommandError: %pip exited with status 1"), message
