@@ -26,6 +26,8 @@ def test_pages_need_a_session(server: Server) -> None:
             assert r.status_code == 303, path
             assert r.headers["location"].startswith("/login?next="), path
         assert c.get("/jobs/live").status_code == 401  # the script's JSON: no redirect
+        posted = c.post("/jobs/1/run-now", data={"csrf_token": "x"}, follow_redirects=False)
+        assert posted.status_code == 303 and posted.headers["location"] == "/login"
         assert c.get("/login").status_code == 200
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import (
     HTMLResponse,
     JSONResponse,
@@ -108,10 +108,18 @@ def _back(path: str, message: str | None = None, kind: str = "info") -> Redirect
     return RedirectResponse(path, status_code=303)
 
 
-async def _form(request: Request) -> Any:
-    """The posted form, after the CSRF check. Raises: PermissionDenied."""
-    form = await request.form()
-    if not session.csrf_ok(request, form.get(session.CSRF_FIELD)):  # type: ignore[arg-type]
+async def _posted_form(request: Request) -> Any:
+    """The posted form (a dependency: read on the event loop, so the handler can be a plain
+    function that FastAPI runs in its thread pool, away from the loop)."""
+    return await request.form()
+
+
+PostedForm = Depends(_posted_form)
+
+
+def _form(request: Request, form: Any) -> Any:
+    """The form, after the CSRF check. Raises: PermissionDenied."""
+    if not session.csrf_ok(request, form.get(session.CSRF_FIELD)):
         raise PermissionDenied("The form expired or did not come from this site; reload and retry.")
     return form
 
@@ -131,8 +139,10 @@ def install(app: Any) -> None:
 
     @app.exception_handler(Unsigned)
     def _to_sign_in(request: Request, _exc: Unsigned) -> Response:
-        if request.url.path.endswith("/live") or request.method != "GET":
+        if request.url.path.endswith("/live"):  # the page script's JSON: it reloads
             return JSONResponse({"error": "signed out"}, status_code=401)
+        if request.method != "GET":  # a form posted after the session ended: nothing was done
+            return RedirectResponse("/login", status_code=303)
         target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return RedirectResponse(f"/login?next={quote(target)}", status_code=303)
 
@@ -140,21 +150,9 @@ def install(app: Any) -> None:
 def _ui_errors(handler: Any) -> Any:
     """Engine errors on a UI page render an error page (the API's JSON handler is not for people)."""
     import functools
-    import inspect
 
-    if inspect.iscoroutinefunction(handler):
-
-        @functools.wraps(handler)
-        async def wrapped_async(request: Request, *args: Any, **kwargs: Any) -> Any:
-            try:
-                return await handler(request, *args, **kwargs)
-            except HeadraceError as exc:
-                return _error_page(request, exc)
-
-        return wrapped_async
-
-    # Pages that only read are plain functions: FastAPI runs them in its thread pool, so a
-    # store read never blocks the event loop.
+    # Handlers are plain functions: FastAPI runs them in its thread pool, so store reads and
+    # engine calls never block the event loop (forms are read by the PostedForm dependency).
     @functools.wraps(handler)
     def wrapped(request: Request, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -187,22 +185,21 @@ def login_page(request: Request) -> Response:
 
 
 @router.post("/login")
-async def login(request: Request) -> Response:
-    form = await request.form()
+def login(request: Request, form: Any = PostedForm) -> Response:
     token = str(form.get("token", "")).strip()
     target = _safe_next(str(form.get("next", "")))
     from headrace.api.auth import principal_for_token
     from headrace.api.errors import Unauthenticated
 
-    try:
-        principal_for_token(_ctx(request).store, token) if token else None
-    except Unauthenticated as exc:
-        return _render(
-            request, "login.html", status_code=401, who=None, next=target, error=str(exc)
-        )
     if not token:
         return _render(
             request, "login.html", status_code=400, who=None, next=target, error="token: required"
+        )
+    try:
+        principal_for_token(_ctx(request).store, token)
+    except Unauthenticated as exc:
+        return _render(
+            request, "login.html", status_code=401, who=None, next=target, error=str(exc)
         )
     response = RedirectResponse(target, status_code=303)
     session.start_session(response, request, token)
@@ -211,8 +208,8 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 @_ui_errors
-async def logout(request: Request) -> Response:
-    await _form(request)
+def logout(request: Request, form: Any = PostedForm) -> Response:
+    _form(request, form)
     response = RedirectResponse("/login", status_code=303)
     session.end_session(response)
     return response
@@ -267,9 +264,9 @@ def _job_parameters(form: Any) -> dict[str, str]:
 
 @router.post("/jobs/{job_id}/run-now")
 @_ui_errors
-async def run_now(request: Request, job_id: int) -> Response:
+def run_now(request: Request, job_id: int, form: Any = PostedForm) -> Response:
     who = _who(request)
-    form = await _form(request)
+    form = _form(request, form)
     ctx = _ctx(request)
     back = _safe_next(str(form.get("back", f"/jobs/{job_id}")))
     try:
@@ -283,19 +280,19 @@ async def run_now(request: Request, job_id: int) -> Response:
 
 @router.post("/jobs/{job_id}/pause")
 @_ui_errors
-async def pause(request: Request, job_id: int) -> Response:
-    return await _set_paused(request, job_id, True)
+def pause(request: Request, job_id: int, form: Any = PostedForm) -> Response:
+    return _set_paused(request, job_id, True, form)
 
 
 @router.post("/jobs/{job_id}/unpause")
 @_ui_errors
-async def unpause(request: Request, job_id: int) -> Response:
-    return await _set_paused(request, job_id, False)
+def unpause(request: Request, job_id: int, form: Any = PostedForm) -> Response:
+    return _set_paused(request, job_id, False, form)
 
 
-async def _set_paused(request: Request, job_id: int, paused: bool) -> Response:
+def _set_paused(request: Request, job_id: int, paused: bool, form: Any) -> Response:
     who = _who(request)
-    await _form(request)
+    _form(request, form)
     try:
         actions.set_paused(_ctx(request).store, who, job_id, paused)
     except HeadraceError as exc:
@@ -305,9 +302,9 @@ async def _set_paused(request: Request, job_id: int, paused: bool) -> Response:
 
 @router.post("/jobs/{job_id}/delete")
 @_ui_errors
-async def delete_job(request: Request, job_id: int) -> Response:
+def delete_job(request: Request, job_id: int, form: Any = PostedForm) -> Response:
     who = _who(request)
-    form = await _form(request)
+    form = _form(request, form)
     ctx = _ctx(request)
     if form.get("confirm") != "yes":
         return _back(f"/jobs/{job_id}", "Tick the box to confirm the deletion.", "error")
@@ -411,9 +408,9 @@ def run_live(request: Request, run_id: int) -> Response:
 
 @router.post("/runs/{run_id}/cancel")
 @_ui_errors
-async def cancel(request: Request, run_id: int) -> Response:
+def cancel(request: Request, run_id: int, form: Any = PostedForm) -> Response:
     who = _who(request)
-    await _form(request)
+    _form(request, form)
     ctx = _ctx(request)
     try:
         ctx.kill(actions.cancel_run(ctx.store, ctx.coordinator, who, run_id), "CANCELED")
@@ -424,9 +421,9 @@ async def cancel(request: Request, run_id: int) -> Response:
 
 @router.post("/runs/{run_id}/repair")
 @_ui_errors
-async def repair(request: Request, run_id: int) -> Response:
+def repair(request: Request, run_id: int, form: Any = PostedForm) -> Response:
     who = _who(request)
-    form = await _form(request)
+    form = _form(request, form)
     ctx = _ctx(request)
     tasks = [str(t) for t in form.getlist("task")]
     latest = form.get("latest_repair_id")
@@ -451,10 +448,10 @@ async def repair(request: Request, run_id: int) -> Response:
 
 @router.post("/runs/{run_id}/run-again")
 @_ui_errors
-async def run_again(request: Request, run_id: int) -> Response:
+def run_again(request: Request, run_id: int, form: Any = PostedForm) -> Response:
     """A new run of the run's job with the same job parameters."""
     who = _who(request)
-    await _form(request)
+    _form(request, form)
     ctx = _ctx(request)
     with ctx.store.read() as conn:
         run = actions.require_run(conn, who, run_id, "CAN_VIEW")
