@@ -12,11 +12,10 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, event
 
-from headrace.engine import notifications as alerts
 from headrace.engine import planner
 from headrace.engine.planner import RetryTask, SkipTask, StartTask, TaskState
 from headrace.engine.resolve import ReferenceScope, as_text, render_deep
@@ -41,11 +40,14 @@ from headrace.errors import (
 from headrace.spec.models import JobSettings, Task
 from headrace.spec.references import UnresolvedReference, render
 from headrace.states import ACTIVE, SUCCESSFUL, TERMINAL, LifeCycle, Result, life_cycle_for
+from headrace.store import health_timers
 from headrace.store import jobs as job_store
-from headrace.store import notifications as outbox
 from headrace.store import runs as run_store
 from headrace.store.db import Store
 from headrace.store.records import Attempt, Run, TaskRun
+
+if TYPE_CHECKING:  # loaded at run time only by runs that notify someone (see _alerts_of)
+    from headrace.engine import notifications as alerts
 
 PROCESS_TASK_TYPES = frozenset(
     {"shell_command_task", "spark_python_task", "python_wheel_task", "notebook_task", "sql_task"}
@@ -157,7 +159,7 @@ class Coordinator:
         cached = self._plans.get(key)
         if cached is None:
             plan = plan_from_json(run_store.run_settings(conn, run_id))
-            cached = (plan, alerts.run_alerts(plan.settings))
+            cached = (plan, _alerts_of(plan.settings))
             if len(self._plans) > 256:
                 self._plans.clear()
             self._plans[key] = cached
@@ -275,7 +277,7 @@ class Coordinator:
             trigger_info=json.dumps(trigger_info) if trigger_info else None,
         )
         if skipped:
-            if alerts.subscriptions_of(settings) is not None:
+            if _alerts_of(settings) is not None:
                 skipped_tx = self._open(conn, run_id)
                 self._alert_run_end(skipped_tx, Result.MAXIMUM_CONCURRENT_RUNS_REACHED, message)
             return run_id, None
@@ -1083,6 +1085,9 @@ class Coordinator:
     ) -> None:
         if not recipients:
             return
+        from headrace.engine import notifications as alerts
+        from headrace.store import notifications as outbox
+
         tx.notifications += outbox.queue_messages(
             tx.conn,
             run_id=tx.run.run_id,
@@ -1095,17 +1100,21 @@ class Coordinator:
         )
 
     def _alert_run_start(self, tx: _Tx) -> None:
+        from headrace.engine import notifications as alerts
+
         assert tx.alerts is not None and tx.alerts.job is not None
         subs = tx.alerts.job
         scope = f"run:{tx.run.run_id}:r{tx.run.repair_count}"
         self._queue(tx, scope, alerts.Event.ON_START, alerts.on_run_start(subs), {})
         if subs.duration_seconds is not None and alerts.on_duration_exceeded(subs):
             due = tx.now + subs.duration_seconds * 1000
-            outbox.add_health_timer(tx.conn, tx.run.run_id, None, due, subs.duration_seconds)
+            health_timers.add_health_timer(tx.conn, tx.run.run_id, None, due, subs.duration_seconds)
 
     def _alert_run_end(self, tx: _Tx, result: Result, message: str) -> None:
+        from headrace.engine import notifications as alerts
+
         assert tx.alerts is not None
-        outbox.disarm_health_timers(tx.conn, tx.run.run_id)
+        health_timers.disarm_health_timers(tx.conn, tx.run.run_id)
         event, recipients = alerts.on_run_end(tx.alerts.job, result)
         if event is not None:
             scope = f"run:{tx.run.run_id}:r{tx.run.repair_count}"
@@ -1118,6 +1127,8 @@ class Coordinator:
         subs = tx.alerts.tasks.get(tr.task_key)
         if subs is None:
             return
+        from headrace.engine import notifications as alerts
+
         scope = f"task:{tr.task_run_id}:a{attempt_number}"
         facts = {"attempt_number": attempt_number}
         self._queue(
@@ -1126,7 +1137,7 @@ class Coordinator:
         first = tr.start_time is None
         if first and subs.duration_seconds is not None and alerts.on_duration_exceeded(subs):
             due = tx.now + subs.duration_seconds * 1000
-            outbox.add_health_timer(
+            health_timers.add_health_timer(
                 tx.conn, tx.run.run_id, tr.task_run_id, due, subs.duration_seconds
             )
             tx.timers_changed = True
@@ -1134,6 +1145,8 @@ class Coordinator:
     def _alert_attempt_failed(
         self, tx: _Tx, tr: TaskRun, attempt_number: int, result: Result, message: str
     ) -> None:
+        from headrace.engine import notifications as alerts
+
         assert tx.alerts is not None
         subs = tx.alerts.tasks[tr.task_key]
         scope = f"task:{tr.task_run_id}:a{attempt_number}"
@@ -1142,10 +1155,12 @@ class Coordinator:
         self._queue(tx, scope, alerts.Event.ON_FAILURE, recipients, facts, tr)
 
     def _alert_task_end(self, tx: _Tx, tr: TaskRun, result: Result, message: str) -> None:
+        from headrace.engine import notifications as alerts
+
         assert tx.alerts is not None
         subs = tx.alerts.tasks[tr.task_key]
         if subs.duration_seconds is not None:
-            outbox.disarm_health_timers(tx.conn, tx.run.run_id, tr.task_run_id)
+            health_timers.disarm_health_timers(tx.conn, tx.run.run_id, tr.task_run_id)
         event, recipients = alerts.on_task_end(subs, result)
         if event is None:
             return
@@ -1161,9 +1176,11 @@ class Coordinator:
     def _alert_duration_exceeded(self, tx: _Tx) -> None:
         # Taken even when nobody listens any more (a repair changed the settings), so a
         # stale timer cannot keep the timer loop busy.
-        due = outbox.take_due_health_timers(tx.conn, tx.run.run_id, tx.now)
+        due = health_timers.take_due_health_timers(tx.conn, tx.run.run_id, tx.now)
         if tx.alerts is None:
             return
+        from headrace.engine import notifications as alerts
+
         for task_run_id, threshold in due:
             facts = {"threshold_seconds": threshold}
             event = alerts.Event.ON_DURATION_WARNING
@@ -1188,6 +1205,16 @@ class Coordinator:
         spec = tx.plan.tasks[parent.task_key].for_each_task
         assert spec is not None
         return spec.task
+
+
+def _alerts_of(settings: JobSettings) -> alerts.RunAlerts | None:
+    """Whom a run of `settings` notifies; the rules load only when someone is to be told."""
+    owners = [settings, *settings.tasks]
+    if not any(o.email_notifications or o.webhook_notifications for o in owners):
+        return None
+    from headrace.engine.notifications import run_alerts
+
+    return run_alerts(settings)
 
 
 def _require_run_permission(conn: Connection, run_as: str | None, job_id: int) -> None:

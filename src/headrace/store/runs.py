@@ -12,7 +12,7 @@ from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from headrace.errors import AttemptEnded, InvalidTransition, NotFound
 from headrace.states import ACTIVE, RUN_ALLOWED, LifeCycle, sources_of
-from headrace.store import notifications as notify_store
+from headrace.store import health_timers
 from headrace.store.records import Attempt, Run, TaskRun
 from headrace.store.schema import attempts, counters, repairs, runs, task_runs
 
@@ -230,7 +230,7 @@ def runs_with_due_timers(
         )
     )
     found = {r[0] for r in conn.execute(timed_out)} | {r[0] for r in conn.execute(retrying)}
-    found |= notify_store.runs_with_due_health(conn, now_ms, coordinator_id)  # duration warnings
+    found |= health_timers.runs_with_due_health(conn, now_ms, coordinator_id)  # duration warnings
     return sorted(found)
 
 
@@ -251,7 +251,7 @@ def next_timer_at(conn: Connection, coordinator_id: str | None = None) -> int | 
             _of(coordinator_id),
         )
     ).scalar()
-    health = notify_store.next_health_at(conn, coordinator_id)  # duration warnings
+    health = health_timers.next_health_at(conn, coordinator_id)  # duration warnings
     present = [t for t in (timeout, retry, health) if t is not None]
     return min(present) if present else None
 
