@@ -149,3 +149,105 @@ def test_a_sender_without_smtp_records_why_and_retries(store: Store) -> None:
     (row,) = rows(store)
     assert row.state == "PENDING"
     assert "no SMTP server configured" in (row.last_error or "")
+
+
+class Clock:
+    """A hand-driven replacement for the coordinator's clock (epoch ms)."""
+
+    def __init__(self, start: int) -> None:
+        self.now = start
+
+    def __call__(self) -> int:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    from headrace.engine import coordinator as coordinator_module
+
+    fake = Clock(coordinator_module.now_ms())
+    monkeypatch.setattr(coordinator_module, "now_ms", fake)
+    return fake
+
+
+def due_runs(store: Store, now: int) -> list[int]:
+    from headrace.store import runs as run_store
+
+    with store.read() as conn:
+        return run_store.runs_with_due_timers(conn, now)
+
+
+def test_a_duration_warning_is_one_timer_fired_once_by_fire_timers(
+    store: Store, clock: Clock
+) -> None:
+    coordinator = Coordinator(store, coordinator_id="w")
+    health = {"rules": [{"metric": "RUN_DURATION_SECONDS", "op": "GREATER_THAN", "value": 30}]}
+    mails = {"on_duration_warning_threshold_exceeded": ["slow@x.io"]}
+    run_id = coordinator.start_run(job(health=health, email_notifications=mails), job_id=None)
+    start = clock.now
+    from headrace.store import runs as run_store
+
+    with store.read() as conn:
+        assert run_store.next_timer_at(conn) == start + 30_000
+    assert due_runs(store, start + 29_999) == []
+    assert due_runs(store, start + 30_000) == [run_id]
+
+    clock.now = start + 30_000
+    coordinator.fire_timers(run_id)
+    coordinator.fire_timers(run_id)  # a second firing finds no timer left
+    (row,) = rows(store)
+    assert (row.event, row.target, row.facts["threshold_seconds"]) == (
+        "on_duration_warning_threshold_exceeded",
+        "slow@x.io",
+        30,
+    )
+    assert due_runs(store, start + 60_000) == []
+
+
+def test_a_run_that_ends_in_time_never_warns(store: Store, clock: Clock) -> None:
+    coordinator = Coordinator(store, coordinator_id="w")
+    health = {"rules": [{"metric": "RUN_DURATION_SECONDS", "op": "GREATER_THAN", "value": 30}]}
+    mails = {"on_duration_warning_threshold_exceeded": ["slow@x.io"]}
+    coordinator.start_run(job(health=health, email_notifications=mails), job_id=None)
+    finish_run(coordinator, Result.SUCCESS)
+    assert due_runs(store, clock.now + 3_600_000) == []
+    from headrace.store import runs as run_store
+
+    with store.read() as conn:
+        assert run_store.next_timer_at(conn) is None
+    assert rows(store) == []
+
+
+@pytest.mark.parametrize(("quiet", "expected"), [(False, 1), (True, 0)])
+def test_a_run_skipped_by_max_concurrent_runs_notifies_on_failure(
+    store: Store, quiet: bool, expected: int
+) -> None:
+    from headrace.store import jobs as job_store
+
+    coordinator = Coordinator(store, coordinator_id="w")
+    settings = job(
+        email_notifications={"on_failure": ["f@x.io"]},
+        queue={"enabled": False},
+        notification_settings={"no_alert_for_skipped_runs": quiet},
+    )
+    with store.begin() as conn:
+        job_id = job_store.create_job(conn, settings.model_dump(mode="json"), now_ms=1)
+    coordinator.start_run(settings, job_id=job_id)
+    skipped = coordinator.start_run(settings, job_id=job_id)
+    found = [n for n in rows(store) if n.run_id == skipped]
+    assert len(found) == expected
+    if expected:
+        assert found[0].facts["result"] == "MAXIMUM_CONCURRENT_RUNS_REACHED"
+
+
+def test_a_repaired_run_notifies_its_new_end(store: Store) -> None:
+    coordinator = Coordinator(store, coordinator_id="w")
+    mails = {"on_failure": ["f@x.io"], "on_success": ["ok@x.io"]}
+    run_id = coordinator.start_run(job(email_notifications=mails), job_id=None)
+    finish_run(coordinator, Result.FAILED)
+    coordinator.repair_run(run_id, rerun_all_failed_tasks=True)
+    finish_run(coordinator, Result.SUCCESS)
+    assert [(n.event, n.target) for n in reversed(rows(store))] == [
+        ("on_failure", "f@x.io"),
+        ("on_success", "ok@x.io"),
+    ]
