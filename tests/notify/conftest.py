@@ -42,19 +42,40 @@ class Mail:
 
 
 class Mailbox:
-    """An aiosmtpd server on 127.0.0.1 that keeps every message it accepts."""
+    """An aiosmtpd server on 127.0.0.1 that keeps every message it accepts; it requires SMTP
+    AUTH as USER / PASSWORD (over plain text: loopback only)."""
+
+    USER = "bot@example.com"
+    PASSWORD = "pw-Zq8-never-logged"
 
     def __init__(self) -> None:
         self.port = free_port()
         self.mails: list[Mail] = []
+        self.logins: list[str] = []
         self._cond = threading.Condition()
         self._controller: Any = None
 
     @property
     def url(self) -> str:
-        return f"smtp://127.0.0.1:{self.port}?from=jobs@example.com"
+        user = self.USER.replace("@", "%40")
+        return f"smtp://{user}:{self.PASSWORD}@127.0.0.1:{self.port}?from=jobs@example.com"
+
+    def _authenticate(
+        self, server: Any, session: Any, envelope: Any, mechanism: str, data: Any
+    ) -> Any:
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        ok = isinstance(data, LoginPassword) and (data.login, data.password) == (
+            self.USER.encode(),
+            self.PASSWORD.encode(),
+        )
+        if ok:
+            self.logins.append(data.login.decode())
+        return AuthResult(success=ok)
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if not session.authenticated:
+            return "530 5.7.0 Authentication required"
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self._cond:
             self.mails.append(Mail(envelope.mail_from, list(envelope.rcpt_tos), parsed))  # type: ignore[arg-type]
@@ -64,7 +85,13 @@ class Mailbox:
     def start(self) -> None:
         from aiosmtpd.controller import Controller
 
-        self._controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(
+            self,
+            hostname="127.0.0.1",
+            port=self.port,
+            authenticator=self._authenticate,
+            auth_require_tls=False,  # AUTH over plain text: loopback only
+        )
         self._controller.start()
 
     def stop(self) -> None:

@@ -111,3 +111,20 @@ def test_a_run_without_notifications_writes_no_outbox_rows(hr: Headrace) -> None
     )
     assert hr("run", path).returncode == 0
     assert hr("notifications", "list", "--json").json() == {"notifications": []}
+
+
+def test_a_wrong_smtp_password_is_reported_without_the_password(
+    hr: Headrace, mailbox: Mailbox
+) -> None:
+    wrong = "wrong-pw-7Hk"
+    hr.env["HEADRACE_SMTP_URL"] = mailbox.url.replace(mailbox.PASSWORD, wrong) + "&timeout=2"
+    hr.env["HEADRACE_NOTIFY_WAIT_SECONDS"] = "0.5"
+    done = hr("run", _job(hr, "true"), "--json")
+    assert done.returncode == 0, str(done)
+    listed = hr("notifications", "list", "--json")
+    rows = listed.json()["notifications"]
+    assert rows, str(listed)
+    assert all((r["last_error"] or "").startswith("SMTP 127.0.0.1:") for r in rows), rows
+    for output in (done.stdout, done.stderr, listed.stdout, hr("notifications", "list").stdout):
+        assert wrong not in output
+    assert mailbox.mails == []

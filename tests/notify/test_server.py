@@ -135,6 +135,9 @@ def test_a_failed_run_reaches_email_webhook_and_slack_with_its_error(
     rows = wait_delivered(root, run_id, 3)
     assert sorted(r["target"] for r in rows) == sorted([hook, slack, "oncall@example.com"])
     assert all(r["attempts"] == 1 for r in rows)
+    assert mailbox.logins == [mailbox.USER]  # SMTP AUTH with the URL's credentials
+    assert f"mail via smtp://{mailbox.USER}@127.0.0.1:{mailbox.port}" in srv.log()
+    assert mailbox.PASSWORD not in srv.log()
 
 
 def test_a_receiver_that_is_down_gets_the_notification_later_once(
