@@ -297,3 +297,23 @@ def test_a_restarted_server_delivers_what_the_killed_one_did_not(
     (row,) = wait_delivered(root, run_id, 1)
     assert row["state"] == "DELIVERED"
     assert len(receiver.posts) == 1
+
+
+def test_a_runs_deliveries_are_shown_only_to_who_may_view_the_run(
+    srv: Server, mailbox: Mailbox
+) -> None:
+    alice = srv.client(srv.token("alice"))
+    bob = srv.client(srv.token("bob"))
+    job_id = alice.jobs.create(
+        name="private",
+        email_notifications=jobs.JobEmailNotifications(on_success=["alice@example.com"]),
+        tasks=[shell("ok", "true")],
+    ).job_id
+    run_id = alice.jobs.run_now(job_id).run_id
+    settle(alice, run_id)
+    (row,) = wait_delivered(alice, run_id, 1)
+    assert (row["event"], row["target"], row["attempts"]) == ("on_success", "alice@example.com", 1)
+    with pytest.raises(PermissionDenied):
+        deliveries(bob, run_id)
+    (mail,) = mailbox.wait(1)
+    assert mail.rcpt_tos == ["alice@example.com"]
