@@ -436,3 +436,49 @@ def test_pip_magic_runs_pip_of_the_task_interpreter_and_fails_the_cell_on_error(
     result, message = _state(run, "pip")
     assert result == "FAILED"
     assert message.startswith("ShellCommandError: %pip exited with status 1"), message
+
+
+def test_ipynb_with_widgets_task_values_sql_run_and_exit(hr: Headrace) -> None:
+    source_notebook(hr, "shared/setup.py", 'def label(n):\n    return f"{n} rows"')
+    ipynb(
+        hr,
+        "all.ipynb",
+        "%run ./shared/setup",
+        'dbutils.widgets.text("n", "1")\nn = int(dbutils.widgets.get("n"))',
+        "%sql\nSELECT range AS i FROM range(CAST(:n AS INTEGER))",
+        "count = len(_sqldf.rows)\ndbutils.jobs.taskValues.set('count', count)",
+        "dbutils.notebook.exit(label(count))",
+    )
+    job = hr.write(
+        "job.yml",
+        """
+        name: nb
+        tasks:
+          - task_key: all
+            notebook_task: {notebook_path: ./all, base_parameters: {n: "4"}}
+        """,
+    )
+
+    _, run = hr.run_json(job, expect=0)
+
+    assert task(run, "all")["task_values"] == {"count": 4}
+    assert output(run, "all")["notebook_output"]["result"] == "4 rows"
+
+
+def test_an_invalid_ipynb_fails_the_task_with_a_clear_message(hr: Headrace) -> None:
+    (hr.dir / "broken.ipynb").write_text('{"cells": [')
+    job = hr.write(
+        "job.yml",
+        """
+        name: nb
+        tasks:
+          - task_key: broken
+            notebook_task: {notebook_path: broken.ipynb}
+        """,
+    )
+
+    _, run = hr.run_json(job, expect=1)
+
+    result, message = _state(run, "broken")
+    assert result == "FAILED"
+    assert "broken.ipynb is not a valid .ipynb notebook" in message, message

@@ -80,7 +80,26 @@ def test_secrets_are_redacted_from_notebook_outputs_log_and_exit_value(hr: Headr
     )
 
     _, run = hr.run_json(job, expect=0)
+    source_notebook(
+        hr,
+        "leaks.py",
+        'raise ValueError("bad password " + dbutils.secrets.get("prod", "db-password"))',
+    )
+    failing = hr.write(
+        "failing.yml",
+        """
+        name: leaks
+        tasks:
+          - task_key: leaks
+            notebook_task: {notebook_path: leaks.py}
+        """,
+    )
+    _, failed = hr.run_json(failing, expect=1)
 
+    assert task(failed, "leaks")["state"]["state_message"].startswith(
+        "ValueError: bad password [REDACTED]"
+    )
+    assert SECRET not in log(failed, "leaks")
     assert "password is [REDACTED]" in log(run, "nb")
     assert SECRET not in log(run, "nb")
     notebook = json.dumps(executed(run, "nb"))

@@ -138,7 +138,8 @@ def _execute(
                     return None
                 trace = _error_traceback(cell)
                 save()
-                return CellFailed(index, exc.ename, exc.evalue, trace)
+                # The reply's message did not pass through output(): redact it here.
+                return CellFailed(index, exc.ename, redact(exc.evalue), trace)
             save()
     return None
 
