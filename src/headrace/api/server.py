@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,13 +17,19 @@ from headrace.config import Settings
 from headrace.engine.coordinator import Change, Coordinator, now_ms
 from headrace.store import jobs as job_store
 from headrace.store import runs as run_store
+from headrace.store import signals
 from headrace.store import workers as worker_store
 from headrace.store.db import Store, open_store
+from headrace.store.leader import Leadership
 from headrace.worker.process import WorkerProcess
-from headrace.worker.recovery import kill_orphans, worker_alive
+from headrace.worker.recovery import fail_lost_attempts, kill_orphans, worker_alive
 
 log = logging.getLogger("headrace.server")
 SWEEP_SECONDS = 5.0
+# How often the coordinating server looks for lost workers and runs (at most; lease/3 if less).
+RECOVERY_SECONDS = 2.0
+# How often a server that does not coordinate tries to take the coordinator lock.
+LEADER_RETRY_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -36,12 +43,26 @@ class ServerOptions:
 
 
 class CoordinatorLoop:
-    """Fires due retries and run timeouts, admits queued runs, and runs the trigger loop."""
+    """Fires due retries and run timeouts, admits queued runs, runs the trigger loop and
+    recovers lost workers and runs, while this server holds the coordinator lock.
 
-    def __init__(self, coordinator: Coordinator, ctx: ApiContext, triggers: object | None) -> None:
+    Servers that do not hold it try again every LEADER_RETRY_SECONDS, so one takes over
+    within seconds of the coordinating server's death.
+    """
+
+    def __init__(
+        self,
+        coordinator: Coordinator,
+        ctx: ApiContext,
+        triggers: object | None,
+        leadership: Leadership | None = None,
+    ) -> None:
         self.coordinator = coordinator
         self.ctx = ctx
         self.triggers = triggers
+        self.leadership = leadership if leadership is not None else Leadership(coordinator.store)
+        self.leading = False
+        self._recovered_at = 0.0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="headrace-coordinator", daemon=True)
@@ -54,10 +75,14 @@ class CoordinatorLoop:
     def start(self) -> None:
         self._thread.start()
 
+    def wake(self) -> None:
+        self._wake.set()
+
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
         self._thread.join()
+        self.leadership.release()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -69,8 +94,38 @@ class CoordinatorLoop:
             self._wake.wait(wait)
             self._wake.clear()
 
+    def _lead(self) -> bool:
+        """Hold (or try to take) the coordinator lock; on taking it, recover at once."""
+        if not self.leadership.try_acquire():
+            if self.leading:
+                log.warning("no longer coordinating (lost the coordinator lock)")
+            self.leading = False
+            return False
+        if not self.leading:
+            self.leading = True
+            self._recovered_at = 0.0
+            log.warning("coordinating (holding the coordinator lock)")
+        return True
+
+    def _recover(self) -> None:
+        """Fail attempts of lost workers (they are retried) and adopt runs of lost servers."""
+        settings = self.ctx.settings
+        now = time.monotonic()
+        if now - self._recovered_at < min(settings.lease_seconds / 3, RECOVERY_SECONDS):
+            return
+        self._recovered_at = now
+        lost = fail_lost_attempts(self.coordinator, lease_seconds=settings.lease_seconds)
+        if lost:
+            log.warning("failed %d attempt(s) of lost workers: %s", len(lost), lost)
+        adopted = adopt_orphaned_runs(self.coordinator, settings)
+        if adopted:
+            log.warning("took over %d run(s) of a stopped process: %s", len(adopted), adopted)
+
     def _tick(self) -> float:
         """One pass; returns how long to sleep until the next thing is due."""
+        if not self._lead():
+            return LEADER_RETRY_SECONDS
+        self._recover()
         store = self.coordinator.store
         now = now_ms()
         with store.read() as conn:
@@ -91,9 +146,10 @@ class CoordinatorLoop:
         with store.read() as conn:
             timer = run_store.next_timer_at(conn)
         candidates = [t for t in (timer, next_at) if t is not None]
+        sweep = min(SWEEP_SECONDS, RECOVERY_SECONDS)
         if not candidates:
-            return SWEEP_SECONDS
-        return min(max((min(candidates) - now_ms()) / 1000, 0.0), SWEEP_SECONDS)
+            return sweep
+        return min(max((min(candidates) - now_ms()) / 1000, 0.0), sweep)
 
     def _jobs_with_queued_runs(self) -> set[int]:
         with self.coordinator.store.read() as conn:
@@ -113,6 +169,14 @@ def adopt_orphaned_runs(coordinator: Coordinator, settings: Settings) -> list[in
         owners = worker_store.get_workers(
             conn, {r.coordinator_id for r in active if r.coordinator_id}
         )
+        running = worker_store.running_attempts(conn)
+        executors = worker_store.get_workers(conn, {a.worker_id for a in running if a.worker_id})
+
+    def alive_worker(worker_id: str) -> bool:
+        # Attempts of workers that live on (other servers, `headrace worker`s) go on.
+        worker = executors.get(worker_id)
+        return worker is not None and worker_alive(worker, now=now, lease_ms=lease_ms)
+
     adopted = []
     for run in active:
         owner = owners.get(run.coordinator_id or "")
@@ -120,7 +184,8 @@ def adopt_orphaned_runs(coordinator: Coordinator, settings: Settings) -> list[in
             continue
         who = f"pid {owner.pid} on {owner.host}" if owner is not None else "an unknown process"
         kill_orphans(coordinator, run.run_id, owner)  # its task processes outlived it
-        if coordinator.adopt_run(run.run_id, f"the process running it ({who}) stopped"):
+        message = f"the process running it ({who}) stopped"
+        if coordinator.adopt_run(run.run_id, message, alive=alive_worker):
             adopted.append(run.run_id)
     return adopted
 
@@ -145,9 +210,8 @@ def serve(settings: Settings, options: ServerOptions, store: Store | None = None
     loop = CoordinatorLoop(worker.coordinator, ctx, triggers)
     delivery = _delivery_loop(ctx, options)
     worker.start()
-    adopted = adopt_orphaned_runs(worker.coordinator, settings)
-    if adopted:
-        log.warning("took over %d run(s) of a stopped process: %s", len(adopted), adopted)
+    # Changes made by other servers and workers (PostgreSQL) wake this server's loop.
+    listener = signals.Listener(store, [signals.COORDINATE], lambda _: loop.wake()).start()
     loop.start()
     delivery.start()
     worker.pool.wake()
@@ -161,6 +225,7 @@ def serve(settings: Settings, options: ServerOptions, store: Store | None = None
     try:
         _DrainingServer(config).run()
     finally:
+        listener.stop()
         loop.stop()
         worker.stop(options.grace_seconds)
         delivery.stop()

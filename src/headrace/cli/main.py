@@ -40,6 +40,10 @@ envs_app = typer.Typer(
     help="Task environments (one per environments[].spec).", no_args_is_help=True
 )
 app.add_typer(envs_app, name="envs")
+workers_app = typer.Typer(help="Worker processes sharing the store.", no_args_is_help=True)
+app.add_typer(workers_app, name="workers")
+db_app = typer.Typer(help="The store's schema (Alembic migrations).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
 
 # Exit codes of `headrace run` / `runs repair` by run result (documented in the README).
 RESULT_EXIT_CODES = {
@@ -332,7 +336,12 @@ def server(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8765,
     workers: Annotated[
-        int | None, typer.Option("--workers", min=1, help="Parallel tasks (default: CPU count).")
+        int | None,
+        typer.Option(
+            "--workers",
+            min=0,
+            help="Parallel tasks (default: CPU count; 0: none, `headrace worker`s run them).",
+        ),
     ] = None,
     grace: Annotated[
         float,
@@ -362,17 +371,22 @@ def server(
 ) -> None:
     """Serve the Jobs API (and run jobs, schedules and triggers) until SIGTERM."""
     try:
+        import dataclasses
+
         from headrace.api.server import ServerOptions, serve
         from headrace.config import Settings
         from headrace.notify.settings import NotifySettings
 
-        settings = Settings.load(db=db, slots=workers)
+        settings = Settings.load(db=db, slots=workers or None)
+        if workers == 0:
+            settings = dataclasses.replace(settings, slots=0)
         notify = NotifySettings.load(
             smtp_url=smtp_url, public_url=public_url, default_url=f"http://{host}:{port}"
         )
-        print(
-            f"headrace server on http://{host}:{port} (store: {settings.db_url})", file=sys.stderr
-        )
+        from sqlalchemy.engine import make_url
+
+        store_url = make_url(settings.db_url).render_as_string(hide_password=True)
+        print(f"headrace server on http://{host}:{port} (store: {store_url})", file=sys.stderr)
         serve(settings, ServerOptions(host=host, port=port, grace_seconds=grace, notify=notify))
     except Exception as exc:  # the one error boundary
         _fail(exc)
@@ -646,6 +660,69 @@ def notifications_list(
         list_notifications(*_open(db), run_id=run_id, limit=limit, as_json=as_json)
     except Exception as exc:  # the one error boundary
         _fail(exc)
+
+
+@app.command("worker")
+def worker(
+    slots: Annotated[
+        int | None, typer.Option("--slots", min=1, help="Parallel tasks (default: CPU count).")
+    ] = None,
+    grace: Annotated[
+        float,
+        typer.Option(
+            "--grace-seconds", min=0, help="On SIGTERM, how long running tasks may finish."
+        ),
+    ] = 30.0,
+    db: DbOption = None,
+) -> None:
+    """Run tasks for the servers sharing this store (PostgreSQL) until SIGTERM, then drain."""
+    try:
+        from headrace.cli.cluster_commands import run_worker
+
+        run_worker(db, slots, grace)
+    except Exception as exc:  # the one error boundary
+        _fail(exc)
+
+
+@workers_app.command("list")
+def workers_list(
+    include_stopped: Annotated[
+        bool, typer.Option("--all", help="Also stopped and lost workers.")
+    ] = False,
+    as_json: JsonOption = False,
+    db: DbOption = None,
+) -> None:
+    """Live workers: host, slots, heartbeat and the tasks they run."""
+    try:
+        from headrace.cli.cluster_commands import list_workers
+
+        list_workers(db, as_json=as_json, include_stopped=include_stopped)
+    except Exception as exc:  # the one error boundary
+        _fail(exc)
+
+
+@db_app.command("upgrade")
+def db_upgrade(db: DbOption = None) -> None:
+    """Apply the schema migrations (servers also do this on start, under a lock)."""
+    try:
+        from headrace.cli.cluster_commands import db_upgrade as upgrade
+
+        upgrade(db)
+    except Exception as exc:  # the one error boundary
+        _fail(exc)
+
+
+@db_app.command("current")
+def db_current(db: DbOption = None) -> None:
+    """Print the schema revision (exit 1 if it needs an upgrade)."""
+    try:
+        from headrace.cli.cluster_commands import db_current as current
+
+        code = current(db)
+    except Exception as exc:  # the one error boundary
+        _fail(exc)
+        return
+    raise typer.Exit(code)
 
 
 def main() -> None:

@@ -40,10 +40,10 @@ from headrace.errors import (
 from headrace.spec.models import JobSettings, Task
 from headrace.spec.references import UnresolvedReference, render
 from headrace.states import ACTIVE, SUCCESSFUL, TERMINAL, LifeCycle, Result, life_cycle_for
-from headrace.store import health_timers
+from headrace.store import health_timers, signals
 from headrace.store import jobs as job_store
 from headrace.store import runs as run_store
-from headrace.store.db import Store
+from headrace.store.db import Store, before_commit
 from headrace.store.records import Attempt, Run, TaskRun
 
 if TYPE_CHECKING:  # loaded at run time only by runs that notify someone (see _alerts_of)
@@ -60,6 +60,11 @@ MAX_RUN_JOB_DEPTH = 10  # run_job_task chains deeper than this are a loop, not a
 STOP_CANCELED = "CANCELED"
 STOP_TIMEDOUT = "TIMEDOUT"
 STOP_LOST = "LOST"
+
+
+def _coordinates(tx: _Tx) -> bool:
+    """Whether the coordinating server has something to do after this transaction."""
+    return tx.timers_changed or tx.run_ended or bool(tx.admitted)
 
 
 def _environment_spec(settings: JobSettings, key: str) -> dict[str, Any]:
@@ -153,6 +158,15 @@ class Coordinator:
     # --- transactions -----------------------------------------------------------------------
 
     def _open(self, conn: Connection, run_id: int) -> _Tx:
+        tx = self._open_run(conn, run_id)
+        if not self.store.is_sqlite:
+            # Other processes (workers, the coordinating server) learn of it at commit.
+            before_commit(
+                conn, lambda c: signals.announce(c, tx.new_attempts > 0, _coordinates(tx))
+            )
+        return tx
+
+    def _open_run(self, conn: Connection, run_id: int) -> _Tx:
         run = run_store.lock_run(conn, run_id)
         # A run's settings change only when it is repaired, so (run, repair_count) keys them.
         key = (run_id, run.repair_count)
@@ -1033,11 +1047,14 @@ class Coordinator:
 
     # --- recovery ---------------------------------------------------------------------------
 
-    def adopt_run(self, run_id: int, message: str) -> bool:
+    def adopt_run(
+        self, run_id: int, message: str, *, alive: Callable[[str], bool] | None = None
+    ) -> bool:
         """Take over a run whose coordinating process died: it goes on under this one.
 
-        Its attempts that were running are failed as lost and retried per their policy;
-        pending ones stay claimable. Returns False if the run had ended meanwhile.
+        Its attempts that were running on a worker that is gone (`alive(worker_id)` false; by
+        default: any) are failed as lost and retried per their policy; attempts of live workers
+        go on; pending ones stay claimable. Returns False if the run had ended meanwhile.
         """
         with self.store.begin() as conn:
             tx = self._open(conn, run_id)
@@ -1045,11 +1062,28 @@ class Coordinator:
                 return False
             run_store.update_run(conn, run_id, coordinator_id=self.coordinator_id)
             for attempt in run_store.open_attempts_of_run(conn, run_id):
-                if attempt.state == "RUNNING":
+                lost = alive is None or not alive(attempt.worker_id or "")
+                if attempt.state == "RUNNING" and lost:
                     outcome = AttemptOutcome(Result.FAILED, error=f"worker lost: {message}")
                     self._finish_attempt(tx, attempt, outcome)
             tx.timers_changed = True
             self._maybe_finish_run(tx, force=True)
+        self._notify(tx)
+        return True
+
+    def fail_lost_attempt(self, attempt: Attempt, message: str) -> bool:
+        """Fail a running attempt whose worker is gone; it is retried per its task's policy.
+
+        Returns False if it had ended meanwhile (its worker reported after all).
+        """
+        with self.store.begin() as conn:
+            tx = self._open(conn, attempt.run_id)
+            outcome = AttemptOutcome(Result.FAILED, error=f"worker lost: {message}")
+            try:
+                self._finish_attempt(tx, attempt, outcome, from_states=("RUNNING",))
+            except AttemptEnded:
+                return False
+            self._maybe_finish_run(tx)
         self._notify(tx)
         return True
 

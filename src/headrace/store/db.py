@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -32,13 +32,16 @@ class Store:
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
-        """One transaction; on SQLite an immediate (write-locking) one, so writers queue up."""
+        """One transaction; on SQLite an immediate (write-locking) one, so writers queue up.
+
+        Callables added with `before_commit(conn, hook)` run last inside the transaction.
+        """
         if self._write_lock is None:
             with self.engine.begin() as conn:
-                yield conn
+                yield from _with_hooks(conn)
             return
         with self._write_lock, self.engine.begin() as conn:
-            yield conn
+            yield from _with_hooks(conn)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -50,6 +53,23 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+_BEFORE_COMMIT = "headrace_before_commit"
+
+
+def before_commit(conn: Connection, hook: Callable[[Connection], None]) -> None:
+    """Run `hook(conn)` at the end of this `Store.begin()` transaction, if it commits."""
+    conn.info.setdefault(_BEFORE_COMMIT, []).append(hook)
+
+
+def _with_hooks(conn: Connection) -> Iterator[Connection]:
+    try:
+        yield conn
+        for hook in conn.info.pop(_BEFORE_COMMIT, ()):
+            hook(conn)
+    finally:
+        conn.info.pop(_BEFORE_COMMIT, None)  # a pooled connection must not carry them on
 
 
 def _sqlite_engine(url: str) -> Engine:

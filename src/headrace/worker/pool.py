@@ -27,7 +27,7 @@ class WorkerPool:
     ) -> None:
         self.coordinator = coordinator
         self.worker_id = worker_id
-        self.slots = max(1, slots)
+        self.slots = max(0, slots)  # 0: a server that only serves and coordinates
         self.logs_dir = logs_dir
         self._cond = threading.Condition()
         self._generation = 0

@@ -9,6 +9,7 @@ import uuid
 
 from headrace.config import Settings
 from headrace.engine.coordinator import Coordinator, now_ms
+from headrace.store import signals
 from headrace.store import workers as worker_store
 from headrace.store.db import Store
 from headrace.worker.pool import WorkerPool
@@ -32,6 +33,7 @@ class WorkerProcess:
             logs_dir=settings.logs_dir,
         )
         self._stop_heartbeat = threading.Event()
+        self._listener: signals.Listener | None = None
 
     def start(self) -> None:
         with self.store.begin() as conn:
@@ -46,9 +48,14 @@ class WorkerProcess:
             )
         threading.Thread(target=self._heartbeat, name="headrace-heartbeat", daemon=True).start()
         self.pool.start()
+        # Attempts queued by other processes (PostgreSQL): woken at once, not at the next sweep.
+        self._listener = signals.Listener(self.store, [signals.WORK], lambda _: self.pool.wake())
+        self._listener.start()
 
     def stop(self, grace_seconds: float | None = None) -> None:
         """Stop claiming, let running attempts finish (up to the grace), then deregister."""
+        if self._listener is not None:
+            self._listener.stop()
         self.pool.stop(grace_seconds)
         self._stop_heartbeat.set()
         with self.store.begin() as conn:

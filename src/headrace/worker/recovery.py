@@ -11,7 +11,7 @@ from pathlib import Path
 from headrace.engine.coordinator import Coordinator, now_ms
 from headrace.store import runs as run_store
 from headrace.store import workers as worker_store
-from headrace.store.records import Worker
+from headrace.store.records import Attempt, Worker
 
 HOST = socket.gethostname()
 
@@ -79,3 +79,70 @@ def _runs_attempt(pid: int, task_run_id: int) -> bool:
     except OSError:
         return False
     return f"HEADRACE_TASK_RUN_ID={task_run_id}".encode() in environ.split(b"\0")
+
+
+def fail_lost_attempts(coordinator: Coordinator, *, lease_seconds: float) -> list[int]:
+    """Fail running attempts whose worker is gone (so they are retried); returns their ids.
+
+    A worker on this host is gone when its process is; one elsewhere when its lease (heartbeat)
+    has expired.
+    """
+    store = coordinator.store
+    now = now_ms()
+    lease_ms = int(lease_seconds * 1000)
+    with store.read() as conn:
+        running = worker_store.running_attempts(conn)
+        owners = worker_store.get_workers(conn, {a.worker_id for a in running if a.worker_id})
+    failed = []
+    for attempt in running:
+        worker = owners.get(attempt.worker_id or "")
+        if worker is not None and worker_alive(worker, now=now, lease_ms=lease_ms):
+            continue
+        if worker is None:
+            message = f"worker {attempt.worker_id} is unknown"
+        else:
+            beat = (now - worker.heartbeat_at) / 1000
+            message = (
+                f"worker {worker.worker_id[:12]} (pid {worker.pid} on {worker.host}) stopped; "
+                f"last heartbeat {beat:.0f}s ago"
+            )
+        _kill_attempt(attempt, worker)
+        if coordinator.fail_lost_attempt(attempt, message):
+            failed.append(attempt.attempt_id)
+    return failed
+
+
+def _kill_attempt(attempt: Attempt, worker: Worker | None) -> None:
+    """The lost worker's task process may outlive it (own session): stop it if it is here.
+
+    Its pid is in the store unless the worker died in the attempt's first moments (the pid is
+    written only after PID_RECORD_AFTER); then the process is found by its environment.
+    """
+    if worker is None or worker.host != HOST:
+        return
+    pids = [attempt.pid] if attempt.pid else _processes_of(attempt)
+    for pid in pids:
+        if _runs_attempt(pid, attempt.task_run_id):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(pid, signal.SIGKILL)
+
+
+def _processes_of(attempt: Attempt) -> list[int]:
+    """Group leaders on this host started for this attempt (by their environment)."""
+    wanted = {
+        f"HEADRACE_TASK_RUN_ID={attempt.task_run_id}".encode(),
+        f"HEADRACE_ATTEMPT_NUMBER={attempt.attempt_number}".encode(),
+    }
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        pid = int(entry)
+        try:
+            environ = set(Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))
+            leader = os.getpgid(pid) == pid
+        except (OSError, ProcessLookupError):
+            continue
+        if leader and wanted <= environ:
+            found.append(pid)
+    return found

@@ -1,0 +1,154 @@
+"""Scale-out on PostgreSQL: workers share the work, survive kills; servers take over."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+from databricks.sdk.service import jobs
+
+from support import shell, wait_for
+
+from .conftest import Cluster
+
+SUCCESS = jobs.RunResultState.SUCCESS
+
+
+def settle(w, run_id: int, timeout: float = 90) -> jobs.Run:  # type: ignore[no-untyped-def]
+    def done() -> jobs.Run | None:
+        run = w.jobs.get_run(run_id)
+        return run if run.state.life_cycle_state == jobs.RunLifeCycleState.TERMINATED else None
+
+    return wait_for(done, timeout=timeout, what=f"run {run_id} to end")
+
+
+def attempts_of(cluster: Cluster, run_id: int) -> list[tuple[str, int, str, str | None, str]]:
+    """(task key, attempt number, worker, result, error) of each attempt of a run."""
+    rows = cluster.sql(
+        "SELECT t.task_key, a.attempt_number, a.worker_id, a.result_state, coalesce(a.error, '')"
+        " FROM attempts a JOIN task_runs t ON t.task_run_id = a.task_run_id"
+        " WHERE a.run_id = :r ORDER BY a.attempt_id",
+        r=run_id,
+    )
+    return [tuple(r) for r in rows]
+
+
+def test_workers_share_the_work_and_are_listed(cluster: Cluster) -> None:
+    server = cluster.server(workers=0)
+    cluster.worker(slots=2)
+    cluster.worker(slots=2)
+    w = server.user("ops", admin=True).w
+    listed = server.cli("workers", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    workers = json.loads(listed.stdout)["workers"]
+    assert sorted(x["slots"] for x in workers) == [0, 2, 2]
+    tasks = [shell(f"t{i}", "sleep 0.4") for i in range(8)]
+    job_id = w.jobs.create(name="spread", tasks=tasks).job_id
+    run = settle(w, w.jobs.run_now(job_id).run_id)
+    assert run.state.result_state == SUCCESS, cluster.logs()
+    used = {worker for _, _, worker, _, _ in attempts_of(cluster, run.run_id)}
+    # Four slots over two workers, eight tasks of 0.4 s: both workers took some.
+    assert len(used) == 2
+
+
+def test_a_killed_worker_s_attempt_is_retried_on_another(cluster: Cluster) -> None:
+    server = cluster.server(workers=0)
+    first = cluster.worker(slots=1)
+    w = server.user("ops").w
+    marker = cluster.root / "started"
+    command = f'if [ "$HEADRACE_ATTEMPT_NUMBER" = 0 ]; then touch {marker}; sleep 60; fi; echo done'
+    task = shell("slow", command)
+    task.max_retries = 2
+    job_id = w.jobs.create(name="survivor", tasks=[task]).job_id
+    run_id = w.jobs.run_now(job_id).run_id
+    wait_for(marker.exists, timeout=30, what="the first attempt to start")
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(10)
+    cluster.worker(slots=1)
+    run = settle(w, run_id)
+    assert run.state.result_state == SUCCESS, cluster.logs()
+    attempts = attempts_of(cluster, run_id)
+    assert [(a[0], a[1], a[3]) for a in attempts] == [
+        ("slow", 0, "FAILED"),
+        ("slow", 1, "SUCCESS"),
+    ]
+    assert attempts[0][4].startswith("worker lost: worker ")
+    assert attempts[0][2] != attempts[1][2]
+    # The killed worker's task process (its own session) did not live on.
+    (task_run_id,) = cluster.sql(
+        "SELECT task_run_id FROM attempts WHERE run_id = :r AND attempt_number = 0", r=run_id
+    )[0]
+    assert not processes_with_env(f"HEADRACE_TASK_RUN_ID={task_run_id}")
+
+
+def processes_with_env(entry: str) -> list[int]:
+    found = []
+    for name in os.listdir("/proc"):
+        try:
+            environ = Path(f"/proc/{name}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if entry.encode() in environ:
+            found.append(int(name))
+    return found
+
+
+def test_another_server_takes_over_when_the_coordinator_dies(cluster: Cluster) -> None:
+    leader = cluster.server(workers=0)
+    standby = cluster.server(workers=0)
+    cluster.worker(slots=2)
+    token = leader.token("ops", admin=True)
+    w_leader, w_standby = leader.client(token), standby.client(token)
+    marker = cluster.root / "failed-once"
+    flaky = shell(
+        "flaky",
+        f"if [ ! -e {marker} ]; then touch {marker}; exit 3; fi; echo second time lucky",
+    )
+    flaky.max_retries = 1
+    flaky.min_retry_interval_millis = 4000  # the retry is a timer: only a coordinator fires it
+    after = shell("after", "sleep 1; echo after")
+    after.depends_on = [jobs.TaskDependency(task_key="flaky")]
+    job_id = w_leader.jobs.create(name="takeover", tasks=[flaky, after]).job_id
+    run_id = w_leader.jobs.run_now(job_id).run_id
+    wait_for(marker.exists, timeout=30, what="the first attempt to fail")
+    leader.kill()
+    started = time.monotonic()
+    run = settle(w_standby, run_id)
+    assert run.state.result_state == SUCCESS, cluster.logs()
+    assert time.monotonic() - started < 60
+    attempts = attempts_of(cluster, run_id)
+    assert [(a[0], a[1], a[3]) for a in attempts] == [
+        ("flaky", 0, "FAILED"),
+        ("flaky", 1, "SUCCESS"),
+        ("after", 0, "SUCCESS"),
+    ]
+    assert "coordinating" in standby.log()
+
+
+def test_processes_carry_on_when_database_connections_drop(cluster: Cluster) -> None:
+    server = cluster.server(workers=0)
+    cluster.worker(slots=2)
+    w = server.user("ops").w
+    tasks = [shell("a", "sleep 2")]
+    for i in range(4):
+        t = shell(f"b{i}", "sleep 0.5")
+        t.depends_on = [jobs.TaskDependency(task_key="a")]
+        tasks.append(t)
+    job_id = w.jobs.create(name="reconnect", tasks=tasks).job_id
+    run_id = w.jobs.run_now(job_id).run_id
+    time.sleep(0.5)
+    # Every other session on this database (ours excepted) is cut, as a restart would.
+    dropped = cluster.sql(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        " AND application_name NOT LIKE 'pg_%'"
+    )[0][0]
+    assert dropped > 0
+    run = settle(w, run_id)
+    assert run.state.result_state == SUCCESS, cluster.logs()
+    # And new work still flows after the drop.
+    again = settle(w, w.jobs.run_now(job_id).run_id)
+    assert again.state.result_state == SUCCESS, cluster.logs()
