@@ -27,6 +27,13 @@ def _context() -> dict[str, Any] | None:
         return json.load(f)
 
 
+def _check_choice(name: str, default: str, choices: list[str]) -> None:
+    if default not in list(choices):
+        raise TaskValueError(
+            f"widget {name!r}: default value {default!r} is not one of its choices {list(choices)}"
+        )
+
+
 class Widgets:
     """`dbutils.widgets`: the task's parameters, with widget defaults when absent."""
 
@@ -66,15 +73,21 @@ class Widgets:
     def dropdown(
         self, name: str, defaultValue: str, choices: list[str], label: str | None = None
     ) -> None:
-        """Declare a dropdown widget with a default."""
+        """Declare a dropdown widget; its default must be one of `choices` (as on Databricks)."""
+        _check_choice(name, defaultValue, choices)
         self._defaults[name] = defaultValue
 
-    combobox = dropdown
+    def combobox(
+        self, name: str, defaultValue: str, choices: list[str], label: str | None = None
+    ) -> None:
+        """Declare a combobox widget (any value, `choices` are suggestions) with a default."""
+        self._defaults[name] = defaultValue
 
     def multiselect(
         self, name: str, defaultValue: str, choices: list[str], label: str | None = None
     ) -> None:
-        """Declare a multiselect widget with a default."""
+        """Declare a multiselect widget; its default must be one of `choices`."""
+        _check_choice(name, defaultValue, choices)
         self._defaults[name] = defaultValue
 
     def remove(self, name: str) -> None:
