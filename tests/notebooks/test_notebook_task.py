@@ -482,3 +482,34 @@ def test_an_invalid_ipynb_fails_the_task_with_a_clear_message(hr: Headrace) -> N
     result, message = _state(run, "broken")
     assert result == "FAILED"
     assert "broken.ipynb is not a valid .ipynb notebook" in message, message
+
+
+def test_run_magic_arguments_are_widget_values_for_the_notebook_it_runs(hr: Headrace) -> None:
+    source_notebook(
+        hr,
+        "child.py",
+        'dbutils.widgets.text("day", "default-day")\nseen = dbutils.widgets.get("day")',
+    )
+    source_notebook(
+        hr,
+        "outer.py",
+        'day = "a variable IPython must not expand"',
+        '%run ./child $day="2026-01-02"',
+        'print("child saw", seen, "| outer sees", dbutils.widgets.get("day"))',
+        "%run ./child $day",
+    )
+    job = hr.write(
+        "job.yml",
+        """
+        name: nb
+        tasks:
+          - task_key: outer
+            notebook_task: {notebook_path: outer.py}
+        """,
+    )
+
+    _, run = hr.run_json(job, expect=1)
+
+    assert "child saw 2026-01-02 | outer sees default-day" in log(run, "outer")
+    message = task(run, "outer")["state"]["state_message"]
+    assert message.startswith("ValueError: %run arguments are written $name="), message

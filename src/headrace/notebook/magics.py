@@ -87,10 +87,17 @@ def install(shell: Any) -> None:
     register(lambda line, cell=None: _sh(line, cell), "line_cell", "sh")
     register(lambda line, cell=None: _md(line, cell), "line_cell", "md")
     register(lambda line: _pip(line), "line", "pip")
-    register(lambda line: _run(shell, notebooks, line), "line", "run")
+    run = _no_var_expand(lambda line: _run(shell, notebooks, line))
+    register(run, "line", "run")
     register(lambda line: _fs(line), "line", "fs")
     for language in ("scala", "r"):
         register(_unsupported(language), "line_cell", language)
+
+
+def _no_var_expand(magic: Any) -> Any:
+    # `%run ./nb $day="..."` is Databricks' argument syntax, not IPython's $variable expansion.
+    magic._ipython_magic_no_var_expand = True  # IPython.core.magic.no_var_expand
+    return magic
 
 
 def _show_exit(shell: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None):  # type: ignore[no-untyped-def]
@@ -185,6 +192,8 @@ def _run(shell: Any, notebooks: _Notebooks, line: str) -> None:
         raise ValueError("%run needs a notebook path, e.g. %run ./shared/setup")
     path = resolve(args[0], base=notebooks.folder)
     nb = document.load(path)
+    widgets = shell.user_ns["dbutils"].widgets
+    widgets.overlays.append(_run_arguments(args[1:]))
     notebooks.stack.append(path)
     try:
         for index, cell in enumerate(nb.cells):
@@ -194,6 +203,18 @@ def _run(shell: Any, notebooks: _Notebooks, line: str) -> None:
             exec(compile(code, f"<{path.name} cell {index + 1}>", "exec"), shell.user_ns)
     finally:
         notebooks.stack.pop()
+        widgets.overlays.pop()
+
+
+def _run_arguments(words: list[str]) -> dict[str, str]:
+    """`$name=value` words after a %run path: widget values for the notebook it runs."""
+    out = {}
+    for word in words:
+        name, sep, value = word.partition("=")
+        if not name.startswith("$") or not sep or not name[1:].isidentifier():
+            raise ValueError(f'%run arguments are written $name="value", got {word!r}')
+        out[name[1:]] = value
+    return out
 
 
 def _fs(line: str) -> None:

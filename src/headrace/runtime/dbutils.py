@@ -40,10 +40,15 @@ class Widgets:
     def __init__(self, owner: DBUtils) -> None:
         self._owner = owner
         self._defaults: dict[str, str] = {}
+        # Values given to `%run ./nb $name="value"` while that notebook runs (innermost last).
+        self.overlays: list[dict[str, str]] = []
 
     def _params(self) -> dict[str, str]:
         ctx = self._owner.context
-        return dict(ctx.get("parameters", {})) if ctx else {}
+        params = dict(ctx.get("parameters", {})) if ctx else {}
+        for overlay in self.overlays:
+            params.update(overlay)
+        return params
 
     def get(self, name: str) -> str:
         """The parameter `name`, else the widget's default. Raises: TaskValueError."""
