@@ -52,6 +52,7 @@ def page_for(server: Server, browser: Any) -> Iterator[Any]:
         page.set_default_timeout(WAIT_MS)
         page.goto(f"{server.url}/jobs")
         assert "/login" in page.url  # signed out: sent to the sign-in form
+        shot(page, "login")
         page.fill("#token", user.token)
         page.click("button:has-text('Sign in')")
         page.wait_for_url(f"{server.url}/jobs")

@@ -153,12 +153,25 @@ def job_page(store: Store, who: Principal, job_id: int, now: int) -> JobPage:
         paused=actions.is_paused(job.settings),
         has_trigger=actions.trigger_key(job.settings) is not None,
         next_fire=cron_words.next_fire_ms(job.settings, now),
-        settings_yaml=yaml.safe_dump(job.settings, sort_keys=False, allow_unicode=True),
+        settings_yaml=yaml.safe_dump(
+            _without_empty(job.settings), sort_keys=False, allow_unicode=True, width=100
+        ),
         graph=layout(tasks),
         runs=runs,
         matrix=matrix,
         parameters=job.settings.get("parameters", []),
     )
+
+
+def _without_empty(value: Any) -> Any:
+    """Settings minus the fields that say nothing (empty, null, false, 0): stored settings
+    carry every default, and the page should show what the job sets."""
+    if isinstance(value, dict):
+        kept = {k: _without_empty(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v not in (None, [], {}, False)}  # 0 == False
+    if isinstance(value, list):
+        return [_without_empty(v) for v in value]
+    return value
 
 
 # --- runs ------------------------------------------------------------------------------------
