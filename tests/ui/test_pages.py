@@ -40,6 +40,11 @@ def test_sign_in_sets_a_safe_cookie_and_refuses_bad_tokens(server: Server, alice
         r = c.post("/login", data={"token": alice.token, "next": "https://evil.example/"})
         assert r.status_code == 303
         assert r.headers["location"] == "/jobs"  # never an open redirect
+        for target in ("//evil.example/", "/\t/evil.example/", "/\\evil.example", "/\n/x"):
+            r = c.post("/login", data={"token": alice.token, "next": target})
+            assert r.headers["location"] == "/jobs", target
+        r = c.post("/login", data={"token": alice.token, "next": "/runs?state=failed"})
+        assert r.headers["location"] == "/runs?state=failed"
         cookie = r.headers["set-cookie"].lower()
         assert "httponly" in cookie and "samesite=lax" in cookie
         page = c.get("/jobs")
@@ -356,3 +361,35 @@ def test_runs_page_filters_by_job_state_and_time_and_pages(
     wait_for(lambda: len(listed(job_id=many)) == 25, what="a full first page")
     second = listed(job_id=many, page=1)
     assert len(second) == 2 and not second & listed(job_id=many)
+
+
+def test_a_runner_may_run_but_not_pause_or_delete(
+    server: Server, alice: User, carol: User, signed_in
+) -> None:
+    job_id = make_job(
+        alice,
+        "carol may run",
+        shell("a", "true"),
+        schedule=jobs.CronSchedule(quartz_cron_expression="0 0 4 * * ?", timezone_id="UTC"),
+        access_control_list=[
+            jobs.JobAccessControlRequest(
+                user_name="carol", permission_level=jobs.JobPermissionLevel.CAN_MANAGE_RUN
+            )
+        ],
+    )
+    ui = signed_in(carol)
+    page = ui.get(f"/jobs/{job_id}").text
+    assert "Run now" in page
+    assert "Pause" not in page and "Delete job" not in page
+    r = ui.post(f"/jobs/{job_id}/run-now")
+    run_id = int(re.match(r"/runs/(\d+)", r.headers["location"]).group(1))  # type: ignore[union-attr]
+    assert settle(alice.w, run_id).creator_user_name == "carol"
+    refused = ui.post(f"/jobs/{job_id}/pause")
+    assert "CAN_MANAGE" in httpx.URL(refused.headers["location"]).params["flash"]
+    assert alice.w.jobs.get(job_id).settings.schedule.pause_status != jobs.PauseStatus.PAUSED
+    ui.post(f"/jobs/{job_id}/delete", {"confirm": "yes"})
+    assert alice.w.jobs.get(job_id).job_id == job_id
+    assert (
+        "Repair run" in ui.get(f"/runs/{run_id}").text
+        or "Run again" in ui.get(f"/runs/{run_id}").text
+    )

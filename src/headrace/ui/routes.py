@@ -167,9 +167,19 @@ def _ui_errors(handler: Any) -> Any:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a local path: never an open redirect to another site."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
+    """Only a local path: never an open redirect to another site. (Browsers drop tabs and
+    newlines from URLs and read a backslash as a slash, so `/\t/evil` would become `//evil`.)"""
+    from urllib.parse import urlsplit
+
+    if (
+        target
+        and target.startswith("/")
+        and target.isprintable()
+        and not any(c in target for c in " \\")
+    ):
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and not target.startswith("//"):
+            return target
     return "/jobs"
 
 
