@@ -393,3 +393,37 @@ def test_a_runner_may_run_but_not_pause_or_delete(
         "Repair run" in ui.get(f"/runs/{run_id}").text
         or "Run again" in ui.get(f"/runs/{run_id}").text
     )
+
+
+NOTEBOOK = """# Databricks notebook source
+print("<b>cell output</b>")
+
+# COMMAND ----------
+
+dbutils.notebook.exit("all done")
+"""
+
+
+def test_notebook_result_and_executed_notebook_in_a_sandbox(
+    server: Server, alice: User, signed_in, tmp_path
+) -> None:
+    path = tmp_path / "report.py"
+    path.write_text(NOTEBOOK)
+    job_id = make_job(
+        alice,
+        "ui notebook",
+        jobs.Task(task_key="nb", notebook_task=jobs.NotebookTask(notebook_path=str(path))),
+    )
+    run = settle(alice.w, alice.w.jobs.run_now(job_id).run_id, 120)
+    assert run.state.result_state == jobs.RunResultState.SUCCESS, run.state.state_message
+    ui = signed_in(alice)
+    base = f"/runs/{run.run_id}/tasks/{run.tasks[0].run_id}"
+    page = ui.get(base).text
+    assert "all done" in page
+    link = re.search(rf'href="({re.escape(base)}/notebook\.html\?attempt=\d+)"', page)
+    assert link, "no link to the executed notebook"
+    rendered = ui.get(link.group(1).replace("&amp;", "&"))
+    assert rendered.status_code == 200
+    assert rendered.headers["content-security-policy"].startswith("sandbox")
+    assert "cell output" in rendered.text
+    assert signed_in(server.user("eve")).get(link.group(1)).status_code == 403
