@@ -211,7 +211,8 @@ def serve(settings: Settings, options: ServerOptions, store: Store | None = None
     delivery = _delivery_loop(ctx, options)
     worker.start()
     # Changes made by other servers and workers (PostgreSQL) wake this server's loop.
-    listener = signals.Listener(store, [signals.COORDINATE], lambda _: loop.wake()).start()
+    listener = signals.Listener(store, [signals.COORDINATE], lambda _: _wake(loop, delivery))
+    listener.start()
     loop.start()
     delivery.start()
     worker.pool.wake()
@@ -261,6 +262,12 @@ class _DrainingServer:
                         signal.signal(sig, handler)
 
         return Server(config)
+
+
+def _wake(loop: CoordinatorLoop, delivery: Any) -> None:
+    """Another process committed a change: timers, a run's end or outbox rows may be new."""
+    loop.wake()
+    delivery.wake()
 
 
 def _delivery_loop(ctx: ApiContext, options: ServerOptions) -> Any:
