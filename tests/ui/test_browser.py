@@ -141,6 +141,43 @@ def test_run_now_watch_it_turn_green_and_read_logs_live(
     assert settle(alice.w, run_id).state.result_state == jobs.RunResultState.SUCCESS
 
 
+def test_a_retry_is_followed_in_the_log_and_shown_on_the_timeline(
+    server: Server, alice: User, page_for: Any, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    marker, gate = tmp_path / "tried", tmp_path / "gate"
+    script = (
+        f"if [ -e {marker} ]; then echo try two; "
+        f"else touch {marker}; echo try one; while [ ! -e {gate} ]; do sleep 0.1; done; exit 1; fi"
+    )
+    job_id = alice.w.jobs.create(
+        name="browser retry",
+        tasks=[shell("flaky", script, max_retries=1, min_retry_interval_millis=300)],
+    ).job_id
+    run_id = alice.w.jobs.run_now(job_id).run_id
+    page = page_for(alice)
+    page.goto(f"{server.url}/runs/{run_id}")
+    page.locator("#run-tasks a", has_text="flaky").click()
+    log = page.locator("#task-log")
+    expect(log).to_contain_text("try one")
+    mark_page(page)
+    gate.touch()
+    expect(log).to_contain_text("--- attempt 2 ---")
+    expect(log).to_contain_text("try two")
+    expect(page.locator("#log-attempt")).to_have_text("2")
+    expect(page.locator(".attempts li")).to_have_count(2)  # the head updates itself too
+    assert not_reloaded(page)
+    shot(page, "task-retry-log")
+    assert settle(alice.w, run_id).state.result_state == jobs.RunResultState.SUCCESS
+    page.goto(f"{server.url}/runs/{run_id}")
+    bars = page.locator(".tl-row", has_text="flaky").locator(".bar")
+    expect(bars).to_have_count(2)  # one bar per attempt
+    expect(bars.first).to_have_class("bar st-fail")
+    expect(bars.last).to_have_class("bar st-ok")
+    shot(page, "run-retried")
+
+
 def test_the_jobs_page_updates_itself(server: Server, alice: User, page_for: Any) -> None:
     from playwright.sync_api import expect
 

@@ -485,25 +485,42 @@ def task_detail(request: Request, run_id: int, task_run_id: int) -> Response:
     who = _who(request)
     attempt = _int_param(request, "attempt")
     page = views.task_page(_ctx(request).store, who, run_id, task_run_id, attempt, now_ms())
-    return _render(request, "task.html", who=who, p=page, nav="runs")
+    return _render(request, "task.html", who=who, p=page, nav="runs", pinned=attempt)
+
+
+@router.get("/runs/{run_id}/tasks/{task_run_id}/live")
+@_ui_errors
+def task_live(request: Request, run_id: int, task_run_id: int) -> Response:
+    """A running task's head (state, attempts, error) as HTML for the page's script."""
+    who = _who(request)
+    attempt = _int_param(request, "attempt")
+    page = views.task_page(_ctx(request).store, who, run_id, task_run_id, attempt, now_ms())
+    html = _templates().get_template("_task_head.html").render(p=page)
+    return JSONResponse(
+        {"active": page.status.active or page.status.css == "wait", "html": {"task-head": html}}
+    )
 
 
 @router.get("/runs/{run_id}/tasks/{task_run_id}/log/live")
 @_ui_errors
 def task_log_live(request: Request, run_id: int, task_run_id: int) -> Response:
-    """What the attempt's log gained since `offset`, and whether it may still grow."""
+    """What an attempt's log gained since `offset`; once it is drained and a retry started,
+    `next_attempt` says which attempt to follow next."""
     who = _who(request)
-    page = views.task_page(
-        _ctx(request).store, who, run_id, task_run_id, _int_param(request, "attempt"), now_ms()
-    )
+    attempt = _int_param(request, "attempt")
+    page = views.task_page(_ctx(request).store, who, run_id, task_run_id, attempt, now_ms())
     offset = _int_param(request, "offset") or 0
     path = page.attempt["log_path"] if page.attempt else None
     text, new_offset = actions.read_log_from(path, offset, LIVE_LOG_CHUNK)
+    latest = page.attempts[-1]["attempt_number"] if page.attempts else None
+    current = page.attempt["attempt_number"] if page.attempt else None
+    newer = latest if latest is not None and current is not None and latest > current else None
     return JSONResponse(
         {
             "text": text,
             "offset": new_offset,
             "active": page.status.active or page.status.css == "wait",
+            "next_attempt": newer if not text else None,
         }
     )
 

@@ -52,18 +52,25 @@ function livePage(root) {
 
 function liveLog(pre) {
   let offset = Number(pre.dataset.offset || 0);
+  let attempt = Number(pre.dataset.attempt || 0);
   const base = pre.dataset.liveLog;
+  const label = document.getElementById("log-attempt");
   const tick = async () => {
     let data = null;
-    try { data = await getJSON(`${base}&offset=${offset}`); } catch (err) { console.warn(err); }
+    try { data = await getJSON(`${base}?attempt=${attempt}&offset=${offset}`); } catch (err) { console.warn(err); }
     if (data) {
-      if (data.text) {
-        const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
-        pre.append(document.createTextNode(data.text)); // text, never HTML
-        if (atBottom) pre.scrollTop = pre.scrollHeight;
-      }
+      const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+      if (data.text) pre.append(document.createTextNode(data.text)); // text, never HTML
       offset = data.offset;
-      if (!data.active && !data.text) { pre.dataset.done = "true"; return; }
+      if (data.next_attempt !== null && data.next_attempt !== undefined) {
+        // A retry started: follow its log, marked in the same view.
+        attempt = data.next_attempt;
+        offset = 0;
+        pre.append(document.createTextNode(`\n--- attempt ${attempt + 1} ---\n`));
+        if (label) label.textContent = String(attempt + 1);
+      }
+      if (atBottom) pre.scrollTop = pre.scrollHeight;
+      if (!data.active && !data.text && data.next_attempt == null) { pre.dataset.done = "true"; return; }
     }
     setTimeout(tick, POLL_MS);
   };
