@@ -56,6 +56,8 @@ def test_a_failed_run_mails_its_failure_with_the_first_error_line(
     assert "load (FAILED): table sales is locked (exit code 3)" in text
     assert "publish (UPSTREAM_FAILED)" in text
     assert f"https://jobs.example.com/runs/{run_id}" in text
+    assert "Duration: " in text
+    assert "Result: FAILED" in text
     html = failure.part("html")
     assert f'href="https://jobs.example.com/runs/{run_id}"' in html
     assert "table sales is locked" in html
@@ -128,3 +130,29 @@ def test_a_wrong_smtp_password_is_reported_without_the_password(
     for output in (done.stdout, done.stderr, listed.stdout, hr("notifications", "list").stdout):
         assert wrong not in output
     assert mailbox.mails == []
+
+
+def test_success_with_failures_is_a_success_that_lists_what_failed(
+    hr: Headrace, mailbox: Mailbox
+) -> None:
+    hr.env["HEADRACE_SMTP_URL"] = mailbox.url
+    path = hr.write(
+        "partial.yml",
+        """
+        name: partial
+        email_notifications: {on_success: [ok@example.com], on_failure: [bad@example.com]}
+        tasks:
+          - task_key: optional
+            shell_command_task: {command: "echo 'feed unavailable' >&2; exit 1"}
+          - task_key: report
+            depends_on: [{task_key: optional}]
+            run_if: ALL_DONE
+            shell_command_task: {command: "true"}
+        """,
+    )
+    done = hr("run", path)
+    assert done.returncode == 12, str(done)  # SUCCESS_WITH_FAILURES
+    (mail,) = mailbox.wait(1)
+    assert mail.rcpt_tos == ["ok@example.com"]  # Databricks: notified as a success
+    assert "succeeded with failures" in mail.subject
+    assert "optional (FAILED): feed unavailable (exit code 1)" in mail.part("plain")

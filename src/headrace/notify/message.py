@@ -161,13 +161,16 @@ def compose(conn: Connection, n: Notification, public_url: str) -> Message:
         failed: list[FailedTask] = []
     else:
         started = run.start_time
-        failed = _failed_tasks(conn, n.run_id) if n.event == "on_failure" else []
+        ended_badly = n.event == "on_failure" or result == "SUCCESS_WITH_FAILURES"
+        failed = _failed_tasks(conn, n.run_id) if ended_badly else []
     ended = n.event in ("on_success", "on_failure")
     duration = (at - started) / 1000 if ended or n.event.startswith("on_duration") else None
     what = f"task {task_key} of " if task_key else ""
     words = _EVENT_WORDS.get(n.event, n.event)
     if n.event == "on_failure" and result and result != "FAILED":
         words = f"ended {result}"
+    elif result == "SUCCESS_WITH_FAILURES":
+        words = "succeeded with failures"
     attempt = facts.get("attempt_number")
     retry = f" (attempt {attempt + 1})" if task_key and attempt else ""
     subject = f"[Headrace] {what}{run.run_name} run {run.run_id} {words}{retry}"
