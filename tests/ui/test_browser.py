@@ -178,17 +178,24 @@ def test_a_retry_is_followed_in_the_log_and_shown_on_the_timeline(
     shot(page, "run-retried")
 
 
-def test_the_jobs_page_updates_itself(server: Server, alice: User, page_for: Any) -> None:
+def test_the_jobs_page_updates_itself(
+    server: Server, alice: User, page_for: Any, tmp_path: Path
+) -> None:
     from playwright.sync_api import expect
 
-    job_id = alice.w.jobs.create(name="jobs page live", tasks=[shell("a", "true")]).job_id
+    gate = tmp_path / "gate"
+    job_id = alice.w.jobs.create(
+        name="jobs page live",
+        tasks=[shell("a", f"while [ ! -e {gate} ]; do sleep 0.1; done")],
+    ).job_id
+    run_id = alice.w.jobs.run_now(job_id).run_id
     page = page_for(alice)
-    cells = page.locator(f"tr[data-job='{job_id}'] a.cell")
-    expect(cells).to_have_count(0)
+    cell = page.locator(f"tr[data-job='{job_id}'] a.cell")
+    expect(cell).to_have_class("cell st-run")
     mark_page(page)
-    settle(alice.w, alice.w.jobs.run_now(job_id).run_id)
-    expect(cells).to_have_count(1)
-    expect(cells.first).to_have_class("cell st-ok")
+    gate.touch()
+    settle(alice.w, run_id)
+    expect(cell).to_have_class("cell st-ok")
     assert not_reloaded(page)
 
 

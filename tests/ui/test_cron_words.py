@@ -52,3 +52,15 @@ def test_next_fire_time_follows_the_time_zone_and_pause() -> None:
     assert fire == int(datetime(2026, 1, 11, 1, 0, tzinfo=UTC).timestamp() * 1000)  # 02:00 CET
     assert next_fire_ms({"schedule": {**cron, "pause_status": "PAUSED"}}, noon) is None
     assert next_fire_ms({}, noon) is None
+
+
+def test_next_fire_time_moves_on_once_the_fire_time_passes() -> None:
+    cron = {"schedule": {"quartz_cron_expression": "0 30 6 * * ?", "timezone_id": "UTC"}}
+
+    def ms(day: int, hour: int, minute: int = 0) -> int:
+        return int(datetime(2026, 3, day, hour, minute, tzinfo=UTC).timestamp() * 1000)
+
+    assert next_fire_ms(cron, ms(1, 5)) == ms(1, 6, 30)
+    assert next_fire_ms(cron, ms(1, 6)) == ms(1, 6, 30)  # answered again, same fire time
+    assert next_fire_ms(cron, ms(1, 6, 30)) == ms(2, 6, 30)  # at the fire time: the next one
+    assert next_fire_ms(cron, ms(1, 5)) == ms(1, 6, 30)  # an earlier clock still gets its own

@@ -7,6 +7,8 @@ the scheduler's own `spec.cron.next_fire_time`, so the page shows what the trigg
 
 from __future__ import annotations
 
+import functools
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +17,7 @@ from headrace.errors import HeadraceError
 _UNITS = {"MINUTES": "minute", "HOURS": "hour", "DAYS": "day", "WEEKS": "week"}
 
 
+@functools.lru_cache(maxsize=1024)
 def describe_quartz(expr: str) -> str:
     """A Quartz cron expression in English; the expression itself if it cannot be read."""
     from cron_descriptor import ExpressionDescriptor, Options
@@ -63,6 +66,11 @@ def describe_trigger(settings: dict[str, Any]) -> str:
     return "Manual"
 
 
+# (expr, zone) -> (asked at, next fire): the answer holds for any `now` in [asked at, fire).
+_NEXT: dict[tuple[str, str], tuple[int, int]] = {}
+_NEXT_LOCK = threading.Lock()
+
+
 def next_fire_ms(settings: dict[str, Any], now_ms: int) -> int | None:
     """When a cron-scheduled, unpaused job fires next (epoch ms), else None."""
     from headrace.spec.cron import next_fire_time
@@ -70,9 +78,21 @@ def next_fire_ms(settings: dict[str, Any], now_ms: int) -> int | None:
     schedule = settings.get("schedule")
     if schedule is None or schedule.get("pause_status") == "PAUSED":
         return None
+    try:
+        key = (schedule["quartz_cron_expression"], schedule["timezone_id"])
+    except KeyError:
+        return None
+    with _NEXT_LOCK:
+        known = _NEXT.get(key)
+    if known is not None and known[0] <= now_ms < known[1]:
+        return known[1]
     after = datetime.fromtimestamp(now_ms / 1000, UTC)
     try:
-        fire = next_fire_time(schedule["quartz_cron_expression"], schedule["timezone_id"], after)
-    except (HeadraceError, KeyError):  # NotSupported, NoFireTime, a bad stored value
+        fire = int(next_fire_time(key[0], key[1], after).timestamp() * 1000)
+    except HeadraceError:  # NotSupported, NoFireTime, a bad stored value
         return None
-    return int(fire.timestamp() * 1000)
+    with _NEXT_LOCK:
+        if len(_NEXT) > 4096:  # many distinct schedules: start over rather than grow
+            _NEXT.clear()
+        _NEXT[key] = (now_ms, fire)
+    return fire

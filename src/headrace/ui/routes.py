@@ -32,6 +32,7 @@ router = APIRouter(include_in_schema=False)
 STATIC_DIR = Path(__file__).parent / "static"
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 LIVE_LOG_CHUNK = 256 * 1024
+JOBS_POLL_BUSY_MS, JOBS_POLL_IDLE_MS = 3_000, 15_000
 _env: Any = None
 
 
@@ -256,7 +257,11 @@ def jobs_live(request: Request) -> Response:
         .get_template("_job_rows.html")
         .render(rows=rows, csrf=session.csrf_token(token))
     )
-    return JSONResponse({"html": {"job-rows": html}})
+    # Quick while something runs; slow otherwise (a big jobs page costs the server to build).
+    busy = any(views.run_status(run).css in ("run", "wait") for r in rows for run in r.recent)
+    return JSONResponse(
+        {"html": {"job-rows": html}, "interval": JOBS_POLL_BUSY_MS if busy else JOBS_POLL_IDLE_MS}
+    )
 
 
 @router.get("/jobs/{job_id}")

@@ -36,13 +36,14 @@ function paintTasks(tasks) {
 
 function livePage(root) {
   const url = root.dataset.live;
-  const every = Number(root.dataset.interval || POLL_MS);
+  let every = Number(root.dataset.interval || POLL_MS);
   const tick = async () => {
     let data = null;
     try { data = await getJSON(url); } catch (err) { console.warn(err); }
     if (data) {
       for (const [id, html] of Object.entries(data.html || {})) swap(id, html);
       if (data.tasks) paintTasks(data.tasks);
+      if (data.interval) every = data.interval; // the server says how soon to ask again
       if (data.active === false) { root.dataset.done = "true"; return; }
     }
     setTimeout(tick, every);
