@@ -124,3 +124,18 @@ def test_a_deleted_destination_fails_its_notification_for_good(
     assert row.state == "FAILED"
     assert row.last_error == f"notification destination {dest_id} does not exist"
     assert receiver.posts == []
+
+
+def test_a_notification_of_a_deleted_run_is_dropped_with_the_reason(
+    store: Store, receiver: Receiver
+) -> None:
+    from headrace.store import runs as run_store
+
+    run_id, _ = failed_run(store, {"slack": {"url": receiver.url()}})
+    with store.begin() as conn:
+        run_store.delete_run(conn, run_id)
+    send(store, receiver)
+    with store.read() as conn:
+        (row,) = outbox.list_notifications(conn)
+    assert (row.state, row.last_error) == ("FAILED", f"run {run_id} no longer exists")
+    assert receiver.posts == []

@@ -24,6 +24,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from headrace.errors import NotFound
 from headrace.notify.channels import DeliveryError, send_email, send_to_destination
 from headrace.notify.message import compose
 from headrace.notify.settings import NotifySettings
@@ -31,7 +32,9 @@ from headrace.store import notifications as outbox
 from headrace.store.db import Store
 
 log = logging.getLogger("headrace.notify")
-BATCH = 20
+# Rows claimed per transaction. Sends are sequential (each with its own timeout), so a batch
+# must finish well inside the claim's lease, or another server could take rows over mid-batch.
+BATCH = 5
 SWEEP_SECONDS = 30.0  # safety net only: new rows wake the loop at once
 
 
@@ -92,9 +95,12 @@ class Sender:
             with self.store.begin() as conn:
                 outbox.mark_failed_attempt(conn, n, self.sender_id, str(exc), retry_at)
             return False
-        except Exception as exc:  # a bug must not kill the loop; the row is retried
+        except Exception as exc:  # a bug must not kill the loop; the row is retried (capped)
             log.exception("notification %d: unexpected error", n.notification_id)
-            retry_at = now_ms() + int(self.settings.retry_delay(n.attempts + 1) * 1000)
+            attempts = n.attempts + 1
+            retry_at = now_ms() + int(self.settings.retry_delay(attempts) * 1000)
+            if attempts >= self.settings.max_attempts:
+                retry_at = None
             with self.store.begin() as conn:
                 outbox.mark_failed_attempt(
                     conn, n, self.sender_id, f"internal error: {exc}", retry_at
@@ -106,12 +112,15 @@ class Sender:
 
     def _send(self, n: outbox.Notification) -> None:
         with self.store.read() as conn:
-            message = compose(conn, n, self.settings.public_url)
+            try:
+                message = compose(conn, n, self.settings.public_url)
+            except NotFound:  # runs/delete removed the run meanwhile: nothing left to tell
+                raise DeliveryError(f"run {n.run_id} no longer exists", permanent=True) from None
             destination = None
             if n.channel == "webhook":
                 try:
                     destination = outbox.get_destination(conn, n.target)
-                except Exception:
+                except NotFound:
                     raise DeliveryError(
                         f"notification destination {n.target} does not exist", permanent=True
                     ) from None
