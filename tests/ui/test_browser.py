@@ -264,7 +264,27 @@ def test_a_user_without_permission_does_not_see_the_job(
     shot(page, "no-permission")
 
 
-def test_phone_width_and_keyboard(server: Server, alice: User, page_for: Any) -> None:
+def test_keyboard_alone_runs_a_job(server: Server, alice: User, page_for: Any) -> None:
+    from playwright.sync_api import expect
+
+    job_id = alice.w.jobs.create(name="keyboard job", tasks=[shell("a", "true")]).job_id
+    page = page_for(alice)
+    page.goto(f"{server.url}/jobs?q=keyboard+job")
+    page.keyboard.press("Tab")  # the first stop is the skip link
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    for _ in range(40):  # bounded: Tab through the page until Run now has the focus
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.dataset.action") == "run-now":
+            break
+    else:
+        raise AssertionError("Run now cannot be reached with Tab")
+    page.keyboard.press("Enter")
+    page.wait_for_url(f"{server.url}/runs/*")
+    expect(page.locator("#run-state")).to_contain_text("Succeeded")
+    assert len(list(alice.w.jobs.list_runs(job_id=job_id))) == 1
+
+
+def test_phone_width(server: Server, alice: User, page_for: Any) -> None:
     from playwright.sync_api import expect
 
     alice.w.jobs.create(name="phone job", tasks=[shell("a", "true")])
@@ -275,5 +295,3 @@ def test_phone_width_and_keyboard(server: Server, alice: User, page_for: Any) ->
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 420, f"the jobs page scrolls sideways on a phone ({width}px)"
     shot(page, "jobs-phone")
-    page.keyboard.press("Tab")  # the first stop is the skip link
-    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
