@@ -156,3 +156,33 @@ def test_success_with_failures_is_a_success_that_lists_what_failed(
     assert mail.rcpt_tos == ["ok@example.com"]  # Databricks: notified as a success
     assert "succeeded with failures" in mail.subject
     assert "optional (FAILED): feed unavailable (exit code 1)" in mail.part("plain")
+
+
+def test_a_local_run_sends_its_duration_warning_while_it_still_runs(
+    hr: Headrace, mailbox: Mailbox
+) -> None:
+    hr.env["HEADRACE_SMTP_URL"] = mailbox.url
+    release = hr.dir / "release"
+    path = hr.write(
+        "slow.yml",
+        f"""
+        name: slow
+        health: {{rules: [{{metric: RUN_DURATION_SECONDS, op: GREATER_THAN, value: 1}}]}}
+        email_notifications: {{on_duration_warning_threshold_exceeded: [slow@example.com]}}
+        tasks:
+          - task_key: wait
+            shell_command_task: {{command: "while [ ! -e {release} ]; do sleep 0.1; done"}}
+        """,
+    )
+    proc = hr.popen("run", path, "--json")
+    try:
+        (mail,) = mailbox.wait(1)  # the run cannot end before `release` exists
+        assert mail.rcpt_tos == ["slow@example.com"]
+        assert "slow run 1000 is running longer than expected" in mail.subject
+        assert "Threshold: 1.0s" in mail.part("plain")
+        assert proc.poll() is None
+    finally:
+        release.touch()
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert len(mailbox.mails) == 1  # once, not again at the end

@@ -108,9 +108,12 @@ def _drive(
 ) -> tuple[str, bool]:
     from headrace.cli.progress import Progress
     from headrace.engine.run_view import run_to_api
+    from headrace.notify.local import LocalDelivery
     from headrace.worker.local import LocalRunner
 
+    delivery = LocalDelivery(store)  # sends as rows appear; a run that notifies nobody: no-op
     with LocalRunner(store, settings) as runner:
+        runner.coordinator.subscribe(delivery.on_change)
         run_id = start(runner)
         view = Progress(
             store, run_id, enabled=not quiet and not as_json, logs_dir=settings.logs_dir
@@ -119,9 +122,7 @@ def _drive(
             runner.drive(run_id, on_progress=view.update if view.enabled else None)
         with store.read() as conn:
             data = run_to_api(conn, run_id, now=now_ms())
-    from headrace.notify.local import deliver_after_run
-
-    deliver_after_run(store)  # bounded; what cannot be sent now stays queued
+    delivery.finish()  # bounded; what cannot be sent now stays queued
     if as_json:
         sys.stdout.write(json.dumps(data, indent=2) + "\n")
     elif not quiet:
