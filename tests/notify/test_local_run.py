@@ -186,3 +186,15 @@ def test_a_local_run_sends_its_duration_warning_while_it_still_runs(
     _out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert len(mailbox.mails) == 1  # once, not again at the end
+
+
+def test_a_bad_smtp_url_is_reported_and_the_run_result_stands(hr: Headrace) -> None:
+    hr.env["HEADRACE_SMTP_URL"] = "mail.example.com:25"
+    done = hr("run", _job(hr, "true"))
+    assert done.returncode == 0, str(done)
+    assert (
+        "notifications not sent: HEADRACE_SMTP_URL: must start with smtp:// or smtps://"
+        in done.stderr
+    )
+    rows = hr("notifications", "list", "--json").json()["notifications"]
+    assert len(rows) == 2 and {r["state"] for r in rows} == {"PENDING"}  # kept for later
