@@ -427,3 +427,18 @@ def test_notebook_result_and_executed_notebook_in_a_sandbox(
     assert rendered.headers["content-security-policy"].startswith("sandbox")
     assert "cell output" in rendered.text
     assert signed_in(server.user("eve")).get(link.group(1)).status_code == 403
+
+
+def test_one_time_runs_show_to_whoever_submitted_them(
+    server: Server, alice: User, bob: User, signed_in
+) -> None:
+    run_id = alice.w.jobs.submit(run_name="one-off <b>", tasks=[shell("a", "echo once")]).run_id
+    settle(alice.w, run_id)
+    mine = signed_in(alice)
+    page = mine.get(f"/runs/{run_id}").text
+    assert "one-off &lt;b&gt;" in page
+    assert "Run again" not in page  # no job to run again
+    assert "Repair run" in page
+    assert not re.findall(r'name="task" value="[^"]+" checked', page)  # nothing failed
+    assert f'<a href="/runs/{run_id}">one-off &lt;b&gt;</a>' in mine.get("/runs").text
+    assert signed_in(bob).get(f"/runs/{run_id}").status_code == 403
