@@ -113,7 +113,7 @@ def test_forms_without_the_csrf_token_are_refused(server: Server, alice: User, s
 
 
 def test_a_user_without_permission_does_not_see_the_job(
-    server: Server, alice: User, bob: User, signed_in
+    server: Server, alice: User, bob: User, admin: User, signed_in
 ) -> None:
     job_id = make_job(alice, "alice private job", shell("a", "true"))
     run_id = alice.w.jobs.run_now(job_id).run_id
@@ -125,6 +125,9 @@ def test_a_user_without_permission_does_not_see_the_job(
     assert ui.get(f"/jobs/{job_id}").status_code == 403
     assert ui.get(f"/runs/{run_id}").status_code == 403
     assert ui.get(f"/runs/{run_id}/live").status_code == 403
+    root = signed_in(admin)
+    assert "alice private job" in root.get("/jobs").text  # admins see every job
+    assert root.get(f"/runs/{run_id}").status_code == 200
     assert ui.post(f"/jobs/{job_id}/run-now").status_code == 303  # refused with a message
     assert (
         list(alice.w.jobs.list_runs(job_id=job_id))
