@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -330,6 +331,7 @@ def test_notebook_run_starts_a_child_notebook_with_arguments(hr: Headrace, reap:
     _, run = hr.run_json(job, expect=0)
 
     text = log(run, "parent")
+    assert "Running notebook ./children/square" in text and "children/1-square" in text
     assert "square: 49" in text
     assert "broken: NotebookRunError" in text and "ZeroDivisionError" in text
     assert "sleepy: notebook children/sleepy timed out after 5 s" in text
@@ -468,8 +470,13 @@ def test_ipynb_with_widgets_task_values_sql_run_and_exit(hr: Headrace) -> None:
     assert output(run, "all")["notebook_output"]["result"] == "4 rows"
 
 
-def test_an_invalid_ipynb_fails_the_task_with_a_clear_message(hr: Headrace) -> None:
+def test_an_invalid_or_non_python_ipynb_fails_the_task_with_a_clear_message(
+    hr: Headrace,
+) -> None:
     (hr.dir / "broken.ipynb").write_text('{"cells": [')
+    r_notebook = json.loads(ipynb(hr, "model.ipynb", "x <- 1").read_text())
+    r_notebook["metadata"]["kernelspec"] = {"name": "ir", "display_name": "R", "language": "R"}
+    (hr.dir / "model.ipynb").write_text(json.dumps(r_notebook))
     job = hr.write(
         "job.yml",
         """
@@ -477,6 +484,8 @@ def test_an_invalid_ipynb_fails_the_task_with_a_clear_message(hr: Headrace) -> N
         tasks:
           - task_key: broken
             notebook_task: {notebook_path: broken.ipynb}
+          - task_key: model
+            notebook_task: {notebook_path: model.ipynb}
         """,
     )
 
@@ -485,6 +494,9 @@ def test_an_invalid_ipynb_fails_the_task_with_a_clear_message(hr: Headrace) -> N
     result, message = _state(run, "broken")
     assert result == "FAILED"
     assert "broken.ipynb is not a valid .ipynb notebook" in message, message
+    result, message = _state(run, "model")
+    assert result == "FAILED"
+    assert "model.ipynb is a R notebook: only Python notebooks run here" in message, message
 
 
 def test_run_magic_arguments_are_widget_values_for_the_notebook_it_runs(hr: Headrace) -> None:

@@ -85,6 +85,8 @@ def run_notebook(path: str, timeout_seconds: Any, arguments: dict[str, Any]) -> 
     env["HEADRACE_OUTPUT"] = str(folder / "output.json")
     argv = [sys.executable, "-m", "headrace.notebook.runner", str(notebook)]
     argv += ["--save", str(folder / "notebook.ipynb")]
+    # Where to look: the cell's output names the child's executed notebook and log.
+    print(f"Running notebook {path} ({notebook}); its run is kept in {folder}", flush=True)
     with open(folder / "output.log", "wb") as log:
         proc = subprocess.Popen(
             argv,

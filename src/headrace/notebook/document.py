@@ -69,11 +69,27 @@ def _jupyter(path: Path, text: str) -> NotebookNode:
     except nbformat.ValidationError as exc:
         first = str(exc).splitlines()[0]
         raise NotebookFormatError(f"{path} is not a valid .ipynb notebook: {first}") from None
+    language = _language(nb)
+    if language is not None and language.lower() != "python":
+        raise NotebookFormatError(
+            f"{path} is a {language} notebook: only Python notebooks run here (its kernel spec "
+            "names another language)"
+        )
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
     return nb
+
+
+def _language(nb: NotebookNode) -> str | None:
+    """The notebook's language, from its kernel spec or language_info (None if unsaid)."""
+    metadata = nb.get("metadata", {})
+    for key in ("kernelspec", "language_info"):
+        value = metadata.get(key, {}).get("language" if key == "kernelspec" else "name")
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def inject_parameters(nb: NotebookNode, parameters: dict[str, Any]) -> bool:
