@@ -445,3 +445,19 @@ def test_one_time_runs_show_to_whoever_submitted_them(
     assert not re.findall(r'name="task" value="[^"]+" checked', page)  # nothing failed
     assert f'<a href="/runs/{run_id}">one-off &lt;b&gt;</a>' in mine.get("/runs").text
     assert signed_in(bob).get(f"/runs/{run_id}").status_code == 403
+
+
+def test_only_messages_signed_for_the_session_are_shown(
+    server: Server, alice: User, bob: User, signed_in
+) -> None:
+    job_id = make_job(alice, "flash job", shell("a", "true"))
+    ui = signed_in(alice)
+    forged = ui.get("/jobs", params={"flash": "Session expired: sign in at evil.example"})
+    assert "evil.example" not in forged.text
+    r = ui.post(f"/jobs/{job_id}/run-now")
+    landing = ui.get(r.headers["location"])
+    assert "started." in landing.text and 'class="flash info"' in landing.text
+    query = httpx.URL(r.headers["location"]).query.decode()
+    assert "started." in ui.get(f"/jobs?{query}").text  # the same session: shown anywhere
+    other = signed_in(bob).get(f"/jobs?{query}")  # another session: not its message
+    assert other.status_code == 200 and "started." not in other.text

@@ -77,14 +77,15 @@ def _who(request: Request) -> Principal:
 def _render(request: Request, name: str, status_code: int = 200, **values: Any) -> HTMLResponse:
     token = session.session_token(request)
     values.setdefault("nav", "")
+    flash, flash_kind = _flash(request)
     html = (
         _templates()
         .get_template(name)
         .render(
             request=request,
             csrf=session.csrf_token(token) if token else "",
-            flash=request.query_params.get("flash"),
-            flash_kind=request.query_params.get("kind", "info"),
+            flash=flash,
+            flash_kind=flash_kind,
             **values,
         )
     )
@@ -102,11 +103,25 @@ _SECURITY_HEADERS = {
 }
 
 
-def _back(path: str, message: str | None = None, kind: str = "info") -> RedirectResponse:
+def _back(
+    request: Request, path: str, message: str | None = None, kind: str = "info"
+) -> RedirectResponse:
+    """Redirect after a form, with a message for the next page. The message is signed with
+    the session, so a link made elsewhere cannot put words on this site's pages."""
     if message:
         sep = "&" if "?" in path else "?"
-        path = f"{path}{sep}{urlencode({'flash': message, 'kind': kind})}"
+        signed = session.sign(request, f"{kind}:{message}")
+        path = f"{path}{sep}{urlencode({'flash': message, 'kind': kind, 'sig': signed})}"
     return RedirectResponse(path, status_code=303)
+
+
+def _flash(request: Request) -> tuple[str | None, str]:
+    """The message a redirect carried here, if its signature holds."""
+    q = request.query_params
+    message, kind = q.get("flash"), q.get("kind", "info")
+    if not message or not session.signed_ok(request, f"{kind}:{message}", q.get("sig")):
+        return None, "info"
+    return message, kind
 
 
 async def _posted_form(request: Request) -> Any:
@@ -289,8 +304,8 @@ def run_now(request: Request, job_id: int, form: Any = PostedForm) -> Response:
             ctx.store, ctx.coordinator, who, job_id, parameters=_job_parameters(form)
         )
     except HeadraceError as exc:
-        return _back(back, str(exc), "error")
-    return _back(f"/runs/{run_id}", f"Run {run_id} started.")
+        return _back(request, back, str(exc), "error")
+    return _back(request, f"/runs/{run_id}", f"Run {run_id} started.")
 
 
 @router.post("/jobs/{job_id}/pause")
@@ -311,8 +326,8 @@ def _set_paused(request: Request, job_id: int, paused: bool, form: Any) -> Respo
     try:
         actions.set_paused(_ctx(request).store, who, job_id, paused)
     except HeadraceError as exc:
-        return _back(f"/jobs/{job_id}", str(exc), "error")
-    return _back(f"/jobs/{job_id}", "Paused." if paused else "Unpaused.")
+        return _back(request, f"/jobs/{job_id}", str(exc), "error")
+    return _back(request, f"/jobs/{job_id}", "Paused." if paused else "Unpaused.")
 
 
 @router.post("/jobs/{job_id}/delete")
@@ -322,12 +337,12 @@ def delete_job(request: Request, job_id: int, form: Any = PostedForm) -> Respons
     form = _form(request, form)
     ctx = _ctx(request)
     if form.get("confirm") != "yes":
-        return _back(f"/jobs/{job_id}", "Tick the box to confirm the deletion.", "error")
+        return _back(request, f"/jobs/{job_id}", "Tick the box to confirm the deletion.", "error")
     try:
         ctx.kill(actions.delete_job(ctx.store, ctx.coordinator, who, job_id), "CANCELED")
     except HeadraceError as exc:
-        return _back(f"/jobs/{job_id}", str(exc), "error")
-    return _back("/jobs", f"Job {job_id} deleted.")
+        return _back(request, f"/jobs/{job_id}", str(exc), "error")
+    return _back(request, "/jobs", f"Job {job_id} deleted.")
 
 
 # --- runs ------------------------------------------------------------------------------------
@@ -430,8 +445,8 @@ def cancel(request: Request, run_id: int, form: Any = PostedForm) -> Response:
     try:
         ctx.kill(actions.cancel_run(ctx.store, ctx.coordinator, who, run_id), "CANCELED")
     except HeadraceError as exc:
-        return _back(f"/runs/{run_id}", str(exc), "error")
-    return _back(f"/runs/{run_id}", "Cancel requested.")
+        return _back(request, f"/runs/{run_id}", str(exc), "error")
+    return _back(request, f"/runs/{run_id}", "Cancel requested.")
 
 
 @router.post("/runs/{run_id}/repair")
@@ -457,8 +472,8 @@ def repair(request: Request, run_id: int, form: Any = PostedForm) -> Response:
             latest_repair_id=int(str(latest)) if latest else None,
         )
     except HeadraceError as exc:
-        return _back(f"/runs/{run_id}", str(exc), "error")
-    return _back(f"/runs/{run_id}", f"Repairing {len(tasks)} task(s).")
+        return _back(request, f"/runs/{run_id}", str(exc), "error")
+    return _back(request, f"/runs/{run_id}", f"Repairing {len(tasks)} task(s).")
 
 
 @router.post("/runs/{run_id}/run-again")
@@ -471,14 +486,14 @@ def run_again(request: Request, run_id: int, form: Any = PostedForm) -> Response
     with ctx.store.read() as conn:
         run = actions.require_run(conn, who, run_id, "CAN_VIEW")
     if run.job_id is None:
-        return _back(f"/runs/{run_id}", "Only runs of a job can be run again.", "error")
+        return _back(request, f"/runs/{run_id}", "Only runs of a job can be run again.", "error")
     try:
         new_id = actions.run_job_now(
             ctx.store, ctx.coordinator, who, run.job_id, parameters=run.parameters
         )
     except HeadraceError as exc:
-        return _back(f"/runs/{run_id}", str(exc), "error")
-    return _back(f"/runs/{new_id}", f"Run {new_id} started.")
+        return _back(request, f"/runs/{run_id}", str(exc), "error")
+    return _back(request, f"/runs/{new_id}", f"Run {new_id} started.")
 
 
 # --- one task run ----------------------------------------------------------------------------

@@ -65,3 +65,17 @@ def csrf_ok(request: Request, submitted: str | None) -> bool:
     if session is None or not submitted:
         return False
     return hmac.compare_digest(csrf_token(session), submitted)
+
+
+def sign(request: Request, text: str) -> str:
+    """A signature of `text` bound to this session (empty without one)."""
+    session = session_token(request)
+    if session is None:
+        return ""
+    key = csrf_token(session).encode()
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()
+
+
+def signed_ok(request: Request, text: str, signature: str | None) -> bool:
+    expected = sign(request, text)
+    return bool(expected and signature) and hmac.compare_digest(expected, signature or "")
