@@ -304,6 +304,7 @@ def test_condition_branches_and_for_each_iterations(server: Server, alice: User,
     assert re.search(r'class="edge-label"[^>]*>false<', page)
     assert 'class="node st-skip" data-task="no"' in page  # excluded branch, with its look
     assert 'class="node st-ok" data-task="each"' in page
+    assert "3/3 iterations" in page
     each = next(t for t in run.tasks if t.task_key == "each")
     task_page = ui.get(f"/runs/{run_id}/tasks/{each.run_id}").text
     assert task_page.count('class="st st-ok"') >= 4  # the task and its three iterations
