@@ -70,7 +70,8 @@ def _run(
         except duckdb.Error as exc:
             if not own_transactions:
                 con.rollback()
-            raise WarehouseError(str(exc), statement=text, index=i, count=len(statements)) from None
+            message = _as_written(str(exc), st.named_parameters)
+            raise WarehouseError(message, statement=text, index=i, count=len(statements)) from None
         done.append(StatementResult(text, kind, rows_affected))
         preview = collected if collected is not None else preview
     if not own_transactions:
@@ -100,6 +101,13 @@ def _read(cursor: Any, kind: str) -> tuple[int | None, PreviewCollector | None]:
         if not batch or not all(preview.add(row) for row in batch):
             break
     return None, preview
+
+
+def _as_written(message: str, names: set[str]) -> str:
+    """DuckDB's message with `$name` shown as the `:name` the user wrote (same offsets)."""
+    for name in sorted(names, key=len, reverse=True):
+        message = message.replace(f"${name}", f":{name}")
+    return message
 
 
 def _original_texts(original: str, marked: str, queries: list[str]) -> list[str]:

@@ -25,8 +25,15 @@ class WarehouseError(HeadraceError):
 
     @property
     def summary(self) -> str:
-        """The message on one line (logs and the run's `error` field show one line)."""
-        return " ".join(str(self).split())
+        """One line for the run's `error`: the database's message (no excerpt) and the statement."""
+        if self.statement is None:
+            return " ".join(str(self).split())
+        lines = (self.db_message or "").splitlines()
+        # "LINE 1: ..." and the caret under it repeat the statement, quoted after the message.
+        cut = next((i for i, line in enumerate(lines) if line.startswith("LINE ")), len(lines))
+        head = " ".join(" ".join(lines[:cut]).split())
+        where = str(self).rsplit("\n", 1)[-1]
+        return f"{head} -- {where}"
 
 
 def _describe(

@@ -50,7 +50,8 @@ def run(spec: dict[str, Any]) -> None:
         print(f"[{i + 1}/{len(result.statements)}] {first_line}{tail}")
     if result.has_result_set:
         print(result.preview_text())
-    print(f"{len(result.statements)} statements executed", flush=True)
+    n = len(result.statements)
+    print(f"{n} statement{'s' if n != 1 else ''} executed", flush=True)
     report_output(sql_output=result.to_output())
 
 
