@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
+
+_POOL = re.compile(r"[A-Za-z0-9_.-]{1,64}")
 
 
 def default_home() -> Path:
@@ -41,13 +44,22 @@ class Settings:
     slots: int
     lease_seconds: float
     heartbeat_seconds: float
+    # Worker pools this process's slots serve besides pool-less tasks (HEADRACE_POOLS=a,b).
+    pools: tuple[str, ...] = ()
 
     @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
 
     @classmethod
-    def load(cls, *, db: str | None = None, home: str | None = None, slots: int | None = None):
+    def load(
+        cls,
+        *,
+        db: str | None = None,
+        home: str | None = None,
+        slots: int | None = None,
+        pools: list[str] | None = None,
+    ):
         """Resolve settings: explicit arguments, then environment, then defaults."""
         base = Path(home).expanduser() if home is not None else default_home()
         db_value = db if db is not None else os.environ.get("HEADRACE_DB")
@@ -63,7 +75,17 @@ class Settings:
             )
         if slots is not None and slots < 1:
             _bad_env("--slots", slots, "must be at least 1")
+        chosen = pools if pools else [p for p in os.environ.get("HEADRACE_POOLS", "").split(",")]
+        cleaned = tuple(sorted({p.strip() for p in chosen if p.strip()}))
+        for pool in cleaned:
+            if not _POOL.fullmatch(pool):
+                from headrace.errors import SpecError, SpecIssue
+
+                raise SpecError(
+                    [SpecIssue("--pool", f"{pool!r}: use letters, digits, '_', '.', '-' (1-64)")]
+                )
         return cls(
+            pools=cleaned,
             home=base,
             db_url=database_url(db_value, base),
             slots=slots if slots is not None else (os.cpu_count() or 1),

@@ -35,6 +35,7 @@ class Cluster:
         self.servers: list[Server] = []
         self.workers: list[subprocess.Popen[bytes]] = []
         self._engine = create_engine(url)
+        self.application_name = ""
 
     def server(self, *, workers: int = 0) -> Server:
         srv = Server(self.root / f"server{len(self.servers)}", workers=max(workers, 1))
@@ -44,7 +45,7 @@ class Cluster:
         self.servers.append(srv)
         return srv
 
-    def worker(self, slots: int = 2) -> subprocess.Popen[bytes]:
+    def worker(self, slots: int = 2, pools: list[str] | None = None) -> subprocess.Popen[bytes]:
         n = len(self.workers)
         home = self.root / f"worker{n}"
         home.mkdir(parents=True, exist_ok=True)
@@ -54,7 +55,15 @@ class Cluster:
         env.update({"HEADRACE_HOME": str(home), "HEADRACE_DB": self.url, **LEASE})
         with open(home / "worker.log", "wb") as log:
             proc = subprocess.Popen(
-                [*HEADRACE, "worker", "--slots", str(slots), "--grace-seconds", "5"],
+                [
+                    *HEADRACE,
+                    "worker",
+                    "--slots",
+                    str(slots),
+                    "--grace-seconds",
+                    "5",
+                    *(f"--pool={p}" for p in pools or []),
+                ],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -93,7 +102,10 @@ class Cluster:
 
 @pytest.fixture
 def cluster(tmp_path: Path, pg_schema: str) -> Iterator[Cluster]:
-    c = Cluster(tmp_path, with_search_path(pg_base_url(), pg_schema))
+    # Tagged so a test can cut exactly this cluster's connections (and nobody else's).
+    url = with_search_path(pg_base_url(), pg_schema) + f"&application_name={pg_schema}"
+    c = Cluster(tmp_path, url)
+    c.application_name = pg_schema
     try:
         yield c
     finally:

@@ -140,11 +140,11 @@ def test_processes_carry_on_when_database_connections_drop(cluster: Cluster) -> 
     job_id = w.jobs.create(name="reconnect", tasks=tasks).job_id
     run_id = w.jobs.run_now(job_id).run_id
     time.sleep(0.5)
-    # Every other session on this database (ours excepted) is cut, as a restart would.
+    # Every session of the cluster's processes (ours excepted) is cut, as a restart would.
     dropped = cluster.sql(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-        " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-        " AND application_name NOT LIKE 'pg_%'"
+        " WHERE application_name = :app AND pid <> pg_backend_pid()",
+        app=cluster.application_name,
     )[0][0]
     assert dropped > 0
     run = settle(w, run_id)
@@ -152,3 +152,78 @@ def test_processes_carry_on_when_database_connections_drop(cluster: Cluster) -> 
     # And new work still flows after the drop.
     again = settle(w, w.jobs.run_now(job_id).run_id)
     assert again.state.result_state == SUCCESS, cluster.logs()
+
+
+def test_a_task_waits_visibly_for_its_pool_then_runs_there(cluster: Cluster) -> None:
+    server = cluster.server(workers=0)
+    cluster.worker(slots=2)
+    w = server.user("ops").w
+    plain = shell("plain", "echo anywhere")
+    gpu = shell("gpu", "echo on the gpu box")
+    gpu_dict = gpu.as_dict() | {"worker_pool": "gpu"}
+    job_id = server_create(server, "pools", [plain.as_dict(), gpu_dict])
+    run_id = w.jobs.run_now(job_id).run_id
+
+    def waiting() -> bool:
+        tasks = {t.task_key: t for t in w.jobs.get_run(run_id).tasks}
+        return (
+            tasks["plain"].state.result_state == SUCCESS
+            and tasks["gpu"].state.state_message == "waiting for a worker in pool 'gpu'"
+        )
+
+    wait_for(waiting, timeout=30, what="the gpu task to wait for its pool")
+    time.sleep(1)  # nobody serves the pool: it keeps waiting rather than failing
+    assert w.jobs.get_run(run_id).state.life_cycle_state == jobs.RunLifeCycleState.RUNNING
+    cluster.worker(slots=1, pools=["gpu"])
+    run = settle(w, run_id)
+    assert run.state.result_state == SUCCESS, cluster.logs()
+    by_task = {a[0]: a[2] for a in attempts_of(cluster, run_id)}
+    listed = json.loads(server.cli("workers", "list", "--json").stdout)["workers"]
+    gpu_workers = {x["worker_id"] for x in listed if x["pools"] == ["gpu"]}
+    assert by_task["gpu"] in gpu_workers and by_task["plain"] not in gpu_workers
+
+
+def server_create(server, name: str, tasks: list[dict]) -> int:  # type: ignore[no-untyped-def]
+    """Create a job with raw task dicts (Headrace extensions the SDK's classes do not know)."""
+    import httpx
+
+    token = server.token("ops")
+    response = httpx.post(
+        f"{server.url}/api/2.2/jobs/create",
+        json={"name": name, "tasks": tasks},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["job_id"]
+
+
+def test_logs_of_other_machines_come_from_the_store(cluster: Cluster) -> None:
+    server = cluster.server(workers=0)
+    cluster.worker(slots=1)
+    w = server.user("ops").w
+    job_id = w.jobs.create(name="logs", tasks=[shell("talk", "echo said on a worker")]).job_id
+    run = settle(w, w.jobs.run_now(job_id).run_id)
+    assert run.state.result_state == SUCCESS, cluster.logs()
+    (path,) = cluster.sql("SELECT log_path FROM attempts WHERE run_id = :r", r=run.run_id)[0]
+    Path(path).unlink()  # as if the worker were another machine
+    out = w.jobs.get_run_output(run.tasks[0].run_id)
+    assert out.logs.strip() == "said on a worker"
+    shown = server.cli("runs", "logs", str(run.run_id), "talk")
+    assert shown.returncode == 0 and shown.stdout.strip() == "said on a worker", shown.stderr
+
+
+def test_sigterm_drains_a_worker(cluster: Cluster) -> None:
+    server = cluster.server(workers=0)
+    worker = cluster.worker(slots=1)
+    w = server.user("ops").w
+    marker = cluster.root / "draining"
+    task = shell("finish", f"touch {marker}; sleep 2; echo finished")
+    job_id = w.jobs.create(name="drain", tasks=[task]).job_id
+    run_id = w.jobs.run_now(job_id).run_id
+    wait_for(marker.exists, timeout=30, what="the attempt to start")
+    os.killpg(worker.pid, signal.SIGTERM)
+    assert worker.wait(30) == 0
+    run = settle(w, run_id)
+    assert run.state.result_state == SUCCESS, cluster.logs()  # finished within the grace
+    listed = json.loads(server.cli("workers", "list", "--json").stdout)["workers"]
+    assert [x["slots"] for x in listed] == [0]  # only the server remains

@@ -118,6 +118,19 @@ def install(app: FastAPI) -> None:
             )
         return error_response(exc.status_code, "BAD_REQUEST", str(exc.detail))
 
+    from sqlalchemy.exc import OperationalError
+
+    @app.exception_handler(OperationalError)
+    async def _database_away(_request: Request, exc: OperationalError) -> JSONResponse:
+        # The database restarted or dropped our connection (the pool reconnects on the next
+        # use): nothing was committed, so the client may simply try again (the SDK does, on 503).
+        log.warning("database unavailable while handling a request: %s", exc.orig)
+        response = error_response(
+            503, "TEMPORARILY_UNAVAILABLE", "The database is briefly unavailable; try again."
+        )
+        response.headers["Retry-After"] = "1"
+        return response
+
     @app.exception_handler(Exception)
     async def _bug(_request: Request, exc: Exception) -> JSONResponse:
         # A bug of ours: the details go to the log, not to the client (they may hold SQL,

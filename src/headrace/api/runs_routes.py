@@ -231,7 +231,7 @@ def get_output(request: Request, who: Principal = Who) -> Any:
     out: dict[str, Any] = {"metadata": view}
     if mine:
         last = mine[-1]
-        logs, truncated = actions.read_log_tail(last.log_path)
+        logs, truncated = actions.read_log_tail(last.log_path, store=ctx.store)
         if logs is not None:
             out["logs"] = logs
             out["logs_truncated"] = truncated

@@ -173,9 +173,13 @@ def adopt_orphaned_runs(coordinator: Coordinator, settings: Settings) -> list[in
         executors = worker_store.get_workers(conn, {a.worker_id for a in running if a.worker_id})
 
     def alive_worker(worker_id: str) -> bool:
-        # Attempts of workers that live on (other servers, `headrace worker`s) go on.
+        # Attempts of workers that live on (other servers, `headrace worker`s) go on; an
+        # attempt claimed since the snapshot above has a worker we look up now.
+        if worker_id not in executors:
+            with coordinator.store.read() as conn:
+                executors.update(worker_store.get_workers(conn, {worker_id}))
         worker = executors.get(worker_id)
-        return worker is not None and worker_alive(worker, now=now, lease_ms=lease_ms)
+        return worker is not None and worker_alive(worker, now=now_ms(), lease_ms=lease_ms)
 
     adopted = []
     for run in active:

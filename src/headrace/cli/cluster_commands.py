@@ -40,14 +40,14 @@ def db_current(db: str | None) -> int:
     return 1
 
 
-def run_worker(db: str | None, slots: int | None, grace_seconds: float) -> None:
+def run_worker(db: str | None, slots: int | None, grace_seconds: float, pools: list[str]) -> None:
     """Claim and run attempts until SIGTERM/SIGINT, then drain: no new claims, running
     attempts get `grace_seconds` to finish, then they are stopped and reported failed."""
     from headrace.store.db import open_store
     from headrace.worker.process import WorkerProcess
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
-    settings = Settings.load(db=db, slots=slots)
+    settings = Settings.load(db=db, slots=slots, pools=pools)
     store = open_store(settings.db_url)
     worker = WorkerProcess(store, settings)
     stop = threading.Event()
@@ -97,6 +97,7 @@ def list_workers(db: str | None, *, as_json: bool, include_stopped: bool) -> Non
                 "host": w.host,
                 "pid": w.pid,
                 "slots": w.slots,
+                "pools": (w.pools or "").split(",") if w.pools else [],
                 "state": state,
                 "heartbeat_age_seconds": round((now - w.heartbeat_at) / 1000, 1),
                 "running": [{"run_id": r, "task_key": k} for r, k in tasks],
@@ -112,5 +113,6 @@ def list_workers(db: str | None, *, as_json: bool, include_stopped: bool) -> Non
         doing = ", ".join(f"{t['run_id']}/{t['task_key']}" for t in r["running"]) or "idle"
         print(
             f"{r['worker_id'][:12]}  {r['host']}:{r['pid']}  {r['state']:7}  "
-            f"{len(r['running'])}/{r['slots']} slots  beat {r['heartbeat_age_seconds']}s ago  {doing}"
+            f"{len(r['running'])}/{r['slots']} slots  pools {','.join(r['pools']) or '-'}  "
+            f"beat {r['heartbeat_age_seconds']}s ago  {doing}"
         )

@@ -64,6 +64,13 @@ DbOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the Jobs API Run object as JSON.")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors.")]
+PoolOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--pool",
+        help="Also run tasks that ask for this worker_pool (repeatable; env HEADRACE_POOLS).",
+    ),
+]
 
 
 class _Ctx:
@@ -367,6 +374,7 @@ def server(
             show_default=False,
         ),
     ] = None,
+    pool: PoolOption = None,
     db: DbOption = None,
 ) -> None:
     """Serve the Jobs API (and run jobs, schedules and triggers) until SIGTERM."""
@@ -377,7 +385,7 @@ def server(
         from headrace.config import Settings
         from headrace.notify.settings import NotifySettings
 
-        settings = Settings.load(db=db, slots=workers or None)
+        settings = Settings.load(db=db, slots=workers or None, pools=pool)
         if workers == 0:
             settings = dataclasses.replace(settings, slots=0)
         notify = NotifySettings.load(
@@ -673,13 +681,14 @@ def worker(
             "--grace-seconds", min=0, help="On SIGTERM, how long running tasks may finish."
         ),
     ] = 30.0,
+    pool: PoolOption = None,
     db: DbOption = None,
 ) -> None:
     """Run tasks for the servers sharing this store (PostgreSQL) until SIGTERM, then drain."""
     try:
         from headrace.cli.cluster_commands import run_worker
 
-        run_worker(db, slots, grace)
+        run_worker(db, slots, grace, pool or [])
     except Exception as exc:  # the one error boundary
         _fail(exc)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 
 from headrace.config import Settings
 from headrace.engine.coordinator import Coordinator, now_ms
@@ -140,7 +139,10 @@ def print_logs(
     if chosen is None:
         numbers = ", ".join(str(a["attempt_number"]) for a in attempts)
         raise NotFound(f"task {task_key!r} has no attempt {attempt} (attempts: {numbers})")
+    from headrace.engine.logs import read_log
+
     path = chosen.get("log_path")
-    if not path or not Path(path).exists():
+    data = read_log(store, path)
+    if data is None:
         raise NotFound(f"the log of attempt {chosen['attempt_number']} is missing ({path})")
-    sys.stdout.buffer.write(Path(path).read_bytes())
+    sys.stdout.buffer.write(data)

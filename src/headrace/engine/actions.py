@@ -142,10 +142,24 @@ def set_paused(store: Store, who: Principal, job_id: int, paused: bool) -> None:
     job_service.update_job(store, who, job_id, {key: value}, None)
 
 
-def read_log_tail(path: str | None, limit: int = LOG_TAIL_BYTES) -> tuple[str | None, bool]:
-    """The last `limit` bytes of a log file, and whether earlier bytes were left out."""
+def _stored_log(store: Store | None, path: str | None) -> bytes | None:
+    from headrace.engine.logs import read_log
+
+    return read_log(store, path) if store is not None else None
+
+
+def read_log_tail(
+    path: str | None, limit: int = LOG_TAIL_BYTES, *, store: Store | None = None
+) -> tuple[str | None, bool]:
+    """The last `limit` bytes of a log file, and whether earlier bytes were left out.
+
+    With `store`, a log this machine does not have (a worker elsewhere wrote it) is read from
+    the store's copy."""
     if not path or not Path(path).exists():
-        return None, False
+        data = _stored_log(store, path)
+        if data is None:
+            return None, False
+        return data[-limit:].decode(errors="replace"), len(data) > limit
     with open(path, "rb") as f:
         f.seek(0, 2)
         size = f.tell()
@@ -153,18 +167,25 @@ def read_log_tail(path: str | None, limit: int = LOG_TAIL_BYTES) -> tuple[str | 
         return f.read().decode(errors="replace"), size > limit
 
 
-def read_log_from(path: str | None, offset: int, limit: int) -> tuple[str, int]:
+def read_log_from(
+    path: str | None, offset: int, limit: int, *, store: Store | None = None
+) -> tuple[str, int]:
     """Log bytes from `offset` (at most `limit`); returns the text and the next offset.
 
     A live view asks again from the returned offset to get only what was appended."""
     if not path or not Path(path).exists():
-        return "", offset
-    with open(path, "rb") as f:
-        f.seek(0, 2)
-        size = f.tell()
-        start = min(max(offset, 0), size)
-        f.seek(start)
-        data = f.read(limit)
+        stored = _stored_log(store, path)
+        if stored is None:
+            return "", offset
+        start = min(max(offset, 0), len(stored))
+        data = stored[start : start + limit]
+    else:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            start = min(max(offset, 0), size)
+            f.seek(start)
+            data = f.read(limit)
     # Stop before a UTF-8 character cut by the chunk's end: the next read starts with it whole.
     for cut in range(len(data), max(len(data) - 4, 0), -1):
         try:

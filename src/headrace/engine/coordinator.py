@@ -89,6 +89,8 @@ class AttemptOutcome:
     task_values: dict[str, Any] | None = None
     # What the task type reports beyond its result: notebook_output, sql_output, ...
     output: dict[str, Any] | None = None
+    # (gzipped log, whole size): kept in the store for servers on other machines (PostgreSQL)
+    log: tuple[bytes, int] | None = None
 
 
 class Admission(Enum):
@@ -137,6 +139,9 @@ class Coordinator:
     def __init__(self, store: Store, *, coordinator_id: str | None = None) -> None:
         self.store = store
         self.coordinator_id = coordinator_id
+        # Which worker pools this process's slots serve (besides pool-less attempts); None: all
+        # (a `headrace run` runs every task of its job itself).
+        self.claim_pools: frozenset[str] | None = None
         self._listeners: list[Callable[[Change], None]] = []
         self._plans: dict[tuple[int, int], tuple[RunPlan, alerts.RunAlerts | None]] = {}
         # A rolled-back transaction may have cached the plan of a run that never existed,
@@ -384,9 +389,12 @@ class Coordinator:
         log_path: Callable[[Attempt], str],
         run_id: int | None = None,
     ) -> Attempt | None:
-        attempt = run_store.claim_next_attempt(conn, worker_id, now_ms(), log_path, run_id)
+        attempt = run_store.claim_next_attempt(
+            conn, worker_id, now_ms(), log_path, run_id, self.claim_pools
+        )
         if attempt is not None:
-            run_store.set_task_state(conn, attempt.task_run_id, LifeCycle.RUNNING)
+            found = {"state_message": ""} if attempt.pool else {}  # no longer waiting for one
+            run_store.set_task_state(conn, attempt.task_run_id, LifeCycle.RUNNING, **found)
         return attempt
 
     def record_pid(self, attempt_id: int, pid: int) -> None:
@@ -435,6 +443,10 @@ class Coordinator:
             output=json.dumps(outcome.output) if outcome.output else None,
             end_time=tx.now,
         )
+        if outcome.log is not None:
+            from headrace.store.logs import save_log
+
+            save_log(tx.conn, attempt.attempt_id, *outcome.log)
         tr = run_store.task_run(tx.conn, attempt.task_run_id)
         if outcome.task_values:
             merged = {**tr.task_values, **outcome.task_values}
@@ -592,6 +604,8 @@ class Coordinator:
             payload["iteration"] = tr.iteration
         if task.environment_key is not None and kind in ENVIRONMENT_TASK_TYPES:
             payload["environment"] = _environment_spec(tx.plan.settings, task.environment_key)
+        pool = task.worker_pool
+        waiting = {"state_message": f"waiting for a worker in pool '{pool}'"} if pool else {}
         run_store.set_task_state(
             tx.conn,
             tr.task_run_id,
@@ -600,6 +614,7 @@ class Coordinator:
             resolved=json.dumps({kind: resolved}),
             start_time=tr.start_time if tr.start_time is not None else tx.now,
             retry_at=None,
+            **waiting,
         )
         run_store.insert_attempt(
             tx.conn,
@@ -609,6 +624,7 @@ class Coordinator:
             state="PENDING",
             payload=json.dumps(payload),
             created_time=tx.now,
+            pool=pool,
         )
         tx.new_attempts += 1
         self._alert_task_start(tx, tr, attempt_number)

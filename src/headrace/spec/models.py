@@ -243,6 +243,9 @@ class Task(SpecModel):
     webhook_notifications: WebhookNotifications | None = None
     notification_settings: TaskNotificationSettings | None = None
     environment_key: str | None = None
+    # A Headrace extension: only workers serving this pool run the task (`headrace worker
+    # --pool NAME`); until one is up the task waits, saying so.
+    worker_pool: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] | None = None
     environment_variables_key: str | None = None
     job_cluster_key: str | None = None
     existing_cluster_id: str | None = None

@@ -13,7 +13,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from headrace.errors import HeadraceError
 
 # The newest migration; checked with one cheap query so Alembic loads only when needed.
-SCHEMA_HEAD = "0005"
+SCHEMA_HEAD = "0006"
 
 
 class StoreError(HeadraceError):

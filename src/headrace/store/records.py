@@ -125,6 +125,7 @@ class Attempt:
     error_trace: str | None
     output: dict[str, Any] | None
     log_path: str | None
+    pool: str | None
     created_time: int
     start_time: int | None
     end_time: int | None
@@ -171,6 +172,7 @@ class Worker:
     started_at: int
     heartbeat_at: int
     stopped_at: int | None
+    pools: str | None
 
     @classmethod
     def from_row(cls, row: Any) -> Worker:

@@ -8,7 +8,7 @@ from dataclasses import replace
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
 from headrace.errors import AttemptEnded, InvalidTransition, NotFound
 from headrace.states import ACTIVE, RUN_ALLOWED, LifeCycle, sources_of
@@ -75,6 +75,12 @@ _PICK_PENDING_OF_COORDINATOR = _PICK_PENDING.where(
         select(runs.c.run_id).where(runs.c.coordinator_id == bindparam("b_coordinator"))
     )
 )
+# A worker serving pools claims attempts that ask for none of them or for one of its pools.
+_IN_POOLS = or_(
+    attempts.c.pool.is_(None), attempts.c.pool.in_(bindparam("b_pools", expanding=True))
+)
+_PICK_PENDING_IN_POOLS = _PICK_PENDING.where(_IN_POOLS)
+_PICK_PENDING_OF_COORDINATOR_IN_POOLS = _PICK_PENDING_OF_COORDINATOR.where(_IN_POOLS)
 _CLAIM = update(attempts).where(
     attempts.c.attempt_id == bindparam("b_id"), attempts.c.state == "PENDING"
 )
@@ -446,13 +452,24 @@ def claim_next_attempt(
     now_ms: int,
     log_path: Callable[[Attempt], str],
     coordinator_id: str | None = None,
+    pools: frozenset[str] | None = None,
 ) -> Attempt | None:
     """Take the oldest pending attempt for `worker_id` (only of runs that `coordinator_id`
-    drives, if given), or None."""
-    pick = _PICK_PENDING if coordinator_id is None else _PICK_PENDING_OF_COORDINATOR
+    drives, if given; only pool-less ones and those of `pools`, unless `pools` is None), or
+    None."""
+    if pools is None:
+        pick = _PICK_PENDING if coordinator_id is None else _PICK_PENDING_OF_COORDINATOR
+    else:
+        pick = (
+            _PICK_PENDING_IN_POOLS
+            if coordinator_id is None
+            else _PICK_PENDING_OF_COORDINATOR_IN_POOLS
+        )
     if conn.dialect.name != "sqlite":
         pick = pick.with_for_update(skip_locked=True)
-    params = {} if coordinator_id is None else {"b_coordinator": coordinator_id}
+    params: dict[str, Any] = {} if coordinator_id is None else {"b_coordinator": coordinator_id}
+    if pools is not None:
+        params["b_pools"] = sorted(pools)
     row = conn.execute(pick, params).first()
     if row is None:
         return None

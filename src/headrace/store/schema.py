@@ -13,6 +13,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -55,6 +56,7 @@ workers = Table(
     Column("started_at", BigInteger, nullable=False),
     Column("heartbeat_at", BigInteger, nullable=False),
     Column("stopped_at", BigInteger),
+    Column("pools", Text),  # comma-separated worker pools it serves besides the default one
 )
 
 runs = Table(
@@ -163,12 +165,28 @@ attempts = Table(
     Column("error_trace", Text),
     Column("output", Text),  # JSON: what the task type reports (notebook result, SQL preview)
     Column("log_path", Text),
+    Column("pool", String(64)),  # the worker pool the task asks for (worker_pool); NULL: any
     Column("created_time", BigInteger, nullable=False),
     Column("start_time", BigInteger),
     Column("end_time", BigInteger),
 )
 Index("ix_attempts_state", attempts.c.state, attempts.c.attempt_id)
 Index("ix_attempts_task_run", attempts.c.task_run_id)
+
+# An ended attempt's log, kept in the store (PostgreSQL) so every server can show it, whichever
+# machine's worker wrote it: gzip of its last MAX_STORED_LOG_BYTES.
+attempt_logs = Table(
+    "attempt_logs",
+    metadata,
+    Column(
+        "attempt_id",
+        BigInteger,
+        ForeignKey("attempts.attempt_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("content", LargeBinary, nullable=False),
+    Column("size", BigInteger, nullable=False),  # of the whole log, before any truncation
+)
 
 job_versions = Table(
     "job_versions",

@@ -19,10 +19,12 @@ def register_worker(
     proc_start: str | None,
     slots: int,
     now_ms: int,
+    pools: str | None = None,
 ) -> None:
     """Record a worker process as alive."""
     conn.execute(
         insert(workers).values(
+            pools=pools,
             worker_id=worker_id,
             host=host,
             pid=pid,

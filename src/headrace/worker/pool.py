@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
 from pathlib import Path
 
 from headrace.engine.coordinator import AttemptOutcome, Coordinator
+from headrace.engine.logs import pack_log
 from headrace.errors import AttemptEnded
 from headrace.states import Result
 from headrace.store.records import Attempt
@@ -135,6 +137,9 @@ class WorkerPool:
         finally:
             with self._running_lock:
                 self._running.pop(attempt.attempt_id, None)
+        if not self.coordinator.store.is_sqlite and attempt.log_path:
+            # Servers on other machines show the log from the store once the attempt ended.
+            outcome = dataclasses.replace(outcome, log=pack_log(attempt.log_path))
         return self._report(attempt, outcome)
 
     def _report(self, attempt: Attempt, outcome: AttemptOutcome) -> Attempt | None:

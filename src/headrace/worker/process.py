@@ -26,6 +26,7 @@ class WorkerProcess:
         self.settings = settings
         self.worker_id = uuid.uuid4().hex
         self.coordinator = Coordinator(store, coordinator_id=self.worker_id)
+        self.coordinator.claim_pools = frozenset(settings.pools)
         self.pool = WorkerPool(
             self.coordinator,
             worker_id=self.worker_id,
@@ -44,6 +45,7 @@ class WorkerProcess:
                 pid=os.getpid(),
                 proc_start=process_start_token(os.getpid()),
                 slots=self.pool.slots,
+                pools=",".join(self.settings.pools) or None,
                 now_ms=now_ms(),
             )
         threading.Thread(target=self._heartbeat, name="headrace-heartbeat", daemon=True).start()
