@@ -25,6 +25,7 @@ from headrace.api.context import ApiContext
 from headrace.engine import actions
 from headrace.engine.coordinator import now_ms
 from headrace.engine.jobs import Principal
+from headrace.engine.logs import read_log
 from headrace.errors import HeadraceError, NotFound, PermissionDenied
 from headrace.ui import session, views
 
@@ -531,7 +532,9 @@ def task_log_live(request: Request, run_id: int, task_run_id: int) -> Response:
     page = views.task_page(_ctx(request).store, who, run_id, task_run_id, attempt, now_ms())
     offset = _int_param(request, "offset") or 0
     path = page.attempt["log_path"] if page.attempt else None
-    text, new_offset = actions.read_log_from(path, offset, LIVE_LOG_CHUNK)
+    text, new_offset = actions.read_log_from(
+        path, offset, LIVE_LOG_CHUNK, store=_ctx(request).store
+    )
     latest = page.attempts[-1]["attempt_number"] if page.attempts else None
     current = page.attempt["attempt_number"] if page.attempt else None
     newer = latest if latest is not None and current is not None and latest > current else None
@@ -554,10 +557,11 @@ def task_log_full(request: Request, run_id: int, task_run_id: int) -> Response:
         _ctx(request).store, who, run_id, task_run_id, _int_param(request, "attempt"), now_ms()
     )
     path = page.attempt["log_path"] if page.attempt else None
-    if not path or not Path(path).exists():
+    data = read_log(_ctx(request).store, path)  # the file, or the store's copy (other machine)
+    if data is None:
         raise NotFound(f"Task run {task_run_id} has no log yet.")
     return PlainTextResponse(
-        Path(path).read_bytes().decode(errors="replace"),
+        data.decode(errors="replace"),
         headers={
             "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'",

@@ -437,7 +437,7 @@ def task_page(
         chosen = next((a for a in attempts if a.attempt_number == attempt_number), chosen)
     text, truncated, offset = None, False, 0
     if chosen is not None and chosen.log_path:
-        text, truncated = actions.read_log_tail(chosen.log_path, LOG_TAIL_PAGE)
+        text, truncated = actions.read_log_tail(chosen.log_path, LOG_TAIL_PAGE, store=store)
         offset = _size(chosen.log_path)
     error = chosen.error if chosen is not None else None
     if (
