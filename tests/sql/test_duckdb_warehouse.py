@@ -178,3 +178,18 @@ def test_the_output_reads_as_the_sdks_sql_output(home: Path) -> None:
 def test_comments_only_and_empty_sql_run_nothing(home: Path) -> None:
     result = execute("-- nothing to do\n")
     assert result == SqlResult("default", "-- nothing to do\n")
+
+
+def test_an_unusable_warehouse_path_is_a_clear_error(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HEADRACE_WAREHOUSE_BAD_URL", "duckdb:////proc/headrace/x.duckdb")
+    with pytest.raises(
+        WarehouseError, match=r"^cannot create the warehouse /proc/headrace/x.duckdb"
+    ):
+        execute("SELECT 1", "bad")
+
+
+def test_missing_parameters_are_listed_in_the_order_the_sql_names_them(home: Path) -> None:
+    with pytest.raises(WarehouseError, match=r"uses parameters :zeta, :alpha but"):
+        execute("SELECT :zeta, :alpha")

@@ -26,10 +26,16 @@ def execute(sql: str, path: Path, parameters: Mapping[str, str], warehouse_id: s
     except duckdb.Error as exc:
         raise WarehouseError(str(exc)) from None
     names = {n for st in statements for n in st.named_parameters}
-    check_given(sorted(names), parameters)
+    # In the order the SQL names them; DuckDB's own `$name` markers after the `:name` ones.
+    check_given(
+        [*(n for n in marked.names if n in names), *sorted(names - set(marked.names))], parameters
+    )
     own_transactions = any(st.type.name == "TRANSACTION" for st in statements)
     texts = _original_texts(sql, marked.text, [st.query for st in statements])
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise WarehouseError(f"cannot create the warehouse {path}: {exc}") from None
     with lock.exclusive(path):
         con = _connect(duckdb, path)
         try:

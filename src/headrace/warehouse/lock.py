@@ -15,12 +15,17 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from headrace.warehouse.errors import WarehouseError
+
 
 @contextlib.contextmanager
 def exclusive(database: Path) -> Iterator[None]:
     """Hold the database's lock file for the block, waiting (and saying so) while it is taken."""
     path = database.with_name(database.name + ".lock")
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise WarehouseError(f"cannot lock the warehouse {database}: {exc}") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
