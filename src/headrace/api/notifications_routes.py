@@ -22,6 +22,7 @@ from headrace.engine.coordinator import now_ms
 from headrace.engine.jobs import Principal
 from headrace.errors import NotFound
 from headrace.notify import destinations as service
+from headrace.notify.views import notification_to_api
 from headrace.store import notifications as outbox
 
 router = APIRouter()
@@ -95,22 +96,3 @@ def list_run_notifications(request: Request, run_id: str, who: Principal = Who) 
         require_run(conn, who, number, "CAN_VIEW")
         rows = outbox.list_notifications(conn, run_ids=[number], limit=1000)
     return {"notifications": [notification_to_api(n) for n in reversed(rows)]}
-
-
-def notification_to_api(n: outbox.Notification) -> dict[str, Any]:
-    """One delivery as JSON (a webhook's destination id, never its URL)."""
-    return {
-        "notification_id": n.notification_id,
-        "run_id": n.run_id,
-        "task_run_id": n.task_run_id,
-        "task_key": n.task_key,
-        "event": n.event,
-        "channel": n.channel,
-        "target": n.target,
-        "state": n.state,
-        "attempts": n.attempts,
-        "last_error": n.last_error,
-        "created_time": n.created_time,
-        "next_attempt_time": n.next_attempt_at if n.state == outbox.PENDING else None,
-        "delivered_time": n.delivered_time,
-    }

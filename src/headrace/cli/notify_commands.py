@@ -120,7 +120,7 @@ def delete_destination(settings: Settings, store: Store, destination_id: str) ->
 def list_notifications(
     settings: Settings, store: Store, *, run_id: int | None, limit: int, as_json: bool
 ) -> None:
-    from headrace.api.notifications_routes import notification_to_api
+    from headrace.notify.views import notification_to_api
 
     with store.read() as conn:
         rows = outbox.list_notifications(
