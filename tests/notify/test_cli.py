@@ -87,3 +87,15 @@ def test_bad_destination_flags_name_the_flag(hr: Headrace) -> None:
         assert done.returncode == 2, str(done)
         assert message in done.stderr, str(done)
     assert hr("destinations", "list", "--json").json() == {"results": []}  # nothing half-made
+
+
+def test_the_server_refuses_a_bad_smtp_url_without_echoing_its_password(hr: Headrace) -> None:
+    done = hr(
+        "server", "--port", "1", "--smtp-url", "smtp://u:hunter2@mail.example.com?starttls=maybe"
+    )
+    assert done.returncode == 2, str(done)
+    assert "--smtp-url: starttls must be true or false, got 'maybe'" in done.stderr
+    assert "hunter2" not in done.output
+    bad_url = hr("server", "--port", "1", "--public-url", "jobs.example.com")
+    assert bad_url.returncode == 2, str(bad_url)
+    assert "--public-url: must be an http(s) URL" in bad_url.stderr
