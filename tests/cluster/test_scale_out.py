@@ -227,3 +227,39 @@ def test_sigterm_drains_a_worker(cluster: Cluster) -> None:
     assert run.state.result_state == SUCCESS, cluster.logs()  # finished within the grace
     listed = json.loads(server.cli("workers", "list", "--json").stdout)["workers"]
     assert [x["slots"] for x in listed] == [0]  # only the server remains
+
+
+def test_schedule_ticks_are_neither_lost_nor_doubled_across_a_takeover(cluster: Cluster) -> None:
+    leader = cluster.server(workers=0)
+    standby = cluster.server(workers=0)
+    cluster.worker(slots=2)
+    w = leader.client(leader.token("ops"))
+    job_id = w.jobs.create(
+        name="every-10s",
+        tasks=[shell("tick", "true")],
+        schedule=jobs.CronSchedule(quartz_cron_expression="*/10 * * * * ?", timezone_id="UTC"),
+        max_concurrent_runs=10,
+    ).job_id
+
+    def ticks() -> list[dict]:
+        rows = cluster.sql(
+            "SELECT trigger_info FROM runs WHERE job_id = :j ORDER BY run_id", j=job_id
+        )
+        return [json.loads(r[0]) for r in rows]
+
+    # Databricks (and Headrace) keep schedule-triggered runs at least 10 s apart.
+    wait_for(lambda: len(ticks()) >= 2, timeout=40, what="two scheduled runs")
+    leader.kill()
+    before = len(ticks())
+    wait_for(lambda: len(ticks()) >= before + 2, timeout=60, what="the standby to go on firing")
+    standby.stop()
+    times = [t["scheduled_time"] for t in ticks()]
+    assert times == sorted(set(times)), f"a tick fired twice: {times}"
+    for previous, info in zip(times, ticks()[1:], strict=False):
+        gap = info["scheduled_time"] - previous
+        # Each run is the next tick, or says which ticks it stands for (missed while no
+        # server coordinated): none silently lost.
+        assert gap == 10_000 or info.get("missed_fire_times_since") == previous + 10_000, (
+            previous,
+            info,
+        )
