@@ -172,16 +172,21 @@ class DeliveryLoop:
             self._wake.clear()
 
     def _pass(self) -> float:
-        """Deliver everything due; returns seconds until the next row is due."""
-        while not self._stop.is_set():
+        """Deliver everything due; returns seconds until the next row is due.
+
+        Looks first with a read-only query: most wake-ups (any run's end) find nothing due, and
+        must not take SQLite's write lock from the coordinator for nothing.
+        """
+        while True:
+            with self.store.read() as conn:
+                next_at = outbox.next_due_at(conn)
+            if next_at is None:
+                return SWEEP_SECONDS
+            if next_at > now_ms() or self._stop.is_set():
+                return min(max((next_at - now_ms()) / 1000, 0.0), SWEEP_SECONDS)
             done = self.sender.deliver_due()
-            if done.delivered + done.failed < BATCH:
-                break
-        with self.store.read() as conn:
-            next_at = outbox.next_due_at(conn)
-        if next_at is None:
-            return SWEEP_SECONDS
-        return min(max((next_at - now_ms()) / 1000, 0.0), SWEEP_SECONDS)
+            if done.delivered + done.failed == 0:  # claimed by another server meanwhile
+                return 1.0
 
 
 def deliver_before_exit(
