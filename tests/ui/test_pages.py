@@ -462,3 +462,21 @@ def test_only_messages_signed_for_the_session_are_shown(
     assert "started." in ui.get(f"/jobs?{query}").text  # the same session: shown anywhere
     other = signed_in(bob).get(f"/jobs?{query}")  # another session: not its message
     assert other.status_code == 200 and "started." not in other.text
+
+
+def test_forms_posted_from_another_site_are_refused(server: Server, alice: User, signed_in) -> None:
+    job_id = make_job(alice, "cross-site target", shell("a", "true"))
+    ui = signed_in(alice)
+    evil = {"origin": "http://evil.example"}
+    r = ui.client.post(f"/jobs/{job_id}/run-now", data={"csrf_token": ui.csrf}, headers=evil)
+    assert r.status_code == 403 and "evil.example" in r.text
+    assert list(alice.w.jobs.list_runs(job_id=job_id)) == []
+    with httpx.Client(base_url=server.url) as c:  # nor may it sign a visitor in
+        login = c.post("/login", data={"token": alice.token}, headers=evil)
+        assert login.status_code == 403 and "headrace_session" not in login.headers.get(
+            "set-cookie", ""
+        )
+    same = ui.client.post(
+        f"/jobs/{job_id}/run-now", data={"csrf_token": ui.csrf}, headers={"origin": server.url}
+    )
+    assert same.status_code == 303 and same.headers["location"].startswith("/runs/")

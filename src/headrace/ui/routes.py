@@ -127,7 +127,17 @@ def _flash(request: Request) -> tuple[str | None, str]:
 
 async def _posted_form(request: Request) -> Any:
     """The posted form (a dependency: read on the event loop, so the handler can be a plain
-    function that FastAPI runs in its thread pool, away from the loop)."""
+    function that FastAPI runs in its thread pool, away from the loop).
+
+    A form posted from another site's page is refused here, before anything else: browsers
+    name the page's origin, and it must be this server (this also keeps another site from
+    signing a visitor in with its own token). Raises: PermissionDenied."""
+    origin = request.headers.get("origin")
+    if origin is not None and origin != "null":
+        from urllib.parse import urlsplit
+
+        if urlsplit(origin).netloc != request.headers.get("host", ""):
+            raise PermissionDenied(f"Forms are accepted from this site only, not from {origin}.")
     return await request.form()
 
 
