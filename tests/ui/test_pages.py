@@ -201,6 +201,11 @@ def test_run_now_with_parameters_pause_and_delete(server: Server, alice: User, s
     log = ui.get(f"/runs/{run_id}/tasks/{run.tasks[0].run_id}/log.txt").text
     assert "day=friday" in log
 
+    refused = ui.post(f"/jobs/{job_id}/run-now", {"param.nope": "1"})
+    flash = httpx.URL(refused.headers["location"]).params["flash"]
+    assert "job_parameters.nope" in flash  # the engine's own words, naming the field
+    assert "nope" in ui.get(refused.headers["location"]).text
+
     assert ui.post(f"/jobs/{job_id}/pause").status_code == 303
     assert alice.w.jobs.get(job_id).settings.schedule.pause_status == jobs.PauseStatus.PAUSED
     assert ui.post(f"/jobs/{job_id}/unpause").status_code == 303
