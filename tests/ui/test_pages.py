@@ -485,3 +485,24 @@ def test_forms_posted_from_another_site_are_refused(server: Server, alice: User,
         f"/jobs/{job_id}/run-now", data={"csrf_token": ui.csrf}, headers={"origin": server.url}
     )
     assert same.status_code == 303 and same.headers["location"].startswith("/runs/")
+
+
+def test_repair_with_other_parameters(server: Server, alice: User, signed_in) -> None:
+    job_id = make_job(
+        alice,
+        "repair params",
+        shell("check", 'test "{{job.parameters.day}}" = friday'),
+        parameters=[jobs.JobParameterDefinition(name="day", default="monday")],
+    )
+    run_id = alice.w.jobs.run_now(job_id).run_id
+    assert settle(alice.w, run_id).state.result_state == jobs.RunResultState.FAILED
+    ui = signed_in(alice)
+    assert 'name="param.day" value="monday"' in ui.get(f"/runs/{run_id}").text
+    r = ui.post(f"/runs/{run_id}/repair", {"task": "check", "param.day": "friday"})
+    assert "Repairing" in httpx.URL(r.headers["location"]).params["flash"]
+    wait_for(
+        lambda: alice.w.jobs.get_run(run_id).state.result_state == jobs.RunResultState.SUCCESS,
+        what="the repair with day=friday to succeed",
+    )
+    run = alice.w.jobs.get_run(run_id)
+    assert {p.name: p.value for p in run.job_parameters} == {"day": "friday"}

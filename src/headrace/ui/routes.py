@@ -480,6 +480,7 @@ def repair(request: Request, run_id: int, form: Any = PostedForm) -> Response:
             run_id,
             rerun_tasks=tasks,
             rerun_dependent_tasks=form.get("dependents") == "yes",
+            job_parameters=_job_parameters(form) or None,
             latest_repair_id=int(str(latest)) if latest else None,
         )
     except HeadraceError as exc:
