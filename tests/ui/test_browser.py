@@ -287,7 +287,15 @@ def test_keyboard_alone_runs_a_job(server: Server, alice: User, page_for: Any) -
 def test_phone_width(server: Server, alice: User, page_for: Any) -> None:
     from playwright.sync_api import expect
 
-    alice.w.jobs.create(name="phone job", tasks=[shell("a", "true")])
+    job_id = alice.w.jobs.create(
+        name="phone job",
+        tasks=[
+            shell("first", "echo one"),
+            shell("second", "exit 2", depends_on=[jobs.TaskDependency("first")]),
+        ],
+    ).job_id
+    run_id = alice.w.jobs.run_now(job_id).run_id
+    settle(alice.w, run_id)
     page = page_for(alice)
     page.set_viewport_size({"width": 390, "height": 800})
     page.reload()
@@ -295,3 +303,8 @@ def test_phone_width(server: Server, alice: User, page_for: Any) -> None:
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 420, f"the jobs page scrolls sideways on a phone ({width}px)"
     shot(page, "jobs-phone")
+    for path, name in ((f"/runs/{run_id}", "run-phone"), (f"/jobs/{job_id}", "job-phone")):
+        page.goto(f"{server.url}{path}")
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 420, f"{path} scrolls sideways on a phone ({width}px)"
+        shot(page, name)

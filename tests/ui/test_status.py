@@ -30,3 +30,13 @@ def test_active_states_look_active_and_ended_ones_do_not() -> None:
     assert status_of(LifeCycle.TERMINATED, Result.SUCCESS).label == "Succeeded"
     assert status_of(LifeCycle.TERMINATED, Result.FAILED).icon == "✗"
     assert status_of(LifeCycle.INTERNAL_ERROR, None).css == "fail"
+
+
+def test_durations_read_naturally() -> None:
+    from headrace.ui.views import fmt_duration
+
+    assert fmt_duration(None) == "—"
+    assert fmt_duration(40) == "40 ms"
+    assert fmt_duration(1500) == "1.5s"
+    assert fmt_duration(125_000) == "2m 05s"
+    assert fmt_duration(3_780_000) == "1h 03m"

@@ -55,6 +55,8 @@ def fmt_time(ms: int | None) -> str:
 def fmt_duration(ms: int | None) -> str:
     if ms is None or ms < 0:
         return "—"
+    if ms < 1000:
+        return f"{ms} ms"
     seconds = ms / 1000
     if seconds < 60:
         return f"{seconds:.1f}s"
