@@ -270,3 +270,47 @@ def test_a_named_postgresql_warehouse(hr: Headrace, pg_schema: str) -> None:
 def _no_outside_warehouses(hr: Headrace) -> None:
     for name in [k for k in hr.env if k.startswith("HEADRACE_WAREHOUSE")]:
         del hr.env[name]
+
+
+def test_values_flow_python_to_sql_to_python(hr: Headrace) -> None:
+    hr.write(
+        "produce.py",
+        """
+        from headrace.runtime import dbutils
+
+        dbutils.jobs.taskValues.set("threshold", 3)
+        """,
+    )
+    hr.write(
+        "consume.py",
+        """
+        from headrace.warehouse import execute
+
+        result = execute("SELECT count(*) AS big FROM numbers WHERE n > :t", parameters={"t": "5"})
+        print("big numbers:", result.rows[0][0])
+        """,
+    )
+    job = hr.write(
+        "flow.yml",
+        """
+        name: flow
+        tasks:
+          - task_key: produce
+            spark_python_task: {python_file: produce.py}
+          - task_key: store
+            depends_on: [{task_key: produce}]
+            sql_task:
+              parameters: {threshold: "{{tasks.produce.values.threshold}}"}
+              query:
+                query_text: |
+                  CREATE TABLE numbers AS SELECT range AS n FROM range(10) WHERE range >= :threshold::INT;
+          - task_key: consume
+            depends_on: [{task_key: store}]
+            spark_python_task: {python_file: consume.py}
+        """,
+    )
+    _, run = hr.run_json(job, expect=0)
+    assert results(run) == {"produce": "SUCCESS", "store": "SUCCESS", "consume": "SUCCESS"}
+    assert output_of(run, "store")["sql_output"]["query_output"]["rows_affected"] == 7
+    log = hr("runs", "logs", str(run["run_id"]), "consume")
+    assert "big numbers: 4" in log.stdout, log.stdout
