@@ -80,3 +80,34 @@ def test_saved_queries_are_refused_with_the_field_path(alice: User) -> None:
             ],
         )
     assert "tasks[0].sql_task.query.query_id: saved queries are not supported" in str(caught.value)
+
+
+def test_a_sql_file_uploaded_to_the_workspace_runs(alice: User) -> None:
+    w = alice.w
+    w.workspace.upload(
+        "/Workspace/Users/alice/sql/count.sql",
+        b"SELECT count(*) AS n FROM range(CAST(:upto AS INT));\n",
+        overwrite=True,
+    )
+    job_id = w.jobs.create(
+        name="sql-workspace",
+        tasks=[
+            jobs.Task(
+                task_key="count",
+                sql_task=jobs.SqlTask(
+                    warehouse_id="default",
+                    file=jobs.SqlTaskFile(
+                        path="/Workspace/Users/alice/sql/count.sql", source=jobs.Source.WORKSPACE
+                    ),
+                    parameters={"upto": "12"},
+                ),
+            )
+        ],
+    ).job_id
+    run = settle(w, w.jobs.run_now(job_id).run_id, 60)
+    assert run.state is not None and run.state.result_state == jobs.RunResultState.SUCCESS
+    assert run.tasks is not None
+    raw = w.api_client.do(
+        "GET", "/api/2.2/jobs/runs/get-output", query={"run_id": run.tasks[0].run_id}
+    )
+    assert raw["sql_output"]["query_output"]["result"]["rows"] == [[12]]
