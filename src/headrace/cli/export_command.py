@@ -6,9 +6,7 @@ import sys
 from pathlib import Path
 
 from headrace.config import Settings
-from headrace.engine.coordinator import now_ms
-from headrace.engine.run_view import run_to_api
-from headrace.errors import NotFound, SpecError
+from headrace.errors import NotFound
 from headrace.store.db import Store
 
 # The notebook runner keeps the executed notebook next to the attempt's log.
@@ -17,20 +15,9 @@ EXECUTED_NAME = "notebook.ipynb"
 
 def executed_notebook(store: Store, run_id: int, task_key: str, attempt: int | None) -> Path:
     """The executed notebook of a task's attempt (its last by default). Raises: NotFound."""
-    with store.read() as conn:
-        data = run_to_api(conn, run_id, now=now_ms(), include_history=False)
-    base, _, rest = task_key.partition("[")
-    task = next((t for t in data["tasks"] if t["task_key"] == base), None)
-    if task is None:
-        keys = ", ".join(t["task_key"] for t in data["tasks"])
-        raise NotFound(f"run {run_id} has no task {base!r} (tasks: {keys})")
-    if rest:
-        if not rest.endswith("]") or not rest[:-1].isdigit():
-            raise SpecError(f"task {task_key!r}: write an iteration as KEY[N], e.g. {base}[0]")
-        index = int(rest[:-1])
-        task = next((i for i in task.get("iterations", []) if i.get("iteration") == index), None)
-        if task is None:
-            raise NotFound(f"task {base!r} has no iteration {index}")
+    from headrace.cli.runs_commands import find_task
+
+    task = find_task(store, run_id, task_key)
     if "notebook_task" not in task:
         raise NotFound(f"task {task_key!r} of run {run_id} is not a notebook task")
     attempts = task.get("attempts", [])

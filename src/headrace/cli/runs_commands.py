@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 from headrace.config import Settings
 from headrace.engine.coordinator import Coordinator, now_ms
@@ -111,9 +112,10 @@ def get_run(settings: Settings, store: Store, run_id: int, *, as_json: bool) -> 
         console.print(f"  repaired {data['repair_count']} time(s)")
 
 
-def print_logs(
-    settings: Settings, store: Store, run_id: int, task_key: str, attempt: int | None
-) -> None:
+def find_task(store: Store, run_id: int, task_key: str) -> dict[str, Any]:
+    """A task of a run as the Jobs API shows it; `KEY[N]` names a for_each iteration.
+
+    Raises: NotFound (no such task or iteration), SpecError (a malformed `KEY[N]`)."""
     with store.read() as conn:
         data = run_to_api(conn, run_id, now=now_ms(), include_history=False)
     base, _, rest = task_key.partition("[")
@@ -128,6 +130,13 @@ def print_logs(
         task = next((i for i in task.get("iterations", []) if i.get("iteration") == index), None)
         if task is None:
             raise NotFound(f"task {base!r} has no iteration {index}")
+    return task
+
+
+def print_logs(
+    settings: Settings, store: Store, run_id: int, task_key: str, attempt: int | None
+) -> None:
+    task = find_task(store, run_id, task_key)
     attempts = task.get("attempts", [])
     if not attempts:
         raise NotFound(f"task {task_key!r} of run {run_id} has not run, so it has no log")
