@@ -47,13 +47,35 @@ class Cluster:
 
     def worker(self, slots: int = 2, pools: list[str] | None = None) -> subprocess.Popen[bytes]:
         n = len(self.workers)
+        proc = self._spawn_worker(n, slots, pools, log_mode="wb")
+        self.workers.append(proc)
+        wait_for(lambda: self.live_workers() > len(self.servers) + n, what=f"worker {n} registered")
+        return proc
+
+    def restart_worker(
+        self, index: int, slots: int = 2, pools: list[str] | None = None
+    ) -> subprocess.Popen[bytes]:
+        """Start worker `index` again (same home, log appended) once its process has exited."""
+        assert self.workers[index].poll() is not None, f"worker {index} is still running"
+        proc = self._spawn_worker(index, slots, pools, log_mode="ab")
+        self.workers[index] = proc
+        wait_for(
+            lambda: self.sql("SELECT count(*) FROM workers WHERE pid = :p", p=proc.pid)[0][0],
+            timeout=30,
+            what=f"worker {index} (pid {proc.pid}) registered again",
+        )
+        return proc
+
+    def _spawn_worker(
+        self, n: int, slots: int, pools: list[str] | None, *, log_mode: str
+    ) -> subprocess.Popen[bytes]:
         home = self.root / f"worker{n}"
         home.mkdir(parents=True, exist_ok=True)
         env = {
             k: v for k, v in os.environ.items() if not k.startswith(("HEADRACE_", "DATABRICKS_"))
         }
         env.update({"HEADRACE_HOME": str(home), "HEADRACE_DB": self.url, **LEASE})
-        with open(home / "worker.log", "wb") as log:
+        with open(home / "worker.log", log_mode) as log:
             proc = subprocess.Popen(
                 [
                     *HEADRACE,
@@ -70,8 +92,6 @@ class Cluster:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        self.workers.append(proc)
-        wait_for(lambda: self.live_workers() > len(self.servers) + n, what=f"worker {n} registered")
         return proc
 
     def sql(self, query: str, **params: Any) -> list[Any]:
