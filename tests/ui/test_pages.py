@@ -506,3 +506,33 @@ def test_repair_with_other_parameters(server: Server, alice: User, signed_in) ->
     )
     run = alice.w.jobs.get_run(run_id)
     assert {p.name: p.value for p in run.job_parameters} == {"day": "friday"}
+
+
+def test_task_values_and_errors_with_traces(
+    server: Server, alice: User, signed_in, tmp_path
+) -> None:
+    producer = tmp_path / "produce.py"
+    producer.write_text(
+        "from headrace.runtime import dbutils\n"
+        'dbutils.jobs.taskValues.set("rows", 42)\n'
+        'dbutils.jobs.taskValues.set("note", "<i>fine</i>")\n'
+    )
+    broken = tmp_path / "broken.py"
+    broken.write_text("def load():\n    raise KeyError('region')\n\nload()\n")
+    job_id = make_job(
+        alice,
+        "values and traces",
+        jobs.Task(task_key="produce", spark_python_task=jobs.SparkPythonTask(str(producer))),
+        jobs.Task(task_key="broken", spark_python_task=jobs.SparkPythonTask(str(broken))),
+    )
+    run = settle(alice.w, alice.w.jobs.run_now(job_id).run_id)
+    ui = signed_in(alice)
+    by_key = {t.task_key: t.run_id for t in run.tasks}
+    values = ui.get(f"/runs/{run.run_id}/tasks/{by_key['produce']}").text
+    assert "<h2>Task values</h2>" in values
+    assert "<th>rows</th><td><code>42</code></td>" in values
+    assert "\\u003ci\\u003efine" in values or "&lt;i&gt;fine" in values  # JSON, escaped
+    assert "<i>fine</i>" not in values
+    failed = ui.get(f"/runs/{run.run_id}/tasks/{by_key['broken']}").text
+    assert "KeyError" in failed and "region" in failed
+    assert "<summary>Trace</summary>" in failed
