@@ -61,24 +61,39 @@ def recover_lost_runs(coordinator: Coordinator, *, lease_seconds: float) -> list
 
 
 def kill_orphans(coordinator: Coordinator, run_id: int, worker: Worker | None) -> None:
-    """Task processes outlive a killed worker (own sessions): stop those on this host."""
+    """Task processes outlive a killed worker (own sessions): stop those it ran on this host.
+
+    Only attempts that dead process ran itself: other workers (a `headrace worker`, another
+    server) may be running attempts of the same run, and they live on.
+    """
     if worker is None or worker.host != HOST:
         return
     with coordinator.store.begin() as conn:
         attempts = run_store.open_attempts_of_run(conn, run_id)
     for attempt in attempts:
-        if attempt.pid and _runs_attempt(attempt.pid, attempt.task_run_id):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(attempt.pid, signal.SIGKILL)
+        if attempt.worker_id == worker.worker_id:
+            _kill_attempt(attempt, worker)
 
 
-def _runs_attempt(pid: int, task_run_id: int) -> bool:
-    """Is `pid` still the process we started for this task run (not a reused pid)?"""
+def _runs_attempt(pid: int, attempt: Attempt) -> bool:
+    """Is `pid` still the process we started for this attempt (not a reused pid, nor a task
+    of another store whose task run ids are the same numbers)?"""
     try:
-        environ = Path(f"/proc/{pid}/environ").read_bytes()
+        environ = set(Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))
     except OSError:
         return False
-    return f"HEADRACE_TASK_RUN_ID={task_run_id}".encode() in environ.split(b"\0")
+    return _identity(attempt) <= environ
+
+
+def _identity(attempt: Attempt) -> set[bytes]:
+    """What the supervisor put in the attempt's environment that names it."""
+    marks = {
+        f"HEADRACE_TASK_RUN_ID={attempt.task_run_id}".encode(),
+        f"HEADRACE_ATTEMPT_NUMBER={attempt.attempt_number}".encode(),
+    }
+    if attempt.worker_id:
+        marks.add(f"HEADRACE_WORKER_ID={attempt.worker_id}".encode())
+    return marks
 
 
 def fail_lost_attempts(coordinator: Coordinator, *, lease_seconds: float) -> list[int]:
@@ -122,17 +137,14 @@ def _kill_attempt(attempt: Attempt, worker: Worker | None) -> None:
         return
     pids = [attempt.pid] if attempt.pid else _processes_of(attempt)
     for pid in pids:
-        if _runs_attempt(pid, attempt.task_run_id):
+        if _runs_attempt(pid, attempt):
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(pid, signal.SIGKILL)
 
 
 def _processes_of(attempt: Attempt) -> list[int]:
     """Group leaders on this host started for this attempt (by their environment)."""
-    wanted = {
-        f"HEADRACE_TASK_RUN_ID={attempt.task_run_id}".encode(),
-        f"HEADRACE_ATTEMPT_NUMBER={attempt.attempt_number}".encode(),
-    }
+    wanted = _identity(attempt)
     found = []
     for entry in os.listdir("/proc"):
         if not entry.isdigit():

@@ -122,6 +122,9 @@ def run_attempt(
     }
     context_path.write_text(json.dumps(context))
     env = _environment(command, context_path, values_path, payload)
+    # Task run ids repeat across stores (each counts from 1000): recovery on this host tells
+    # this store's task processes from another's by the (unique) worker id.
+    env["HEADRACE_WORKER_ID"] = attempt.worker_id or ""
     env["HEADRACE_OUTPUT"] = str(output_path)
     if command.cwd is not None and not Path(command.cwd).is_dir():
         message = f"working_directory {command.cwd!r} does not exist"
