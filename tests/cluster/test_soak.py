@@ -55,7 +55,6 @@ class Figures:
     coordinator_kills: int = 0
     retries: int = 0
     lost: int = 0
-    coordinator_killed_at: list[int] = field(default_factory=list)  # wall-clock ms
     events: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
@@ -201,7 +200,6 @@ class Chaos(threading.Thread):
         index = self.cluster.servers.index(leader)
         pid = leader.proc.pid if leader.proc else None
         leader.kill()
-        self.figures.coordinator_killed_at.append(int(time.time() * 1000))
         self.figures.coordinator_kills += 1
         self.log(f"kill -9 coordinating server{index} (pid {pid})")
         time.sleep(self.rng.uniform(*DOWN_FOR))
