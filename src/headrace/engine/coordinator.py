@@ -356,6 +356,11 @@ class Coordinator:
         active = run_store.count_admitted_runs(conn, job_id)
         for queued in run_store.queued_runs(conn, job_id):
             tx = self._open(conn, queued.run_id)
+            if tx.run.life_cycle != LifeCycle.QUEUED:
+                # Another process admitted (or canceled) it while we waited for its row lock.
+                if tx.run.life_cycle not in TERMINAL:
+                    active += 1
+                continue
             if active >= tx.plan.settings.max_concurrent_runs:
                 break
             timeout = tx.plan.settings.timeout_seconds
