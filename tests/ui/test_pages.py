@@ -536,3 +536,21 @@ def test_task_values_and_errors_with_traces(
     failed = ui.get(f"/runs/{run.run_id}/tasks/{by_key['broken']}").text
     assert "KeyError" in failed and "region" in failed
     assert "<summary>Trace</summary>" in failed
+
+
+def test_run_page_lists_its_notification_deliveries(server: Server, alice: User, signed_in) -> None:
+    job_id = make_job(
+        alice,
+        "ui notified",
+        shell("boom", "exit 1"),
+        email_notifications=jobs.JobEmailNotifications(on_failure=["oncall@example.com"]),
+    )
+    run_id = alice.w.jobs.run_now(job_id).run_id
+    settle(alice.w, run_id, 60)
+    page = signed_in(alice).get(f"/runs/{run_id}").text
+    section = page.split("<h2>Notifications</h2>", 1)
+    assert len(section) == 2, "the run page has no Notifications section"
+    table = section[1].split("</table>", 1)[0]
+    assert "<td>on_failure</td>" in table and "email: oncall@example.com" in table
+    # This server has no SMTP settings: the delivery says why it has not gone out (yet).
+    assert "no SMTP server configured" in table

@@ -212,6 +212,8 @@ class RunPage:
     now: int
     span_label: str = ""
     history: list[dict[str, Any]] = field(default_factory=list)
+    # Deliveries of this run's notifications (state, attempts, last error), newest first.
+    notifications: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -240,6 +242,7 @@ def run_page(store: Store, who: Principal, run_id: int, now: int) -> RunPage:
         settings = json.loads(run_store.run_settings(conn, run_id))
         names = job_store.job_names(conn, {run.job_id}) if run.job_id is not None else {}
         defaults = actions.default_repair_tasks(conn, run_id) if not _active(run) else []
+        deliveries = _notifications_of(conn, run_id)
     tasks = view["tasks"]
     task_status = {t["task_key"]: api_status(t) for t in tasks}
     start = view["start_time"] or now
@@ -259,7 +262,16 @@ def run_page(store: Store, who: Principal, run_id: int, now: int) -> RunPage:
         now=now,
         span_label=fmt_duration(max(end, start + 1) - start),
         history=_history(view),
+        notifications=deliveries,
     )
+
+
+def _notifications_of(conn: Connection, run_id: int) -> list[dict[str, Any]]:
+    """The run's notification deliveries as the API shows them (no webhook URLs)."""
+    from headrace.notify.views import notification_to_api
+    from headrace.store import notifications as outbox
+
+    return [notification_to_api(n) for n in outbox.list_notifications(conn, run_ids=[run_id])]
 
 
 def _history(view: dict[str, Any]) -> list[dict[str, Any]]:
