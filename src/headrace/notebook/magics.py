@@ -177,7 +177,8 @@ def _pip(line: str) -> None:
 
     # Into the task's own interpreter (the kernel runs on it), as Databricks' notebook-scoped
     # libraries; a failed install fails the cell.
-    _stream([sys.executable, "-m", "pip", *shlex.split(line)], "%pip")
+    # -I: the notebook's folder (a user file named pip.py, say) must not shadow pip itself.
+    _stream([sys.executable, "-I", "-m", "pip", *shlex.split(line)], "%pip")
     importlib.invalidate_caches()
 
 

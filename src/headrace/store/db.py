@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +15,9 @@ from headrace.errors import HeadraceError
 
 # The newest migration; checked with one cheap query so Alembic loads only when needed.
 SCHEMA_HEAD = "0006"
+
+
+_FRESH_FILE_WAITS = (0.01, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 
 class StoreError(HeadraceError):
@@ -127,11 +131,18 @@ def current_revision(store: Store) -> str | None:
 
 def ensure_schema(store: Store) -> None:
     """Bring the schema to SCHEMA_HEAD, loading Alembic only if a migration is needed."""
-    try:
-        revision = current_revision(store)
-    except Exception as exc:
-        cause = getattr(exc, "orig", None) or exc  # the driver's words, not SQLAlchemy's wrapping
-        raise StoreError(f"cannot read the store at {store.engine.url}: {cause}") from exc
+    for wait in (*_FRESH_FILE_WAITS, None):
+        try:
+            revision = current_revision(store)
+            break
+        except Exception as exc:
+            cause = getattr(exc, "orig", None) or exc  # the driver's words, not SQLAlchemy's
+            # Two processes creating one new SQLite file at once: while the other switches it
+            # to WAL, SQLite can answer "locked" without waiting; it is over in milliseconds.
+            if wait is not None and store.is_sqlite and "locked" in str(cause):
+                time.sleep(wait)
+                continue
+            raise StoreError(f"cannot read the store at {store.engine.url}: {cause}") from exc
     if revision == SCHEMA_HEAD:
         return
     if revision is not None and revision > SCHEMA_HEAD:
