@@ -1,6 +1,7 @@
 """Print what the run produced."""
 
 from common import run_dir
+
 from headrace.runtime import dbutils
 
 ratio = dbutils.jobs.taskValues.get(taskKey="transform", key="valid_ratio", debugValue=1.0)

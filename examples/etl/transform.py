@@ -5,6 +5,7 @@ import json
 from collections import defaultdict
 
 from common import run_dir
+
 from headrace.runtime import dbutils
 
 raw = list(csv.DictReader((run_dir() / "raw_sales.csv").open()))
