@@ -162,6 +162,7 @@ def run_on_server(
 
     from headrace.bundle.client import ApiClient
     from headrace.bundle.deploy import deployed_job_id
+    from headrace.states import TERMINAL
 
     client = ApiClient.from_options(server, token)
     job_id = deployed_job_id(path, client, target=target, variables=variables, key=key)
@@ -179,7 +180,7 @@ def run_on_server(
             if seen.get(task["task_key"]) != state:
                 seen[task["task_key"]] = state
                 _say(f"{task['task_key']}: {state.lower()}")
-        if run["state"]["life_cycle_state"] in ("TERMINATED", "SKIPPED", "INTERNAL_ERROR"):
+        if run["state"]["life_cycle_state"] in {state.value for state in TERMINAL}:
             break
         time.sleep(delay)  # a remote run: the CLI follows it over HTTP
         delay = min(delay * 1.5, 2.0)

@@ -64,6 +64,14 @@ DbOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the Jobs API Run object as JSON.")]
 VerboseOption = Annotated[bool, typer.Option("--verbose", "-v", help="Show tracebacks on errors.")]
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option("--param", "-p", help="Job parameter NAME=VALUE (repeatable)."),
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")]
+SlotsOption = Annotated[
+    int | None, typer.Option("--slots", min=1, help="Parallel tasks (default: CPU count).")
+]
 PoolOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -153,18 +161,13 @@ def validate(
 @app.command()
 def run(
     file: Annotated[Path, typer.Argument(help="Job spec file (YAML or JSON).")],
-    param: Annotated[
-        list[str] | None,
-        typer.Option("--param", "-p", help="Job parameter NAME=VALUE (repeatable)."),
-    ] = None,
+    param: ParamOption = None,
     job: Annotated[
         str | None, typer.Option("--job", help="Which job, when the file holds several.")
     ] = None,
     as_json: JsonOption = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
-    slots: Annotated[
-        int | None, typer.Option("--slots", min=1, help="Parallel tasks (default: CPU count).")
-    ] = None,
+    quiet: QuietOption = False,
+    slots: SlotsOption = None,
     db: DbOption = None,
 ) -> None:
     """Run a job now, locally, and wait for it; the exit code is the run's result."""
@@ -516,20 +519,15 @@ def bundle_run(
     target: TargetOption = None,
     var: VarOption = None,
     path: BundlePathOption = None,
-    param: Annotated[
-        list[str] | None,
-        typer.Option("--param", "-p", help="Job parameter NAME=VALUE (repeatable)."),
-    ] = None,
+    param: ParamOption = None,
     server: Annotated[
         str | None,
         typer.Option("--server", help="Run the deployed job on this server instead of here."),
     ] = None,
     token: TokenOption = None,
     as_json: JsonOption = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress output.")] = False,
-    slots: Annotated[
-        int | None, typer.Option("--slots", min=1, help="Parallel tasks (default: CPU count).")
-    ] = None,
+    quiet: QuietOption = False,
+    slots: SlotsOption = None,
     db: DbOption = None,
 ) -> None:
     """Run a bundle's job now (locally, or deployed on --server) and wait; exit code = result."""
@@ -672,9 +670,7 @@ def notifications_list(
 
 @app.command("worker")
 def worker(
-    slots: Annotated[
-        int | None, typer.Option("--slots", min=1, help="Parallel tasks (default: CPU count).")
-    ] = None,
+    slots: SlotsOption = None,
     grace: Annotated[
         float,
         typer.Option(

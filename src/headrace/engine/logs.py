@@ -49,7 +49,3 @@ def read_log(store: Store | None, path: str | None) -> bytes | None:
     with store.read() as conn:
         kept = log_by_path(conn, path)
     return gzip.decompress(kept[0]) if kept is not None else None
-
-
-def has_local_file(path: str | None) -> bool:
-    return bool(path) and Path(path).exists()  # type: ignore[arg-type]

@@ -82,14 +82,7 @@ def _run(
         preview = collected if collected is not None else preview
     if not own_transactions:
         con.commit()
-    return SqlResult(
-        warehouse_id,
-        sql,
-        done,
-        columns=preview.columns if preview else [],
-        rows=preview.rows if preview else [],
-        truncated=preview.truncated if preview else False,
-    )
+    return SqlResult.of(warehouse_id, sql, done, preview)
 
 
 def _read(cursor: Any, kind: str) -> tuple[int | None, PreviewCollector | None]:

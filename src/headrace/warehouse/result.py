@@ -39,6 +39,24 @@ class SqlResult:
     rows: list[list[Cell]] = field(default_factory=list)
     truncated: bool = False
 
+    @classmethod
+    def of(
+        cls,
+        warehouse_id: str,
+        query_text: str,
+        statements: list[StatementResult],
+        preview: PreviewCollector | None,
+    ) -> SqlResult:
+        """The result of executed statements, previewing the last result set collected."""
+        return cls(
+            warehouse_id,
+            query_text,
+            statements,
+            columns=preview.columns if preview else [],
+            rows=preview.rows if preview else [],
+            truncated=preview.truncated if preview else False,
+        )
+
     @property
     def has_result_set(self) -> bool:
         """True when some statement returned rows (even zero of them)."""
