@@ -2,8 +2,10 @@
 get-status.
 
 Files live under `<HEADRACE_HOME>/workspace/` (see `engine.workspace`, the one place paths
-are mapped). Any authenticated user may read and write the whole workspace: Headrace keeps
-no per-object workspace ACLs (Databricks' directory/notebook permissions are not emulated).
+are mapped). Any authenticated user may read the whole workspace and write outside `/Users`;
+`/Users/<name>` and everything under it may be changed only by that user or an admin, and
+`/Users` itself (and the root) only by an admin. Headrace keeps no other per-object workspace
+ACLs (Databricks' directory/notebook permissions are not emulated).
 
 `import` takes Databricks' JSON body (`content` base64) and the multipart form the SDK's
 `w.workspace.upload()` sends (fields `path`, `format`, `language`, `overwrite`, file
@@ -43,6 +45,10 @@ def _check_write(path: Any, who: Principal) -> None:
         raise PermissionDenied(
             f"User {who.user_name} may not change {path}: it belongs to another user."
         )
+
+
+def _existing_folder(request: Request, path: Any) -> bool:
+    return isinstance(path, str) and workspace.local_path(_root(request), path).is_dir()
 
 
 def _query_path(request: Request) -> str:
@@ -142,7 +148,8 @@ def get_status(request: Request, who: Principal = Who) -> Any:
 @router.post("/mkdirs")
 def mkdirs(request: Request, body: dict[str, Any] = JsonBody, who: Principal = Who) -> Any:
     path = body_str(body, "path")
-    _check_write(path, who)
+    if not _existing_folder(request, path):  # an existing folder: nothing changes
+        _check_write(path, who)
     workspace.mkdirs(_root(request), path)
     return {}
 

@@ -412,9 +412,14 @@ def export_file(root: Path, workspace_path: Any, fmt: Any) -> tuple[Path, bytes]
 
 
 def may_write(workspace_path: str, user_name: str, admin: bool) -> bool:
-    """Whether a user may change a path: `/Users/<name>/...` belongs to that user (and admins);
-    everything else (`/Shared`, ...) to every signed-in user."""
-    parts = normalize(workspace_path).split("/")
-    if len(parts) >= 3 and parts[1] == "Users":
-        return admin or parts[2] == user_name
+    """Whether a user may change a path: `/Users/<name>` and everything under it belong to that
+    user (and admins); `/Users` itself and the root only to admins (deleting either would take
+    every user's folder); everything else (`/Shared`, ...) to every signed-in user."""
+    if admin:
+        return True
+    parts = normalize(workspace_path).split("/")[1:]
+    if parts == [""] or parts == ["Users"]:
+        return False
+    if parts[0] == "Users":
+        return parts[1] == user_name
     return True
