@@ -246,3 +246,16 @@ def test_every_issue_is_reported_at_once() -> None:
         "tasks[2].shell_command_task.command",
         "tasks[2].task_key",
     ]
+
+
+def test_task_types_that_cannot_run_do_not_validate() -> None:
+    from headrace.spec.validate import NOT_YET_RUNNABLE
+
+    for kind, reason in NOT_YET_RUNNABLE.items():
+        inner = {"task_key": "i", kind: {}}
+        assert issues(
+            tasks=[
+                {"task_key": "t", kind: {}},
+                {"task_key": "f", "for_each_task": {"inputs": "[1]", "task": inner}},
+            ]
+        ) == [f"tasks[0].{kind}: {reason}", f"tasks[1].for_each_task.task.{kind}: {reason}"]
