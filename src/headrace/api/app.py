@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from headrace import __version__
 from headrace.api import (
+    compat,
     errors,
     jobs_routes,
     meta_routes,
@@ -39,6 +40,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     )
     app.state.ctx = ctx
     errors.install(app)
+    app.add_middleware(compat.LegacyClientMiddleware)  # text/json, GET with a JSON body
     app.include_router(meta_routes.router)
     for version in API_VERSIONS:
         prefix = f"/api/{version}"

@@ -12,14 +12,13 @@ from headrace.api.params import (
     as_int,
     body_int,
     body_str,
-    body_str_list,
     body_str_map,
     json_body,
     query_bool,
     query_int,
     queue_override,
 )
-from headrace.engine import actions
+from headrace.engine import actions, run_overrides
 from headrace.engine import jobs as job_service
 from headrace.engine.jobs import Principal
 from headrace.errors import SpecError, SpecIssue
@@ -27,6 +26,7 @@ from headrace.store.records import Job
 
 router = APIRouter()
 _MAX_OFFSET = 2**40
+_MAX_PREV_SCAN = 100_000  # jobs read to find the previous page's cursor
 Who = Depends(principal_of)
 JsonBody = Depends(json_body)
 
@@ -87,7 +87,21 @@ def list_jobs(request: Request, who: Principal = Who) -> Any:
     out["has_more"] = more
     if more:
         out["next_page_token"] = str(jobs[-1].job_id)
+    if token and after > 0:
+        out["prev_page_token"] = _prev_page_token(request, who, name, after, limit)
     return out
+
+
+def _prev_page_token(
+    request: Request, who: Principal, name: str | None, after: int, limit: int
+) -> str:
+    """The cursor of the page before the one after job `after` ("0": the first page)."""
+    earlier, _ = job_service.list_jobs(
+        ctx_of(request).store, who, name=name, after_id=0, limit=_MAX_PREV_SCAN
+    )
+    ids = [j.job_id for j in earlier if j.job_id <= after]
+    start = len(ids) - limit  # the previous page is ids[start:]; its cursor is the id before
+    return str(ids[start - 1]) if start > 0 else "0"
 
 
 def _page_token(token: str) -> int:
@@ -129,51 +143,20 @@ _RUN_NOW_FIELDS = {
     "notebook_params", "jar_params", "spark_submit_params", "sql_params", "dbt_commands",
     "pipeline_params", "only",
 }  # fmt: skip
-_NOT_SUPPORTED = ("notebook_params", "jar_params", "spark_submit_params", "sql_params",
-                  "dbt_commands", "pipeline_params", "only")  # fmt: skip
 
 
 def _check_run_now_fields(body: dict[str, Any]) -> None:
     issues = [
         SpecIssue(k, "unknown field for jobs/run-now") for k in sorted(set(body) - _RUN_NOW_FIELDS)
     ]
-    issues += [
-        SpecIssue(k, "not supported by Headrace; pass job_parameters instead")
-        for k in _NOT_SUPPORTED
-        if body.get(k)
-    ]
     if issues:
         raise SpecError(issues)
 
 
-def _with_legacy_params(
-    settings: dict[str, Any], body: dict[str, Any], has_job_params: bool
-) -> dict[str, Any]:
-    """Databricks' legacy run-now overrides: python_params replace every spark_python_task's
-    parameters, python_named_params every python_wheel_task's named_parameters."""
-    python_params = body_str_list(body, "python_params")
-    named = body_str_map(body, "python_named_params")
-    if not python_params and not named:
-        return settings
-    if has_job_params and settings.get("parameters"):
-        raise SpecError(
-            [
-                SpecIssue(
-                    "python_params",
-                    "cannot be combined with job_parameters on a job that defines parameters",
-                )
-            ]
-        )
-    tasks = []
-    for task in settings.get("tasks", []):
-        task = dict(task)
-        if python_params and "spark_python_task" in task:
-            task["spark_python_task"] = {**task["spark_python_task"], "parameters": python_params}
-        if named and "python_wheel_task" in task:
-            wheel = {k: v for k, v in task["python_wheel_task"].items() if k != "parameters"}
-            task["python_wheel_task"] = {**wheel, "named_parameters": named}
-        tasks.append(task)
-    return {**settings, "tasks": tasks}
+def _run_now_settings(settings: dict[str, Any], body: dict[str, Any], has_job_params: bool) -> Any:
+    """The job's settings with run-now's `only` and legacy task parameters applied."""
+    chosen = run_overrides.select_only(settings, body.get("only"))
+    return run_overrides.apply_legacy_params(chosen, body, has_job_params=has_job_params)
 
 
 @router.post("/jobs/run-now")
@@ -192,6 +175,6 @@ def run_now(request: Request, body: dict[str, Any] = JsonBody, who: Principal = 
         parameters=params,
         idempotency_token=token,
         queue=queue,
-        adjust=lambda settings: _with_legacy_params(settings, body, bool(params)),
+        adjust=lambda settings: _run_now_settings(settings, body, bool(params)),
     )
     return {"run_id": run_id, "number_in_job": run_id}

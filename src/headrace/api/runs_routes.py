@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -20,12 +21,12 @@ from headrace.api.params import (
     query_int,
     queue_override,
 )
-from headrace.engine import actions
+from headrace.engine import actions, run_overrides
 from headrace.engine import jobs as job_service
 from headrace.engine.actions import require_run, run_allowed
 from headrace.engine.coordinator import now_ms
 from headrace.engine.jobs import Principal
-from headrace.engine.run_view import base_run_to_api, run_to_api, task_to_api
+from headrace.engine.run_view import base_run_to_api, run_durations, run_to_api, task_to_api
 from headrace.errors import Conflict, NotFound, SpecError, SpecIssue
 from headrace.spec.loader import parse_job_settings
 from headrace.states import TERMINAL
@@ -46,6 +47,7 @@ _SUBMIT_FIELDS = {
 @router.post("/jobs/runs/submit")
 def submit(request: Request, body: dict[str, Any] = JsonBody, who: Principal = Who) -> Any:
     ctx = ctx_of(request)
+    body = run_overrides.single_task_form(body)
     unknown = sorted(set(body) - _SUBMIT_FIELDS)
     if unknown:
         raise SpecError([SpecIssue(k, "unknown field for runs/submit") for k in unknown])
@@ -56,6 +58,8 @@ def submit(request: Request, body: dict[str, Any] = JsonBody, who: Principal = W
     }
     spec["name"] = body_str(body, "run_name") or "Untitled"
     settings = parse_job_settings(spec)
+    if not settings.tasks:  # Databricks refuses a one-time run with nothing to run
+        raise SpecError([SpecIssue("tasks", "required: a one-time run needs at least one task")])
     run_id = ctx.coordinator.start_run(
         settings,
         job_id=None,
@@ -76,8 +80,21 @@ def get(request: Request, who: Principal = Who) -> Any:
         run = _run_or_task(conn, run_id)
         require_run(conn, who, run.run_id, "CAN_VIEW")
         if run.run_id != run_id:  # a task run id: answer with that task (and its iterations)
-            return _task_run_view(conn, run, run_id)
-        return run_to_api(conn, run_id, now=now_ms(), include_history=True)
+            return _task_run_view(conn, run, run_id, ctx.base_url)
+        return with_page_urls(
+            run_to_api(conn, run_id, now=now_ms(), include_history=True), ctx.base_url
+        )
+
+
+def with_page_urls(view: dict[str, Any], base_url: str) -> dict[str, Any]:
+    """A run view with `run_page_url` on the run and its tasks (the UI's pages)."""
+    run_id = view["run_id"]
+    view["run_page_url"] = f"{base_url}/runs/{run_id}"
+    for task in view.get("tasks", []):
+        task["run_page_url"] = f"{base_url}/runs/{run_id}/tasks/{task['run_id']}"
+        for it in task.get("iterations", []):
+            it["run_page_url"] = f"{base_url}/runs/{run_id}/tasks/{it['run_id']}"
+    return view
 
 
 def _run_or_task(conn: Connection, run_id: int) -> Run:
@@ -88,8 +105,12 @@ def _run_or_task(conn: Connection, run_id: int) -> Run:
         return run_store.get_run(conn, tr.run_id)
 
 
-def _task_run_view(conn: Connection, run: Run, task_run_id: int) -> dict[str, Any]:
-    view = run_to_api(conn, run.run_id, now=now_ms(), include_history=False)
+def _task_run_view(
+    conn: Connection, run: Run, task_run_id: int, base_url: str = ""
+) -> dict[str, Any]:
+    view = with_page_urls(
+        run_to_api(conn, run.run_id, now=now_ms(), include_history=False), base_url
+    )
     for t in view["tasks"]:
         if t["run_id"] == task_run_id:
             return {**t, "job_id": run.job_id, "run_name": t["task_key"]}
@@ -137,15 +158,21 @@ def list_runs(request: Request, who: Principal = Who) -> Any:
         )
         visible = [r for r in candidates if run_allowed(conn, who, r, "CAN_VIEW")]
         page = visible[offset : offset + limit]
+        now = now_ms()
         items = [
-            run_to_api(conn, r.run_id, now=now_ms(), include_history=False)
-            if expand
-            else base_run_to_api(r)
+            with_page_urls(
+                run_to_api(conn, r.run_id, now=now, include_history=False)
+                if expand
+                else {**base_run_to_api(r), **run_durations(r, now)},
+                ctx.base_url,
+            )
             for r in page
         ]
     out: dict[str, Any] = {"runs": items, "has_more": offset + limit < len(visible)}
     if out["has_more"]:
         out["next_page_token"] = str(offset + limit)
+    if offset > 0:
+        out["prev_page_token"] = str(max(offset - limit, 0))
     return out
 
 
@@ -153,6 +180,8 @@ def list_runs(request: Request, who: Principal = Who) -> Any:
 def cancel(request: Request, body: dict[str, Any] = JsonBody, who: Principal = Who) -> Any:
     ctx = ctx_of(request)
     run_id = body_int(body, "run_id")
+    with ctx.store.read() as conn:  # a task run id (as runs/get takes) cancels its run
+        run_id = _run_or_task(conn, run_id).run_id
     ctx.kill(actions.cancel_run(ctx.store, ctx.coordinator, who, run_id), "CANCELED")
     return {}
 
@@ -227,7 +256,7 @@ def get_output(request: Request, who: Principal = Who) -> Any:
         run = require_run(conn, who, tr.run_id, "CAN_VIEW")
         attempts = run_store.attempts_of_run(conn, run.run_id)
         mine = [a for a in attempts if a.task_run_id == task_run_id]
-        view = _task_run_view(conn, run, task_run_id)
+        view = _task_run_view(conn, run, task_run_id, ctx.base_url)
     out: dict[str, Any] = {"metadata": view}
     if mine:
         last = mine[-1]
@@ -250,6 +279,54 @@ def get_output(request: Request, who: Principal = Who) -> Any:
     if child:
         out["run_job_output"] = child
     return out
+
+
+# The notebook runner keeps the executed notebook next to the attempt's log.
+EXECUTED_NOTEBOOK = "notebook.ipynb"
+
+
+@router.get("/jobs/runs/export")
+def export(request: Request, who: Principal = Who) -> Any:
+    """A notebook task run's executed notebook as HTML (views_to_export CODE or ALL)."""
+    ctx = ctx_of(request)
+    run_id = query_int(request, "run_id")
+    views = request.query_params.get("views_to_export") or "CODE"
+    if views not in ("CODE", "DASHBOARDS", "ALL"):
+        raise SpecError([SpecIssue("views_to_export", "must be CODE, DASHBOARDS or ALL")])
+    with ctx.store.read() as conn:
+        run = _run_or_task(conn, run_id)
+        require_run(conn, who, run.run_id, "CAN_VIEW")
+        task_runs = [t for t in run_store.current_task_runs(conn, run.run_id)]
+        if run.run_id == run_id:  # a job run: its one task, as for single-task runs
+            if len(task_runs) != 1:
+                raise SpecError(
+                    [
+                        SpecIssue(
+                            "run_id",
+                            f"export takes a task run's id (this run has {len(task_runs)} tasks)",
+                        )
+                    ]
+                )
+            run_id = task_runs[0].task_run_id
+        mine = [a for a in run_store.attempts_of_run(conn, run.run_id) if a.task_run_id == run_id]
+    if views == "DASHBOARDS":
+        return {"views": []}
+    path = (
+        Path(mine[-1].log_path).parent / EXECUTED_NOTEBOOK if mine and mine[-1].log_path else None
+    )
+    if path is None or not path.exists():
+        raise NotFound(f"Run {run_id} kept no executed notebook (not a notebook task, or it "
+                       "ended before its kernel started)")  # fmt: skip
+    from headrace.notebook.export import to_html
+
+    name = Path(_task_notebook_path(ctx, run.run_id, run_id) or path.name).stem
+    return {"views": [{"content": to_html(path), "name": name, "type": "NOTEBOOK"}]}
+
+
+def _task_notebook_path(ctx: Any, run_id: int, task_run_id: int) -> str | None:
+    with ctx.store.read() as conn:
+        view = _task_run_view(conn, run_store.get_run(conn, run_id), task_run_id)
+    return (view.get("notebook_task") or {}).get("notebook_path")
 
 
 __all__ = ["require_run", "router", "task_to_api"]

@@ -40,6 +40,12 @@ class ServerOptions:
     port: int = 8765
     grace_seconds: float = 30.0
     notify: Any = None  # headrace.notify.settings.NotifySettings; None: from the environment
+    tls: Any = None  # headrace.api.tls.TlsFiles: serve https
+
+    @property
+    def own_url(self) -> str:
+        """This server's address as clients on this machine reach it."""
+        return f"{'https' if self.tls is not None else 'http'}://{self.host}:{self.port}"
 
 
 class CoordinatorLoop:
@@ -207,7 +213,8 @@ def serve(settings: Settings, options: ServerOptions, store: Store | None = None
         coordinator=worker.coordinator,
         settings=settings,
         pool=worker.pool,
-        base_url=f"http://{options.host}:{options.port}",
+        # run_page_url and notification links: --public-url, else this server's own address
+        base_url=options.notify.public_url if options.notify is not None else options.own_url,
     )
     worker.coordinator.subscribe(lambda change: worker.pool.wake() if change.new_attempts else None)
     triggers = _trigger_loop(ctx)
@@ -226,6 +233,8 @@ def serve(settings: Settings, options: ServerOptions, store: Store | None = None
         port=options.port,
         log_level="warning",
         lifespan="off",
+        ssl_certfile=str(options.tls.cert) if options.tls is not None else None,
+        ssl_keyfile=str(options.tls.key) if options.tls is not None else None,
     )
     try:
         _DrainingServer(config).run()

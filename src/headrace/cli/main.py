@@ -377,6 +377,20 @@ def server(
             show_default=False,
         ),
     ] = None,
+    tls_cert: Annotated[
+        Path | None,
+        typer.Option("--tls-cert", help="Serve https with this PEM certificate (chain)."),
+    ] = None,
+    tls_key: Annotated[
+        Path | None, typer.Option("--tls-key", help="The private key of --tls-cert (PEM).")
+    ] = None,
+    tls_self_signed: Annotated[
+        bool,
+        typer.Option(
+            "--tls-self-signed",
+            help="Serve https with a self-signed certificate kept in HEADRACE_HOME/tls (dev only).",
+        ),
+    ] = False,
     pool: PoolOption = None,
     db: DbOption = None,
 ) -> None:
@@ -391,14 +405,19 @@ def server(
         settings = Settings.load(db=db, slots=workers or None, pools=pool)
         if workers == 0:
             settings = dataclasses.replace(settings, slots=0)
+        from headrace.cli.tls_options import tls_files
+
+        tls = tls_files(settings.home, host, tls_cert, tls_key, tls_self_signed)
+        scheme = "https" if tls is not None else "http"
         notify = NotifySettings.load(
-            smtp_url=smtp_url, public_url=public_url, default_url=f"http://{host}:{port}"
+            smtp_url=smtp_url, public_url=public_url, default_url=f"{scheme}://{host}:{port}"
         )
         from sqlalchemy.engine import make_url
 
         store_url = make_url(settings.db_url).render_as_string(hide_password=True)
-        print(f"headrace server on http://{host}:{port} (store: {store_url})", file=sys.stderr)
-        serve(settings, ServerOptions(host=host, port=port, grace_seconds=grace, notify=notify))
+        print(f"headrace server on {scheme}://{host}:{port} (store: {store_url})", file=sys.stderr)
+        options = ServerOptions(host=host, port=port, grace_seconds=grace, notify=notify, tls=tls)
+        serve(settings, options)
     except Exception as exc:  # the one error boundary
         _fail(exc)
 

@@ -69,6 +69,11 @@ def _durations(start: int | None, end: int | None, now: int) -> dict[str, int]:
     }
 
 
+def run_durations(run: Run, now: int) -> dict[str, int]:
+    """A run's start/end times and durations (so far, while it is active), in ms."""
+    return _durations(run.start_time, run.end_time, now)
+
+
 def base_run_to_api(run: Run) -> dict[str, Any]:
     """A run as a Jobs API `BaseRun` (what `runs/list` returns: no tasks)."""
     stopping = run.stop_reason is not None
