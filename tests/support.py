@@ -241,6 +241,8 @@ class Server:
         self.env["COLUMNS"] = "200"  # rich tables of the CLI: no wrapping in assertions
         self.proc: subprocess.Popen[bytes] | None = None
         self.starts = 0
+        self.extra_args: list[str] = []  # more `headrace server` flags (e.g. TLS)
+        self.verify: Any = True  # what httpx checks the server's certificate with
 
     @property
     def workspace_tree(self) -> Path:
@@ -274,6 +276,7 @@ class Server:
                     str(self.workers),
                     "--grace-seconds",
                     str(self.grace_seconds),
+                    *self.extra_args,
                 ],
                 env=self.env,
                 cwd=self.root,
@@ -289,7 +292,8 @@ class Server:
                     f"headrace server exited with {self.proc.returncode}\n{self.log()}"
                 )
             try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
+                health = httpx.get(f"{self.url}/health", timeout=1, verify=self.verify)
+                if health.status_code == 200:
                     return
             except httpx.TransportError:
                 pass
