@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from headrace.warehouse.config import env_name, resolve
 from headrace.warehouse.errors import WarehouseError
-from headrace.warehouse.markers import for_duckdb, for_sqlalchemy
+from headrace.warehouse.markers import for_duckdb, for_sqlalchemy, statement_text
+from headrace.warehouse.sqlalchemy_backend import split
 
 
 def test_markers_outside_strings_and_comments_are_found_in_order() -> None:
@@ -105,3 +106,25 @@ def test_an_unknown_warehouse_says_where_to_configure_it(home: Path) -> None:
         f"or under 'warehouses: {{lake: {{url: ...}}}}' in {home / 'warehouses.yml'} "
         "(omit warehouse_id, or use 'default', for the embedded DuckDB warehouse)"
     )
+
+
+@pytest.mark.parametrize(
+    ("raw", "text"),
+    [
+        (
+            "  -- a comment; with a semicolon\n  INSERT INTO t VALUES (1);",
+            "INSERT INTO t VALUES (1);",
+        ),
+        ("/* block */\n-- line\nSELECT 1 -- tail", "SELECT 1 -- tail"),
+        ("SELECT ':x' -- not a marker", "SELECT ':x' -- not a marker"),
+        ("-- only a comment\n", ""),
+    ],
+)
+def test_statement_text_drops_the_comments_and_whitespace_before_it(raw: str, text: str) -> None:
+    assert statement_text(raw) == text
+
+
+def test_sqlalchemy_split_records_statements_without_leading_comments() -> None:
+    statements = split("CREATE TABLE t (a INT); -- c; d\n  /* e */ INSERT INTO t VALUES (1);")
+    assert [kind for _, kind in statements] == ["CREATE", "INSERT"]
+    assert statements[1][0] == "INSERT INTO t VALUES (1);"

@@ -8,7 +8,7 @@ from typing import Any
 
 from headrace.warehouse import lock
 from headrace.warehouse.errors import WarehouseError
-from headrace.warehouse.markers import for_duckdb
+from headrace.warehouse.markers import for_duckdb, statement_text
 from headrace.warehouse.parameters import check_given
 from headrace.warehouse.result import PreviewCollector, SqlResult, StatementResult
 
@@ -115,8 +115,8 @@ def _original_texts(original: str, marked: str, queries: list[str]) -> list[str]
     for query in queries:
         at = marked.find(query, cursor)
         if at < 0:
-            texts.append(query.strip())
+            texts.append(statement_text(query))
             continue
-        texts.append(original[at : at + len(query)].strip())
+        texts.append(statement_text(original[at : at + len(query)]))
         cursor = at + len(query)
     return texts

@@ -34,6 +34,21 @@ def for_sqlalchemy(sql: str) -> MarkedSql:
     return _rewrite(sql, marker=":", other_colon="\\:")
 
 
+def statement_text(sql: str) -> str:
+    """The statement itself: without the comments and whitespace a splitter left before it."""
+    skipped = 0
+    for ttype, value in Lexer.get_default_instance().get_tokens(sql):
+        if (
+            ttype not in tokens.Comment
+            and ttype not in tokens.Whitespace
+            and ttype not in tokens.Newline
+            and not value.isspace()
+        ):
+            break
+        skipped += len(value)
+    return sql[skipped:].strip()
+
+
 def _rewrite(sql: str, *, marker: str, other_colon: str) -> MarkedSql:
     parts: list[str] = []
     names: dict[str, None] = {}  # ordered set

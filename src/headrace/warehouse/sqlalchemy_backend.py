@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from headrace.warehouse.errors import WarehouseError
-from headrace.warehouse.markers import MarkedSql, for_sqlalchemy
+from headrace.warehouse.markers import MarkedSql, for_sqlalchemy, statement_text
 from headrace.warehouse.parameters import check_given
 from headrace.warehouse.result import PreviewCollector, SqlResult, StatementResult
 
@@ -38,7 +38,7 @@ def split(sql: str) -> list[tuple[str, str]]:
         kind = statement.get_type()
         if kind == "UNKNOWN":
             kind = words[0].value.upper()
-        out.append((str(statement).strip(), kind))
+        out.append((statement_text(str(statement)), kind))
     return out
 
 
