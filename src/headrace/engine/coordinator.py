@@ -214,9 +214,9 @@ class Coordinator:
         check_parameters(settings, parameters or {})
         with self.store.begin() as conn:
             if idempotency_token is not None:
-                existing = run_store.run_with_token(conn, idempotency_token)
+                existing = run_store.run_with_token(conn, idempotency_token, run_as)
                 if existing is not None:
-                    if (existing.job_id, existing.run_as) != (job_id, run_as):
+                    if existing.job_id != job_id:
                         raise SpecError(
                             [SpecIssue("idempotency_token", "already used for another run")]
                         )

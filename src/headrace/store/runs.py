@@ -195,9 +195,10 @@ def queued_runs(conn: Connection, job_id: int) -> list[Run]:
     return [Run.from_row(r) for r in conn.execute(stmt)]
 
 
-def run_with_token(conn: Connection, token: str) -> Run | None:
-    """The run created with this idempotency token, if any."""
-    row = conn.execute(select(*_RUN_COLUMNS).where(runs.c.idempotency_token == token)).first()
+def run_with_token(conn: Connection, token: str, run_as: str | None) -> Run | None:
+    """The run `run_as` created with this idempotency token, if any (tokens are per user)."""
+    who = runs.c.run_as.is_(None) if run_as is None else runs.c.run_as == run_as
+    row = conn.execute(select(*_RUN_COLUMNS).where(runs.c.idempotency_token == token, who)).first()
     return Run.from_row(row) if row is not None else None
 
 

@@ -86,7 +86,8 @@ runs = Table(
     Column("trigger_info", Text),  # JSON: the parent task run of a run_job_task, trigger details
 )
 Index("ix_runs_job_start", runs.c.job_id, runs.c.start_time)
-Index("ix_runs_idempotency", runs.c.idempotency_token, unique=True)
+# Idempotency tokens are per user (issue 11): another user's token cannot block or find a run.
+Index("ix_runs_idempotency", runs.c.run_as, runs.c.idempotency_token, unique=True)
 Index("ix_runs_state", runs.c.life_cycle_state)
 
 repairs = Table(
@@ -219,6 +220,20 @@ tokens = Table(
     Column("expiry_time", BigInteger),
     Column("revoked_time", BigInteger),
 )
+
+# Signed-in UI sessions (issue 11): the cookie holds a random id whose SHA-256 is stored here,
+# never the API token; signing out deletes the row, revoking the token ends it too.
+ui_sessions = Table(
+    "ui_sessions",
+    metadata,
+    Column("session_hash", String(64), primary_key=True),
+    Column(
+        "token_id", BigInteger, ForeignKey("tokens.token_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("created_time", BigInteger, nullable=False),
+    Column("expiry_time", BigInteger, nullable=False),
+)
+Index("ix_ui_sessions_token", ui_sessions.c.token_id)
 
 trigger_state = Table(
     "trigger_state",

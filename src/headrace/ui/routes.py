@@ -248,7 +248,7 @@ def login(request: Request, form: Any = PostedForm) -> Response:
 def logout(request: Request, form: Any = PostedForm) -> Response:
     _form(request, form)
     response = RedirectResponse("/login", status_code=303)
-    session.end_session(response)
+    session.end_session(response, request)
     return response
 
 
