@@ -58,17 +58,17 @@ def load_located(path: Path) -> Any:
     """Parse a YAML file into `LocDict`/`LocList`/scalars. Raises: SpecError (with the line)."""
     import yaml
 
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise SpecError(f"no such file: {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read {path}: {exc}") from None
+    from headrace.spec.bounds import read_spec_file, yaml_node_error
+
+    text = read_spec_file(path)  # SpecError: missing, not a regular file, too large
     loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
     try:
         node = loader.get_single_node()
         if node is None:
             return None
+        reason = yaml_node_error(node)  # before _build copies every alias
+        if reason is not None:
+            raise SpecError(f"{path}: refused YAML: {reason}")
         return _build(loader, node, path)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark

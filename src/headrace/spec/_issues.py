@@ -96,18 +96,18 @@ def _message(err: Any, root: type[BaseModel], loc: tuple[str | int, ...]) -> str
         return _unknown_field(root, loc)
     if kind in ("literal_error", "enum"):
         expected = ctx.get("expected", "").replace("'", "").replace(" or ", ", ")
-        return f"must be one of: {expected} (got {value!r})"
+        return f"must be one of: {expected} (got {_short(value)})"
     if kind in _TYPE_NAMES:
         return f"must be {_TYPE_NAMES[kind]} (got {_short(value)})"
     if kind == "greater_than_equal":
-        return f"must be >= {ctx['ge']} (got {value!r})"
+        return f"must be >= {ctx['ge']} (got {_short(value)})"
     if kind == "less_than_equal":
-        return f"must be <= {ctx['le']} (got {value!r})"
+        return f"must be <= {ctx['le']} (got {_short(value)})"
     if kind == "string_too_long":
         return f"must be at most {ctx['max_length']} characters (got {len(value)})"
     if kind == "string_pattern_mismatch":
         allowed = ctx["pattern"].removeprefix("^").removesuffix("$").removesuffix("+")
-        return f"{value!r} may only contain characters in {allowed}"
+        return f"{_short(value)} may only contain characters in {allowed}"
     if kind == "value_error":
         return str(err["msg"]).removeprefix("Value error, ")
     return str(err["msg"])
@@ -156,6 +156,15 @@ def _unwrap_optional(annotation: Any) -> Any:
 
 
 def _short(value: Any) -> str:
-    """A value as it would appear in a message, cut to a readable length."""
-    text = repr(value)
+    """A value as it would appear in a message, cut to a readable length.
+
+    Built by `reprlib`, which stops after a few items and levels: a value shared through YAML
+    aliases is never expanded into a message (issue 11).
+    """
+    import reprlib
+
+    shortener = reprlib.Repr()
+    shortener.maxlevel, shortener.maxlist, shortener.maxdict = 2, 4, 4
+    shortener.maxstring = shortener.maxother = 40
+    text = shortener.repr(value)
     return text if len(text) <= 40 else text[:37] + "..."

@@ -11,7 +11,7 @@ from headrace.spec.models import Task
 
 
 def check_dag(tasks: Sequence[Task]) -> list[SpecIssue]:
-    """Duplicate keys, unknown or self dependencies, misplaced `outcome`s, and cycles."""
+    """Duplicate keys, unknown, repeated or self dependencies, misplaced `outcome`s, cycles."""
     issues: list[SpecIssue] = []
     first_index: dict[str, int] = {}
     for i, task in enumerate(tasks):
@@ -20,7 +20,14 @@ def check_dag(tasks: Sequence[Task]) -> list[SpecIssue]:
             message = f"duplicate task_key '{task.task_key}' (also tasks[{first}])"
             issues.append(SpecIssue(f"tasks[{i}].task_key", message))
     for i, task in enumerate(tasks):
+        listed: dict[str, int] = {}
         for j, dep in enumerate(task.depends_on):
+            earlier = listed.setdefault(dep.task_key, j)
+            if earlier != j:
+                # A repeated edge was counted twice: the task waited forever (issue 11).
+                message = f"'{dep.task_key}' is listed twice (also depends_on[{earlier}])"
+                issues.append(SpecIssue(f"tasks[{i}].depends_on[{j}].task_key", message))
+                continue
             issue = _edge_issue(tasks, first_index, task, dep.task_key, dep.outcome)
             if issue is not None:
                 field, message = issue

@@ -13,7 +13,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from headrace.errors import SpecError, SpecIssue
+from headrace.limits import MAX_NESTING_DEPTH
 from headrace.spec._issues import did_you_mean, issues_from_validation_error, join_path
+from headrace.spec.bounds import raw_issues, read_spec_file, yaml_node_error
 from headrace.spec.dag import check_dag
 from headrace.spec.models import JobSettings
 from headrace.spec.validate import validate_job
@@ -67,11 +69,9 @@ def load_job_file(path: str | Path) -> list[JobSettings]:
             raise SpecError(issues, source=source)
         return jobs
     try:
-        text = path.read_text(encoding="utf-8-sig")  # tolerate a BOM from Windows editors
-    except FileNotFoundError:
-        raise SpecError(f"no such file: {path}", source=source) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"cannot read {path}: {exc}", source=source) from None
+        text = read_spec_file(path)  # missing, not a regular file, too large
+    except SpecError as exc:
+        raise SpecError(exc.issues, source=source) from None
     data = _parse_text(text, path.suffix.lower(), source)
     base_dir = Path(os.path.abspath(path.parent))
     jobs, issues = [], []
@@ -102,6 +102,9 @@ def parse_job_settings(
 def _parse(data: Any, base_dir: Path | None, prefix: str) -> JobSettings:
     """Unwrap, resolve paths, validate the models and then the job as a whole."""
     data = _unwrap(data, prefix)
+    too_big = raw_issues(data)  # before the models: bounded work on hostile input
+    if too_big:
+        raise SpecError([SpecIssue(join_path(prefix, i.path), i.message) for i in too_big])
     if base_dir is not None:
         data = _resolve_paths(data, base_dir)
     try:
@@ -199,16 +202,26 @@ def _parse_text(text: str, suffix: str, source: str) -> Any:
         except json.JSONDecodeError as exc:
             message = f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
             raise SpecError(message, source=source) from None
+        except RecursionError:
+            message = f"invalid JSON: nested too deeply (the limit is {MAX_NESTING_DEPTH} levels)"
+            raise SpecError(message, source=source) from None
     import yaml  # 15 ms: only when a YAML file is read
 
+    loader = _yaml_loader()(text)  # a SafeLoader subclass
     try:
-        return yaml.load(text, Loader=_yaml_loader())  # a SafeLoader subclass
+        node = loader.get_single_node()
+        reason = yaml_node_error(node) if node is not None else None
+        if reason is not None:
+            raise SpecError(f"refused YAML: {reason}", source=source)
+        return loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         raise SpecError(f"invalid YAML{where}: {exc.problem}", source=source) from None
     except yaml.YAMLError as exc:
         raise SpecError(f"invalid YAML: {exc}", source=source) from None
+    finally:
+        loader.dispose()
 
 
 @functools.cache
