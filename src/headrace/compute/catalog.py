@@ -1,0 +1,415 @@
+"""One Spark catalog per data directory, shared by every Spark server of that directory.
+
+Every Spark server (job clusters, named clusters, the warm server) of a data directory starts
+with `catalog_spark_conf(home)`: they all talk to ONE Hive metastore service and write tables
+under ONE warehouse folder, so a table written by one task is read by the next task, the next
+run and by several JVMs at the same time.
+
+Why a metastore service: Spark's default Hive metastore is embedded Derby, which one JVM at a
+time may open. Here one small JVM per data directory runs Hive's metastore Thrift service
+(classes from pyspark's own jars; no extra package) on embedded Derby, listening on
+127.0.0.1 only; Spark servers connect to it with `hive.metastore.uris`. A Python supervisor
+(`python -m headrace.compute.catalog serve HOME`) owns that JVM: it records the port in
+`<home>/catalog/metastore.json` and stops the JVM when no Spark server has used it for
+`HEADRACE_METASTORE_IDLE_SECONDS` (default 300), when asked (`stop_metastore`), or when its
+data directory disappears.
+
+Layout under the data directory:
+
+- `catalog/`: `metastore_db/` (Derby), `conf/` (hive-site.xml, log4j2), `metastore.json`,
+  `metastore.log`;
+- `spark-warehouse/`: managed tables, `<schema>.db/<table>/` (Parquet unless Delta is enabled);
+- `volumes/<catalog>/<schema>/<volume>/`: what `/Volumes/<catalog>/<schema>/<volume>` means
+  (see `headrace.compute.volumes`).
+
+Three-part names: the default catalog (`main`, or `HEADRACE_DEFAULT_CATALOG`) and
+`hive_metastore` are names of Spark's session catalog (a 5-line plugin in
+`compute/java/`, shipped as `compute/jars/headrace-spark.jar`), so `main.sales.orders`,
+`sales.orders` and `spark_catalog.sales.orders` are one table, and `USE CATALOG main` works.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+from headrace.errors import HeadraceError
+
+DEFAULT_CATALOG_ENV = "HEADRACE_DEFAULT_CATALOG"
+IDLE_ENV = "HEADRACE_METASTORE_IDLE_SECONDS"
+DEFAULT_IDLE_SECONDS = 300.0
+START_TIMEOUT_ENV = "HEADRACE_METASTORE_START_SECONDS"
+DEFAULT_START_TIMEOUT = 300.0
+# Catalog names that mean the session catalog (Databricks' legacy name is hive_metastore).
+ALIAS_CLASS = "io.headrace.spark.SessionCatalogAlias"
+_LEGACY_CATALOG = "hive_metastore"
+_JAR = Path(__file__).resolve().parent / "jars" / "headrace-spark.jar"
+
+
+class CatalogError(HeadraceError):
+    """The shared Spark catalog (its metastore service) could not be started."""
+
+
+def catalog_dir(home: Path) -> Path:
+    return Path(home) / "catalog"
+
+
+def warehouse_dir(home: Path) -> Path:
+    """Where managed Spark tables live (not `<home>/warehouse`, which is DuckDB's)."""
+    return Path(home) / "spark-warehouse"
+
+
+def default_catalog() -> str:
+    """The catalog unqualified names live in: `HEADRACE_DEFAULT_CATALOG`, else `main`."""
+    name = os.environ.get(DEFAULT_CATALOG_ENV, "").strip() or "main"
+    if not name.replace("_", "").isalnum():
+        raise CatalogError(
+            f"{DEFAULT_CATALOG_ENV}={name!r}: a catalog name is letters, digits and '_'"
+        )
+    return name.lower()
+
+
+def jar_path() -> Path:
+    """Headrace's Spark plugin jar (the catalog alias and the loopback metastore)."""
+    return _JAR
+
+
+def catalog_spark_conf(home: Path) -> dict[str, str]:
+    """The Spark conf every Spark server of data directory `home` starts with.
+
+    Starts the data directory's metastore service if it is not running (waits until it
+    listens; the first start creates the Derby schema and takes tens of seconds). Keys:
+    the Hive catalog and its metastore URI, the warehouse folder, the catalog aliases
+    (`spark.sql.catalog.main`, ...), `spark.driver.extraClassPath` (Headrace's jar: join a
+    user's own value with `os.pathsep`, see `merge_spark_conf`) and the `/Volumes` and
+    `dbfs:/` file system mapping (`headrace.compute.volumes.volumes_spark_conf`).
+
+    Raises:
+        CatalogError: Java is missing or the metastore did not start (its log's last lines).
+    """
+    from headrace.compute.volumes import volumes_spark_conf
+
+    home = Path(home).expanduser().resolve()
+    port = ensure_metastore(home)
+    warehouse = warehouse_dir(home)
+    warehouse.mkdir(parents=True, exist_ok=True)
+    default = default_catalog()
+    conf = {
+        "spark.sql.catalogImplementation": "hive",
+        "spark.hadoop.hive.metastore.uris": f"thrift://127.0.0.1:{port}",
+        "spark.sql.warehouse.dir": warehouse.as_uri(),
+        "spark.hadoop.hive.metastore.warehouse.dir": warehouse.as_uri(),
+        "spark.driver.extraClassPath": str(jar_path()),
+        f"spark.sql.catalog.{default}": ALIAS_CLASS,
+        f"spark.sql.catalog.{_LEGACY_CATALOG}": ALIAS_CLASS,
+        "spark.sql.defaultCatalog": default,
+        "spark.sql.sources.default": "parquet",
+    }
+    conf.update(volumes_spark_conf(home))
+    return conf
+
+
+# Keys whose values are lists: a user's value is joined to Headrace's, not replaced.
+_LIST_KEYS = {
+    "spark.driver.extraClassPath": os.pathsep,
+    "spark.executor.extraClassPath": os.pathsep,
+    "spark.jars": ",",
+    "spark.sql.extensions": ",",
+}
+
+
+def merge_spark_conf(base: dict[str, str], user: dict[str, str]) -> dict[str, str]:
+    """`base` (Headrace's) overridden by `user` (a cluster's spark_conf); list-valued keys
+    (class paths, jars, extensions) are joined so both sides' entries stay."""
+    merged = dict(base)
+    for key, value in user.items():
+        sep = _LIST_KEYS.get(key)
+        if sep and merged.get(key) and value:
+            merged[key] = f"{merged[key]}{sep}{value}"
+        else:
+            merged[key] = value
+    return merged
+
+
+# --- the metastore service -------------------------------------------------------------------
+
+
+def _state_file(home: Path) -> Path:
+    return catalog_dir(home) / "metastore.json"
+
+
+def _log_file(home: Path) -> Path:
+    return catalog_dir(home) / "metastore.log"
+
+
+@contextlib.contextmanager
+def _locked(home: Path) -> Iterator[None]:
+    catalog_dir(home).mkdir(parents=True, exist_ok=True)
+    with open(catalog_dir(home) / "metastore.lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _read_state(home: Path) -> dict | None:
+    try:
+        state = json.loads(_state_file(home).read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or not _alive(int(state.get("pid", 0))):
+        return None
+    return state
+
+
+def metastore_port(home: Path) -> int | None:
+    """The port of the data directory's running metastore service, or None."""
+    state = _read_state(Path(home).expanduser().resolve())
+    return int(state["port"]) if state and state.get("port") else None
+
+
+def ensure_metastore(home: Path) -> int:
+    """The port of `home`'s metastore service, started (and waited for) if not running.
+
+    Safe from several processes at once: a file lock lets one of them start it.
+    """
+    home = Path(home).expanduser().resolve()
+    with _locked(home):
+        state = _read_state(home)
+        if state and state.get("port"):
+            return int(state["port"])
+        return _start(home)
+
+
+def _start(home: Path) -> int:
+    import shutil
+
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        raise CatalogError(
+            "Java is not installed: Spark needs Java 17 (Debian: apt-get install "
+            "openjdk-17-jre-headless)"
+        )
+    _state_file(home).unlink(missing_ok=True)
+    log = _log_file(home)
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "headrace.compute.catalog", "serve", str(home)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,  # outlives the task or server that asked for it
+        )
+    limit = float(os.environ.get(START_TIMEOUT_ENV) or DEFAULT_START_TIMEOUT)
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        state = _read_state(home)
+        if state and state.get("port") and state.get("pid") == proc.pid:
+            return int(state["port"])
+        if proc.poll() is not None:
+            raise CatalogError(f"the Spark catalog's metastore service did not start: {_tail(log)}")
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    raise CatalogError(
+        f"the Spark catalog's metastore service was not ready after {limit:.0f} s "
+        f"({START_TIMEOUT_ENV}); see {log}"
+    )
+
+
+def _tail(log: Path, lines: int = 3) -> str:
+    try:
+        text = log.read_text(errors="replace").strip().splitlines()
+    except OSError:
+        return f"see {log}"
+    wanted = [line for line in text if "ERROR" in line or "Exception" in line] or text
+    return " | ".join(wanted[-lines:]) + f" (log: {log})"
+
+
+def stop_metastore(home: Path, timeout: float = 30.0) -> bool:
+    """Stop `home`'s metastore service (and its JVM); False if none was running."""
+    home = Path(home).expanduser().resolve()
+    state = _read_state(home)
+    if state is None:
+        return False
+    pid = int(state["pid"])
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
+    return True
+
+
+def _write_conf(home: Path) -> Path:
+    conf = catalog_dir(home) / "conf"
+    conf.mkdir(parents=True, exist_ok=True)
+    db = catalog_dir(home) / "metastore_db"
+    props = {
+        "javax.jdo.option.ConnectionURL": f"jdbc:derby:;databaseName={db};create=true",
+        "hive.metastore.warehouse.dir": warehouse_dir(home).as_uri(),
+        "datanucleus.schema.autoCreateAll": "true",
+        "hive.metastore.schema.verification": "false",
+        "hive.metastore.schema.verification.record.version": "false",
+        "datanucleus.connectionPoolingType": "None",
+    }
+    body = "".join(
+        f"  <property><name>{escape(k)}</name><value>{escape(v)}</value></property>\n"
+        for k, v in props.items()
+    )
+    (conf / "hive-site.xml").write_text(f"<configuration>\n{body}</configuration>\n")
+    (conf / "log4j2.properties").write_text(
+        "rootLogger.level = warn\n"
+        "rootLogger.appenderRef.stderr.ref = console\n"
+        "appender.console.type = Console\n"
+        "appender.console.name = console\n"
+        "appender.console.target = SYSTEM_ERR\n"
+        "appender.console.layout.type = PatternLayout\n"
+        "appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n\n"
+        # Derby's 'version not found' on first start is expected, not a warning for users.
+        "logger.objectstore.name = org.apache.hadoop.hive.metastore.ObjectStore\n"
+        "logger.objectstore.level = error\n"
+        "logger.connection.name = DataNucleus.Connection\n"
+        "logger.connection.level = error\n"
+    )
+    return conf
+
+
+def _java() -> str:
+    java_home = os.environ.get("JAVA_HOME")
+    return str(Path(java_home) / "bin" / "java") if java_home else "java"
+
+
+def _metastore_command(home: Path) -> list[str]:
+    import pyspark
+
+    jars = Path(pyspark.__file__).resolve().parent / "jars"
+    conf = _write_conf(home)
+    return [
+        _java(),
+        os.environ.get("HEADRACE_METASTORE_XMX", "-Xmx256m"),
+        "-XX:+UseSerialGC",
+        "-Dlog4j2.contextSelector=org.apache.logging.log4j.core.selector.ClassLoaderContextSelector",
+        f"-Dlog4j.configurationFile={conf / 'log4j2.properties'}",
+        f"-Dderby.stream.error.file={catalog_dir(home) / 'derby.log'}",
+        f"-Dheadrace.home={home}",  # names the data directory in `ps`
+        "-cp",
+        os.pathsep.join([str(conf), str(jar_path()), f"{jars}/*"]),
+        "io.headrace.spark.LoopbackMetastore",
+        "0",
+    ]
+
+
+def _connections(port: int) -> int:
+    """Established TCP connections to local `port` (Linux /proc; 1 when unknown)."""
+    count = 0
+    found = False
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        found = True
+        for line in lines:
+            parts = line.split()
+            if len(parts) > 3 and parts[3] == "01" and int(parts[1].rsplit(":", 1)[1], 16) == port:
+                count += 1
+    return count if found else 1
+
+
+def _clients(uri: str) -> int:
+    """Processes whose command line names the metastore URI (Spark servers launched with it)."""
+    needle = uri.encode()
+    count = 0
+    for entry in Path("/proc").iterdir() if Path("/proc").is_dir() else []:
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            if needle in (entry / "cmdline").read_bytes():
+                count += 1
+    return count
+
+
+def _serve(home: Path) -> int:
+    """The supervisor: run the metastore JVM, publish its port, stop it when idle."""
+    idle_limit = float(os.environ.get(IDLE_ENV) or DEFAULT_IDLE_SECONDS)
+    jvm = subprocess.Popen(
+        _metastore_command(home),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        cwd=catalog_dir(home),
+    )
+    stopping = False
+
+    def _stop(signum: int, frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    assert jvm.stdout is not None
+    port = 0
+    for raw in jvm.stdout:
+        line = raw.decode(errors="replace").strip()
+        if line.startswith("LISTENING "):
+            port = int(line.split()[1])
+            break
+    if not port:
+        return jvm.wait() or 1
+    state = {"pid": os.getpid(), "jvm_pid": jvm.pid, "port": port, "home": str(home)}
+    tmp = _state_file(home).with_suffix(".tmp")
+    tmp.write_text(json.dumps(state))
+    tmp.replace(_state_file(home))
+    print(f"metastore of {home} listening on 127.0.0.1:{port} (jvm pid {jvm.pid})", flush=True)
+    uri = f"thrift://127.0.0.1:{port}"
+    last_used = time.monotonic()
+    try:
+        while not stopping and jvm.poll() is None:
+            time.sleep(1.0)
+            if not catalog_dir(home).is_dir():
+                print("data directory removed: stopping", flush=True)
+                break
+            if _connections(port) or _clients(uri):
+                last_used = time.monotonic()
+            elif time.monotonic() - last_used > idle_limit:
+                print(f"unused for {idle_limit:.0f} s: stopping", flush=True)
+                break
+    finally:
+        with contextlib.suppress(OSError):
+            if json.loads(_state_file(home).read_text()).get("pid") == os.getpid():
+                _state_file(home).unlink()
+        if jvm.poll() is None:
+            jvm.terminate()
+            try:
+                jvm.wait(20)
+            except subprocess.TimeoutExpired:
+                jvm.kill()
+                jvm.wait()
+    return 0
+
+
+if __name__ == "__main__":  # python -m headrace.compute.catalog serve HOME
+    if len(sys.argv) != 3 or sys.argv[1] != "serve":
+        sys.exit("usage: python -m headrace.compute.catalog serve HOME")
+    sys.exit(_serve(Path(sys.argv[2])))
