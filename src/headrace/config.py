@@ -46,6 +46,10 @@ class Settings:
     heartbeat_seconds: float
     # Worker pools this process's slots serve besides pool-less tasks (HEADRACE_POOLS=a,b).
     pools: tuple[str, ...] = ()
+    # Continuous jobs (issue 11): at least this long between two run starts of one job, and
+    # at most this many unpaused continuous jobs per non-admin owner.
+    continuous_min_interval_seconds: float = 10.0
+    max_continuous_jobs_per_user: int = 10
 
     @property
     def logs_dir(self) -> Path:
@@ -84,7 +88,15 @@ class Settings:
                 raise SpecError(
                     [SpecIssue("--pool", f"{pool!r}: use letters, digits, '_', '.', '-' (1-64)")]
                 )
+        interval = _float_env("HEADRACE_CONTINUOUS_MIN_INTERVAL_SECONDS", 10.0)
+        if interval <= 0:
+            _bad_env("HEADRACE_CONTINUOUS_MIN_INTERVAL_SECONDS", interval, "must be more than 0")
+        cap = _float_env("HEADRACE_MAX_CONTINUOUS_JOBS_PER_USER", 10)
+        if cap < 0 or cap != int(cap):
+            _bad_env("HEADRACE_MAX_CONTINUOUS_JOBS_PER_USER", cap, "must be a whole number >= 0")
         return cls(
+            continuous_min_interval_seconds=interval,
+            max_continuous_jobs_per_user=int(cap),
             pools=cleaned,
             home=base,
             db_url=database_url(db_value, base),

@@ -349,6 +349,7 @@ def test_continuous_job_keeps_one_run_and_restarts_it_when_it_ends(
     assert len(runs) == 1
     assert runs[0].trigger_type == "CONTINUOUS"
 
+    clock.advance(10 * SECOND)  # the least time between two starts (see the next test)
     end_run(coordinator)  # the run ends: the coordinator's change wakes the loop
     loop.tick(clock.now)
     runs = runs_of(store, job_id)
@@ -358,11 +359,42 @@ def test_continuous_job_keeps_one_run_and_restarts_it_when_it_ends(
     }
 
 
+def test_a_continuous_job_that_ends_at_once_waits_the_least_interval_between_starts(
+    store: Store, coordinator: Coordinator, clock: Clock
+) -> None:
+    """Issue 11: a job ending at once made ~3 runs/s forever; now one per 10 s at most."""
+    job_id = make_job(store, clock.now, continuous={})
+    loop = TriggerLoop(store, coordinator)
+    loop.tick(clock.now)
+    started = runs_of(store, job_id)[0].start_time
+    clock.advance(300)
+    end_run(coordinator)
+    assert loop.tick(clock.now) == started + 10 * SECOND
+    assert TriggerLoop(store, coordinator).tick(clock.now) == started + 10 * SECOND  # restarted
+    assert len(runs_of(store, job_id)) == 1
+    clock.advance(10 * SECOND - 301)
+    loop.tick(clock.now)
+    assert len(runs_of(store, job_id)) == 1
+    clock.advance(1)
+    loop.tick(clock.now)
+    runs = runs_of(store, job_id)
+    assert len(runs) == 2 and runs[1].start_time - runs[0].start_time == 10 * SECOND
+    # A run longer than the interval is followed at once.
+    clock.advance(60 * SECOND)
+    end_run(coordinator)
+    loop.tick(clock.now)
+    assert len(runs_of(store, job_id)) == 3
+    # The figure is a setting.
+    quick = TriggerLoop(store, coordinator, continuous_min_interval_ms=2 * SECOND)
+    end_run(coordinator)
+    assert quick.tick(clock.now) == clock.now + 2 * SECOND
+
+
 def test_continuous_job_backs_off_after_failures(
     store: Store, coordinator: Coordinator, clock: Clock
 ) -> None:
     job_id = make_job(store, clock.now, continuous={})
-    loop = TriggerLoop(store, coordinator)
+    loop = TriggerLoop(store, coordinator, continuous_min_interval_ms=0)  # backoff only
     loop.tick(clock.now)
     end_run(coordinator, Result.FAILED)
     ended_at = clock.now

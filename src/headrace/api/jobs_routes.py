@@ -57,7 +57,9 @@ def _with_version_defaults(request: Request, settings: Any) -> Any:
 @router.post("/jobs/create")
 def create(request: Request, body: dict[str, Any] = JsonBody, who: Principal = Who) -> Any:
     body = _with_version_defaults(request, body)
-    job_id = job_service.create_job(ctx_of(request).store, who, body)
+    ctx = ctx_of(request)
+    cap = ctx.settings.max_continuous_jobs_per_user
+    job_id = job_service.create_job(ctx.store, who, body, max_continuous=cap)
     return {"job_id": job_id}
 
 
@@ -118,6 +120,7 @@ def update(request: Request, body: dict[str, Any] = JsonBody, who: Principal = W
         body_int(body, "job_id"),
         body.get("new_settings"),
         body.get("fields_to_remove"),
+        max_continuous=ctx_of(request).settings.max_continuous_jobs_per_user,
     )
     return {}
 
@@ -125,7 +128,11 @@ def update(request: Request, body: dict[str, Any] = JsonBody, who: Principal = W
 @router.post("/jobs/reset")
 def reset(request: Request, body: dict[str, Any] = JsonBody, who: Principal = Who) -> Any:
     new_settings = _with_version_defaults(request, body.get("new_settings"))
-    job_service.reset_job(ctx_of(request).store, who, body_int(body, "job_id"), new_settings)
+    ctx = ctx_of(request)
+    cap = ctx.settings.max_continuous_jobs_per_user
+    job_service.reset_job(
+        ctx.store, who, body_int(body, "job_id"), new_settings, max_continuous=cap
+    )
     return {}
 
 

@@ -305,7 +305,8 @@ def _trigger_loop(ctx: ApiContext) -> object:
     """The schedules-and-triggers loop (cron, periodic, file arrival, continuous)."""
     from headrace.engine.triggers import TriggerLoop
 
-    return TriggerLoop(ctx.store, ctx.coordinator)
+    interval_ms = int(ctx.settings.continuous_min_interval_seconds * 1000)
+    return TriggerLoop(ctx.store, ctx.coordinator, continuous_min_interval_ms=interval_ms)
 
 
 __all__ = ["ServerOptions", "adopt_orphaned_runs", "job_store", "serve"]

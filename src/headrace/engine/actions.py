@@ -128,7 +128,9 @@ def is_paused(settings: dict[str, Any]) -> bool:
     return key is not None and (settings[key] or {}).get("pause_status") == "PAUSED"
 
 
-def set_paused(store: Store, who: Principal, job_id: int, paused: bool) -> None:
+def set_paused(
+    store: Store, who: Principal, job_id: int, paused: bool, *, max_continuous: int | None = None
+) -> None:
     """Pause or unpause a job's trigger (a new job version; needs CAN_MANAGE).
 
     Raises: NotFound, PermissionDenied, SpecError (a job without a trigger)."""
@@ -139,7 +141,7 @@ def set_paused(store: Store, who: Principal, job_id: int, paused: bool) -> None:
     if key is None:
         raise SpecError([SpecIssue("schedule", "this job has no schedule or trigger to pause")])
     value = {**job.settings[key], "pause_status": "PAUSED" if paused else "UNPAUSED"}
-    job_service.update_job(store, who, job_id, {key: value}, None)
+    job_service.update_job(store, who, job_id, {key: value}, None, max_continuous=max_continuous)
 
 
 def _stored_log(store: Store | None, path: str | None) -> bytes | None:

@@ -112,8 +112,49 @@ def _settings_dict(settings: JobSettings) -> dict[str, Any]:
     return json.loads(settings_to_json(settings))
 
 
+def runs_continuously(settings: dict[str, Any]) -> bool:
+    """Whether stored settings make an unpaused continuous job."""
+    cont = settings.get("continuous")
+    return isinstance(cont, dict) and cont.get("pause_status") != "PAUSED"
+
+
+def check_continuous_quota(
+    conn: Connection,
+    principal: Principal,
+    owner: str,
+    settings: dict[str, Any],
+    limit: int | None,
+    job_id: int | None = None,
+) -> None:
+    """Refuse a non-admin's continuous job past `limit` per owner (issue 11: a job that ends
+    at once restarts every few seconds forever). Raises: SpecError."""
+    if limit is None or principal.admin or not runs_continuously(settings):
+        return
+    owned = [
+        j
+        for j in job_store.jobs_owned_by(conn, owner)
+        if j.job_id != job_id and j.source is None and runs_continuously(j.settings)
+    ]
+    if len(owned) >= limit:
+        raise SpecError(
+            [
+                SpecIssue(
+                    "continuous",
+                    f"{owner} already owns {len(owned)} unpaused continuous jobs, the most a "
+                    f"non-admin may own (HEADRACE_MAX_CONTINUOUS_JOBS_PER_USER={limit}); pause "
+                    "or delete one, or ask an admin",
+                )
+            ]
+        )
+
+
 def create_job(
-    store: Store, principal: Principal, body: dict[str, Any], *, source: str | None = None
+    store: Store,
+    principal: Principal,
+    body: dict[str, Any],
+    *,
+    source: str | None = None,
+    max_continuous: int | None = None,
 ) -> int:
     """Store a new job (version 1) owned by its creator. Raises: SpecError."""
     body = dict(body)
@@ -122,6 +163,8 @@ def create_job(
     data = _settings_dict(settings)
     now = now_ms()
     with store.begin() as conn:
+        if source is None:
+            check_continuous_quota(conn, principal, principal.user_name, data, max_continuous)
         job_id = job_store.create_job(
             conn, data, now_ms=now, source=source, creator=principal.user_name
         )
@@ -172,20 +215,39 @@ def list_jobs(
     return found[:limit], len(found) > limit
 
 
-def _replace(store: Store, principal: Principal, job_id: int, build: Any) -> None:
+def _replace(
+    store: Store, principal: Principal, job_id: int, build: Any, max_continuous: int | None
+) -> None:
     with store.begin() as conn:
         job = require(conn, principal, job_id, "CAN_MANAGE")
         settings = parse_job_settings(build(job.settings))
         data = _settings_dict(settings)
+        if job.source is None:
+            owner = _owner_of(conn, job_id) or principal.user_name
+            check_continuous_quota(conn, principal, owner, data, max_continuous, job_id)
         job_store.replace_settings(conn, job_id, data)
         job_store.add_version(conn, job_id, data, by=principal.user_name, now_ms=now_ms())
 
 
-def reset_job(store: Store, principal: Principal, job_id: int, new_settings: Any) -> None:
+def _owner_of(conn: Connection, job_id: int) -> str | None:
+    for entry in job_store.permissions_of(conn, job_id):
+        if entry["level"] == "IS_OWNER" and entry["principal_type"] == "user":
+            return entry["principal"]
+    return None
+
+
+def reset_job(
+    store: Store,
+    principal: Principal,
+    job_id: int,
+    new_settings: Any,
+    *,
+    max_continuous: int | None = None,
+) -> None:
     """Replace every setting of a job (omitted ones revert to defaults)."""
     if not isinstance(new_settings, dict):
         raise SpecError([SpecIssue("new_settings", "required: the job's full settings")])
-    _replace(store, principal, job_id, lambda _old: new_settings)
+    _replace(store, principal, job_id, lambda _old: new_settings, max_continuous)
 
 
 def update_job(
@@ -194,6 +256,8 @@ def update_job(
     job_id: int,
     new_settings: Any,
     fields_to_remove: Any,
+    *,
+    max_continuous: int | None = None,
 ) -> None:
     """Databricks' partial update: top-level fields replace; tasks merge by task_key."""
     if new_settings is not None and not isinstance(new_settings, dict):
@@ -207,6 +271,7 @@ def update_job(
         principal,
         job_id,
         lambda old: merge_settings(old, new_settings or {}, fields_to_remove or []),
+        max_continuous,
     )
 
 

@@ -47,10 +47,13 @@ Timers and their Databricks minimums:
   without a run. New files are paths not seen before (recursive listing); overwriting a seen file
   does not count; deleting one and creating it again does. A pending file that is still
   changing (size or mtime) resets the quiet period like a new file.
-- continuous: exactly one active run; the next starts as soon as the previous ends (Databricks
-  waits up to 60 s), or after an exponential backoff of 10 s doubling to 5 min while runs
-  keep failing in a row; a success (or a cancel) resets it. Pausing does not cancel the
-  active run, it only keeps new ones from starting.
+- continuous: exactly one active run; the next starts when the previous ends (Databricks
+  waits up to 60 s) but never sooner than `CONTINUOUS_MIN_INTERVAL_MS` (10 s, setting
+  `HEADRACE_CONTINUOUS_MIN_INTERVAL_SECONDS`) after the previous run STARTED, so a job that
+  ends at once runs at most 6 times a minute instead of pinning a CPU (issue 11); or after an
+  exponential backoff of 10 s doubling to 5 min while runs keep failing in a row; a success
+  (or a cancel) resets it. Pausing does not cancel the active run, it only keeps new ones
+  from starting.
 """
 
 from __future__ import annotations
@@ -86,6 +89,8 @@ CRON_MIN_GAP_MS = 10_000  # Databricks: at least 10 s between schedule-triggered
 CONTINUOUS_BACKOFF_BASE_MS = 10_000
 CONTINUOUS_BACKOFF_MAX_MS = 300_000
 CONTINUOUS_RECHECK_MS = 5_000  # safety net while a continuous run is active
+# Least time between two run starts of one continuous job (Settings overrides it).
+CONTINUOUS_MIN_INTERVAL_MS = 10_000
 FILE_POLL_LOCAL_MS = 1_000
 FILE_POLL_REMOTE_MS = 30_000
 MAX_LISTED_FILES = 1_000  # new files named in a run's trigger_info
@@ -137,6 +142,7 @@ class EndedRun(NamedTuple):
     run_id: int
     result: str | None  # result_state, or INTERNAL_ERROR
     end_time: int | None
+    start_time: int | None = None
 
 
 def _ms(moment: datetime) -> int:
@@ -354,11 +360,13 @@ def decide_continuous(
     now: int,
     *,
     paused: bool = False,
+    min_interval_ms: int = CONTINUOUS_MIN_INTERVAL_MS,
 ) -> Decision:
-    """Keep exactly one run active: start one when none is, after a backoff on failures.
+    """Keep exactly one run active: start one when none is, after a backoff on failures and
+    at least `min_interval_ms` after the previous start.
 
     `last_results` are the job's recent ended runs, newest first. The run history in the store
-    is the truth, so the state only records the last start (for people reading it).
+    is the truth; the state records the last start too (a run deleted meanwhile still counts).
     """
     kept = dict(state) if state.get("kind") == "continuous" else {"kind": "continuous"}
     if paused or active_runs > 0:
@@ -369,10 +377,12 @@ def decide_continuous(
             break
         failures += 1
     last = last_results[0] if last_results else None
+    starts = [t for t in (kept.get("last_start"), last and last.start_time) if t is not None]
+    start_at = max(starts) + min_interval_ms if starts else now
     if last is not None and last.end_time is not None:
-        start_at = last.end_time + continuous_backoff_ms(failures)
-        if start_at > now:
-            return Decision(None, kept, start_at)
+        start_at = max(start_at, last.end_time + continuous_backoff_ms(failures))
+    if start_at > now:
+        return Decision(None, kept, start_at)
     info: dict[str, Any] = {"continuous": {"consecutive_failures": failures}}
     if last is not None:
         info["continuous"]["previous_run_id"] = last.run_id
@@ -490,11 +500,17 @@ class TriggerLoop:
     """
 
     def __init__(
-        self, store: Store, coordinator: Coordinator, *, file_poll_ms: int | None = None
+        self,
+        store: Store,
+        coordinator: Coordinator,
+        *,
+        file_poll_ms: int | None = None,
+        continuous_min_interval_ms: int = CONTINUOUS_MIN_INTERVAL_MS,
     ) -> None:
         self.store = store
         self.coordinator = coordinator
         self.file_poll_ms = file_poll_ms
+        self.continuous_min_interval_ms = continuous_min_interval_ms
         self._due: dict[int, tuple[str, int | None]] = {}  # job -> (signature, next look)
         self._next: int | None = None
         self._last_scan: int | None = None
@@ -604,7 +620,14 @@ class TriggerLoop:
                 paused=trigger.paused,
                 poll_ms=self.file_poll_ms or poll_interval_ms(url),
             )
-        return decide_continuous(active, ended, state, now, paused=trigger.paused)
+        return decide_continuous(
+            active,
+            ended,
+            state,
+            now,
+            paused=trigger.paused,
+            min_interval_ms=self.continuous_min_interval_ms,
+        )
 
     def _enabled_at(self, conn: Connection, job: Job) -> int:
         """When the job's current settings were saved (its latest version), else its creation."""
@@ -697,7 +720,7 @@ def _recent_ended(conn: Connection, job_id: int) -> list[Run]:
 
 def _ended(run: Run) -> EndedRun:
     result = run.result.value if run.result is not None else run.life_cycle.value
-    return EndedRun(run.run_id, result, run.end_time)
+    return EndedRun(run.run_id, result, run.end_time, run.start_time)
 
 
 __all__ = [

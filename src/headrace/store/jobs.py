@@ -176,6 +176,19 @@ def jobs_visible_to(conn: Connection, user: str, groups: list[str]) -> set[int]:
     return {r[0] for r in conn.execute(stmt)}
 
 
+def jobs_owned_by(conn: Connection, user: str) -> list[Job]:
+    """The jobs a user owns (IS_OWNER), by id."""
+    owned = select(job_permissions.c.job_id).where(
+        job_permissions.c.principal_type == "user",
+        job_permissions.c.principal == user,
+        job_permissions.c.level == "IS_OWNER",
+    )
+    return [
+        Job.from_row(r)
+        for r in conn.execute(select(jobs).where(jobs.c.job_id.in_(owned)).order_by(jobs.c.job_id))
+    ]
+
+
 # --- trigger state -------------------------------------------------------------------------
 
 

@@ -335,7 +335,8 @@ def _set_paused(request: Request, job_id: int, paused: bool, form: Any) -> Respo
     who = _who(request)
     _form(request, form)
     try:
-        actions.set_paused(_ctx(request).store, who, job_id, paused)
+        cap = _ctx(request).settings.max_continuous_jobs_per_user
+        actions.set_paused(_ctx(request).store, who, job_id, paused, max_continuous=cap)
     except HeadraceError as exc:
         return _back(request, f"/jobs/{job_id}", str(exc), "error")
     return _back(request, f"/jobs/{job_id}", "Paused." if paused else "Unpaused.")

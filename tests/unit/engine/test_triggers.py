@@ -582,6 +582,22 @@ def test_continuous_restarts_at_once_after_a_success() -> None:
     assert d.fire.trigger_info["continuous"] == {"consecutive_failures": 0, "previous_run_id": 100}
 
 
+def test_continuous_waits_the_least_interval_after_the_previous_start() -> None:
+    """Issue 11: a run that ends at once is not followed sooner than 10 s after its start."""
+    quick = [EndedRun(100, "SUCCESS", T0 + 200, T0)]
+    early = decide_continuous(0, quick, {}, T0 + 200)
+    assert early.fire is None and early.next_check_ms == T0 + 10 * SECOND
+    assert decide_continuous(0, quick, {}, T0 + 10 * SECOND).fire is not None
+    # The state's last start counts too (its run may be gone), and the figure is a setting.
+    state = {"kind": "continuous", "last_start": T0}
+    assert decide_continuous(0, [], state, T0 + SECOND).next_check_ms == T0 + 10 * SECOND
+    custom = decide_continuous(0, quick, {}, T0 + 200, min_interval_ms=SECOND)
+    assert custom.fire is None and custom.next_check_ms == T0 + SECOND
+    # A run that lasted longer than the interval is followed at once.
+    long = [EndedRun(100, "SUCCESS", T0 + HOUR, T0)]
+    assert decide_continuous(0, long, {}, T0 + HOUR).fire is not None
+
+
 @pytest.mark.parametrize(
     ("failures", "backoff_s"), [(1, 10), (2, 20), (3, 40), (4, 80), (5, 160), (6, 300), (9, 300)]
 )
