@@ -11,15 +11,19 @@ from fastapi.responses import JSONResponse
 from headrace import __version__
 from headrace.api import (
     compat,
+    dbfs_routes,
     errors,
+    files_routes,
     jobs_routes,
     meta_routes,
     notifications_routes,
+    ops_routes,
     permissions_routes,
     runs_routes,
     workspace_routes,
 )
 from headrace.api.auth import principal_of
+from headrace.api.body_limit import BodyLimit, max_request_bytes
 from headrace.api.context import ApiContext
 from headrace.engine.jobs import Principal
 
@@ -41,15 +45,19 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app)
     app.add_middleware(compat.LegacyClientMiddleware)  # text/json, GET with a JSON body
+    app.add_middleware(BodyLimit, max_bytes=max_request_bytes())  # outermost: 413 first
     app.include_router(meta_routes.router)
     for version in API_VERSIONS:
         prefix = f"/api/{version}"
         app.include_router(jobs_routes.router, prefix=prefix)
         app.include_router(runs_routes.router, prefix=prefix)
+        app.include_router(ops_routes.router, prefix=prefix)  # plan, backfill (issue 16)
     # The SDK calls permissions and workspace files only under 2.0 (reference §2).
     app.include_router(permissions_routes.router, prefix="/api/2.0")
     app.include_router(workspace_routes.router, prefix="/api/2.0")
     app.include_router(notifications_routes.router, prefix="/api/2.0")
+    app.include_router(dbfs_routes.router, prefix="/api/2.0")
+    app.include_router(files_routes.router, prefix="/api/2.0")
 
     from headrace.ui.routes import install as install_ui  # the web UI at `/`
 
