@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from headrace.cli import ops_commands
 from headrace.errors import HeadraceError
 
 app = typer.Typer(
@@ -747,6 +748,9 @@ def db_current(db: DbOption = None) -> None:
         _fail(exc)
         return
     raise typer.Exit(code)
+
+
+ops_commands.register(app, jobs_app=jobs_app, runs_app=runs_app, db_app=db_app)  # issue 16
 
 
 def main() -> None:
