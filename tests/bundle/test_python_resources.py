@@ -52,7 +52,7 @@ def load_resources(bundle: Bundle) -> Resources:
                 Task(
                     task_key="report",
                     spark_python_task=SparkPythonTask(
-                        python_file="../src/report.py",
+                        python_file="src/report.py",
                         parameters=[region, "{{job.parameters.day}}"],
                     ),
                 ),
@@ -93,7 +93,7 @@ def test_a_bundle_mixes_yaml_and_python_jobs(hr: Headrace) -> None:
     )
     assert run.returncode == 0, str(run)
     run_id = run.json()["run_id"]
-    # Paths in Python resources are relative to their Python file; ${var...} still resolves.
+    # Paths in Python resources are relative to the bundle root (as the CLI); ${var...} resolves.
     assert logs(hr, run_id, "report") == "report us friday"
     assert logs(hr, run_id, "after") == "after us"
 

@@ -21,7 +21,7 @@ def load_resources(bundle: Bundle) -> Resources:
                 Task(
                     task_key="top_products",
                     spark_python_task=SparkPythonTask(
-                        python_file="../src/top_products.py",
+                        python_file="src/top_products.py",
                         parameters=[region, "{{job.parameters.top}}"],
                     ),
                 )

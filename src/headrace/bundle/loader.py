@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from headrace.bundle import resources as bundle_resources
+from headrace.bundle.git_info import git_details
 from headrace.bundle.interpolate import interpolate, lookup
 from headrace.bundle.located import Loc, LocDict, LocList, load_located, loc_at, parse_path
 from headrace.bundle.merge import merge
@@ -42,6 +44,7 @@ TOP_KEYS = frozenset(
         "presets",
         "experimental",
         "scripts",
+        "environments",
     }
 )
 TARGET_KEYS = frozenset(
@@ -63,6 +66,41 @@ TARGET_KEYS = frozenset(
     }
 )
 VARIABLE_KEYS = frozenset({"description", "default", "type", "lookup"})
+# `lookup` kinds the Databricks CLI resolves in the workspace (bundle/config/variable/lookup.go).
+LOOKUP_KINDS = frozenset(
+    {
+        "alert",
+        "cluster_policy",
+        "cluster",
+        "dashboard",
+        "instance_pool",
+        "job",
+        "metastore",
+        "notification_destination",
+        "pipeline",
+        "query",
+        "service_principal",
+        "warehouse",
+    }
+)
+PRESET_KEYS = frozenset(
+    {
+        "name_prefix",
+        "pipelines_development",
+        "trigger_pause_status",
+        "jobs_max_concurrent_runs",
+        "source_linked_deployment",
+        "artifacts_dynamic_version",
+        "tags",
+    }
+)
+# Presets Headrace accepts and does not act on (no pipelines development mode, no source-linked
+# deployments, wheels are not renamed): named in a warning.
+IGNORED_PRESETS = ("pipelines_development", "source_linked_deployment", "artifacts_dynamic_version")
+SYNC_KEYS = frozenset({"include", "exclude", "paths"})
+# The opt-in mapping of Databricks SQL warehouse ids: every id Headrace has no warehouse for
+# becomes this one (e.g. "default", the embedded DuckDB warehouse). See docs/bundles.md.
+WAREHOUSE_FALLBACK_ENV = "HEADRACE_BUNDLE_WAREHOUSE"
 MODES = ("development", "production")
 # Development mode lets a developer start runs while others are going (Databricks uses 4).
 DEVELOPMENT_MAX_CONCURRENT_RUNS = 4
@@ -84,6 +122,7 @@ class BundleJob:
     key: str
     settings: JobSettings
     data: dict[str, Any]
+    permissions: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -100,6 +139,12 @@ class Bundle:
     artifacts: dict[str, Any]
     python: dict[str, Any] | None
     warnings: list[str] = field(default_factory=list)
+    resources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    permissions: list[dict[str, Any]] = field(default_factory=list)
+    run_as: dict[str, Any] | None = None
+    sync: dict[str, list[str]] = field(default_factory=dict)
+    git: dict[str, str] = field(default_factory=dict)
+    warehouses: dict[str, str] = field(default_factory=dict)
 
     @property
     def root(self) -> Path:
@@ -112,15 +157,26 @@ class _Issues:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.items: list[SpecIssue] = []
+        self.warnings: list[str] = []
 
     def add(self, loc: Loc | None, where: str, message: str) -> None:
+        self.items.append(SpecIssue(self._path(loc, where), message))
+
+    def warn(self, loc: Loc | None, where: str, message: str) -> None:
+        """A problem the Databricks CLI only warns about (unknown fields, anchor-only keys)."""
+        text = f"{self._path(loc, where)}: {message}"
+        if text not in self.warnings:
+            self.warnings.append(text)
+
+    def _path(self, loc: Loc | None, where: str) -> str:
         label = loc.label(self.root) if loc is not None else ""
-        path = f"{label}: {where}" if label and where else (label or where)
-        self.items.append(SpecIssue(path, message))
+        return f"{label}: {where}" if label and where else (label or where)
 
     def raise_if_any(self, source: Path) -> None:
         if self.items:
-            raise SpecError(self.items, source=str(source), what="bundle")
+            error = SpecError(self.items, source=str(source), what="bundle")
+            error.warnings = list(self.warnings)  # type: ignore[attr-defined]
+            raise error
 
 
 def find_root_file(start: Path | None = None) -> Path:
@@ -143,13 +199,14 @@ def load_bundle(
     target: str | None = None,
     variables: Mapping[str, str] | None = None,
     env: Mapping[str, str] | None = None,
-    resource_ids: Mapping[str, int] | None = None,
+    resource_ids: Mapping[str, Any] | None = None,
     local: bool = True,
 ) -> Bundle:
     """The bundle at (or above) `start`, for `target`. Raises: SpecError with every problem.
 
     `local`: files are used where they are, so `${workspace.file_path}` is the bundle's folder
     (a deploy sets `local=False`: files go to the workspace's file path).
+    `resource_ids`: ids of resources that exist, by job key or by `<kind>.<key>`.
     """
     root_file = find_root_file(start)
     env = os.environ if env is None else env
@@ -164,14 +221,26 @@ def load_bundle(
     mode = _mode(target_cfg, issues)
     user = _current_user(env)
     workspace = _workspace(config, name, target_name, user)
-    bundle_scope = {"name": name, "target": target_name, "environment": target_name}
+    bundle_cfg = config.get("bundle") if isinstance(config.get("bundle"), dict) else {}
+    git_cfg = bundle_cfg.get("git") if isinstance(bundle_cfg.get("git"), dict) else {}
+    git = git_details(root_file.parent, git_cfg)
+    bundle_scope = {
+        **{k: v for k, v in bundle_cfg.items() if isinstance(v, str | int | bool)},
+        "name": name,
+        "target": target_name,
+        "environment": target_name,
+        "git": git,
+    }
     workspace_scope = {
         **workspace,
         "current_user": user,
         **({"file_path": str(root_file.parent)} if local else {}),
     }
     fixed_scope = {"bundle": bundle_scope, "workspace": workspace_scope}
-    values = _variable_values(config, target_cfg, variables or {}, env, fixed_scope, issues)
+    warehouse_fallback = env.get(WAREHOUSE_FALLBACK_ENV) or None
+    values = _variable_values(
+        config, target_cfg, variables or {}, env, fixed_scope, issues, warehouse_fallback
+    )
     issues.raise_if_any(root_file)
     warnings: list[str] = []
     config = add_python_resources(
@@ -184,23 +253,14 @@ def load_bundle(
     )
     issues.raise_if_any(root_file)
     resources = config.get("resources") or LocDict()
-    jobs_cfg = resources.get("jobs") or LocDict() if isinstance(resources, dict) else LocDict()
-    for kind in resources if isinstance(resources, dict) else ():
-        if kind != "jobs":
-            warnings.append(f"resources.{kind}: Headrace runs jobs only; ignored")
-    scope: dict[str, Any] = {
-        "var": values,
-        **fixed_scope,
-        "resources": {
-            "jobs": {
-                key: {
-                    "id": (resource_ids or {}).get(key, PLACEHOLDER_JOB_ID),
-                    "name": (job.get("name") if isinstance(job, dict) else None) or key,
-                }
-                for key, job in (jobs_cfg.items() if isinstance(jobs_cfg, dict) else ())
-            }
-        },
-    }
+    if not isinstance(resources, dict):
+        issues.add(config.locs.get("resources"), "resources", "must be a mapping")
+        issues.raise_if_any(root_file)
+    warnings += bundle_resources.kind_warnings(resources)
+    base_scope: dict[str, Any] = {"var": values, **fixed_scope}
+    resources = _resolve_resources(resources, base_scope, resource_ids or {}, issues)
+    jobs_cfg = resources.get("jobs") or LocDict()
+    scope = {**base_scope, "resources": _resource_scope(resources, resource_ids or {})}
 
     def resolve(ref: str) -> Any:
         return lookup(ref, scope)
@@ -208,30 +268,47 @@ def load_bundle(
     def on_error(loc: Loc | None, message: str) -> None:
         issues.add(loc, "", message)
 
-    jobs_cfg = interpolate(jobs_cfg, resolve, on_error, getattr(resources, "loc", None))
     artifacts = interpolate(config.get("artifacts") or LocDict(), resolve, on_error)
     presets = interpolate(config.get("presets") or LocDict(), resolve, on_error)
+    run_as = interpolate(config.get("run_as"), resolve, on_error)
+    permissions = interpolate(config.get("permissions") or LocList(), resolve, on_error)
+    sync = _sync(config, issues)
+    _check_presets(presets, config, issues)
+    _check_run_as(run_as, config.locs.get("run_as"), "run_as", issues)
+    _check_permissions(permissions, config.locs.get("permissions"), "permissions", issues)
 
     jobs: dict[str, BundleJob] = {}
     if not isinstance(jobs_cfg, dict):
         issues.add(getattr(resources, "loc", None), "resources.jobs", "must be a mapping")
         issues.raise_if_any(root_file)
+    warehouses: dict[str, str] = {}
     for key, job in jobs_cfg.items():
         where = f"resources.jobs.{key}"
         if not isinstance(job, dict):
             issues.add(jobs_cfg.locs.get(key), where, "must be a mapping of job settings")
             continue
         job = _with_presets(job, key, mode, presets, user)
+        job_permissions = job.pop("permissions", None) or []
+        _check_permissions(job_permissions, job.locs.get("permissions"), where, issues)
+        if run_as and "run_as" not in job:
+            job["run_as"] = dict(run_as)
+        _check_run_as(job.get("run_as"), job.locs.get("run_as"), f"{where}.run_as", issues)
         _resolve_paths(job, root_file.parent)
+        for wid, path in _map_warehouses(job, warehouse_fallback, env):
+            warehouses.setdefault(wid, path if warehouse_fallback is None else warehouse_fallback)
         try:
-            settings = _validate_job(job)
+            settings = _validate_job(job, where, jobs_cfg.locs.get(key), issues)
         except SpecError as exc:
             for issue in exc.issues:
                 loc = loc_at(job, parse_path(issue.path)) or jobs_cfg.locs.get(key)
                 issues.add(loc, f"{where}.{issue.path}" if issue.path else where, issue.message)
             continue
-        jobs[key] = BundleJob(key, settings, job)
+        merged = _merged_permissions(permissions, job_permissions)
+        jobs[key] = BundleJob(key, settings, job, merged)
     issues.raise_if_any(root_file)
+    warnings = issues.warnings + warnings + _ignored_settings(jobs, presets)
+    if warehouses:
+        warnings.append(_warehouse_warning(warehouses, warehouse_fallback))
     return Bundle(
         name=name,
         target=target_name,
@@ -243,17 +320,262 @@ def load_bundle(
         artifacts=dict(artifacts),
         python=config.get("python"),
         warnings=warnings,
+        resources={
+            str(k): _plain(v) for k, v in resources.items() if k != "jobs" and isinstance(v, dict)
+        },
+        permissions=_plain(permissions),
+        run_as=_plain(run_as) if isinstance(run_as, dict) else None,
+        sync=sync,
+        git=git,
+        warehouses=warehouses,
     )
 
 
-def _validate_job(job: dict[str, Any]) -> JobSettings:
+def _plain(value: Any) -> Any:
+    """Located data as plain dicts and lists."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _resource_scope(resources: Mapping[str, Any], ids: Mapping[str, Any]) -> dict[str, Any]:
+    return bundle_resources.reference_scope(_plain(resources), ids)
+
+
+def _resolve_resources(
+    resources: LocDict, base_scope: Mapping[str, Any], ids: Mapping[str, Any], issues: _Issues
+) -> LocDict:
+    """Every resource with its references resolved. Resources may name each other's fields
+    (`schema_name: ${resources.schemas.s.name}`): resolved to a fixed point, and the errors of
+    the last round reported."""
+    current: Any = resources
+    errors: list[tuple[Loc | None, str]] = []
+    for _ in range(5):
+        scope = {**base_scope, "resources": _resource_scope(current, ids)}
+        errors = []
+
+        def resolve(ref: str, scope: Mapping[str, Any] = scope) -> Any:
+            return lookup(ref, scope)
+
+        def on_error(loc: Loc | None, message: str, errors: list = errors) -> None:
+            errors.append((loc, message))
+
+        new = interpolate(resources, resolve, on_error, getattr(resources, "loc", None))
+        stable = _plain(new) == _plain(current)
+        current = new
+        if stable:
+            break
+    for loc, message in errors:
+        issues.add(loc, "", message)
+    return current
+
+
+def _validate_job(job: LocDict, where: str, loc: Loc | None, issues: _Issues) -> JobSettings:
+    """The job's settings. Unknown fields are warned about and dropped, as the Databricks CLI
+    does (`headrace validate FILE` keeps them errors). Raises: SpecError."""
     from headrace.spec.loader import parse_job_settings
 
+    for _ in range(50):
+        try:
+            return parse_job_settings(job)
+        except SpecError as exc:
+            unknown = [i for i in exc.issues if i.message.startswith("unknown field")]
+            if not unknown:
+                raise
+            for issue in unknown:
+                parts = parse_path(issue.path)
+                issues.warn(
+                    loc_at(job, parts) or loc,
+                    f"{where}.{issue.path}",
+                    f"{issue.message}; ignored",
+                )
+                _drop(job, parts)
     return parse_job_settings(job)
 
 
+def _drop(value: Any, parts: list[str | int]) -> None:
+    for part in parts[:-1]:
+        try:
+            value = value[part]
+        except (KeyError, IndexError, TypeError):
+            return
+    if isinstance(value, dict):
+        value.pop(parts[-1], None)
+
+
+def _check_run_as(run_as: Any, loc: Loc | None, where: str, issues: _Issues) -> None:
+    if run_as is None:
+        return
+    names = [
+        k
+        for k in ("user_name", "service_principal_name")
+        if isinstance(run_as, dict) and run_as.get(k)
+    ]
+    if len(names) != 1:
+        issues.add(loc, where, "set exactly one of user_name, service_principal_name")
+
+
+PERMISSION_LEVELS = ("CAN_VIEW", "CAN_RUN", "CAN_MANAGE", "CAN_MANAGE_RUN", "IS_OWNER")
+PRINCIPALS = ("user_name", "group_name", "service_principal_name")
+
+
+def _check_permissions(items: Any, loc: Loc | None, where: str, issues: _Issues) -> None:
+    if not isinstance(items, list):
+        issues.add(loc, f"{where}.permissions", "must be a list of {level, user_name|group_name}")
+        return
+    for i, item in enumerate(items):
+        here = f"{where}.permissions[{i}]" if where != "permissions" else f"permissions[{i}]"
+        item_loc = items.locs[i] if isinstance(items, LocList) and i < len(items.locs) else loc
+        if not isinstance(item, dict):
+            issues.add(item_loc, here, "must be a mapping {level, user_name|group_name}")
+            continue
+        if item.get("level") not in PERMISSION_LEVELS:
+            issues.add(
+                item_loc,
+                f"{here}.level",
+                f"must be one of {', '.join(PERMISSION_LEVELS)} (got {item.get('level')!r})",
+            )
+        if len([p for p in PRINCIPALS if item.get(p)]) != 1:
+            issues.add(item_loc, here, f"set exactly one of {', '.join(PRINCIPALS)}")
+
+
+def _merged_permissions(
+    bundle_level: list[dict[str, Any]], job_level: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A job's access list: its own entries, then the bundle's (as the CLI's
+    ApplyBundlePermissions: CAN_RUN becomes the jobs level CAN_MANAGE_RUN)."""
+    out: list[dict[str, Any]] = []
+    for item in [*_plain(job_level), *_plain(bundle_level)]:
+        if not isinstance(item, dict):
+            continue
+        entry = {k: v for k, v in item.items() if k in ("level", *PRINCIPALS)}
+        if entry.get("level") == "CAN_RUN":
+            entry["level"] = "CAN_MANAGE_RUN"
+        if entry not in out:
+            out.append(entry)
+    return out
+
+
+def _sync(config: LocDict, issues: _Issues) -> dict[str, list[str]]:
+    sync = config.get("sync")
+    if sync is None:
+        return {}
+    if not isinstance(sync, dict):
+        issues.add(config.locs.get("sync"), "sync", "must be a mapping (include, exclude, paths)")
+        return {}
+    out: dict[str, list[str]] = {}
+    for key, value in sync.items():
+        if key not in SYNC_KEYS:
+            why = f"unknown field '{key}'{did_you_mean(str(key), SYNC_KEYS)}; ignored"
+            issues.warn(sync.locs.get(key), f"sync.{key}", why)
+            continue
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            issues.add(sync.locs.get(key), f"sync.{key}", "must be a list of paths or patterns")
+            continue
+        out[str(key)] = list(value)
+    return out
+
+
+def _check_presets(presets: Any, config: LocDict, issues: _Issues) -> None:
+    if not isinstance(presets, dict):
+        return
+    for key in presets:
+        if key not in PRESET_KEYS:
+            why = f"unknown field '{key}'{did_you_mean(str(key), PRESET_KEYS)}; ignored"
+            issues.warn(
+                presets.locs.get(key) if isinstance(presets, LocDict) else None,
+                f"presets.{key}",
+                why,
+            )
+
+
+def _map_warehouses(
+    job: LocDict, fallback: str | None, env: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """(warehouse id, where) for each warehouse id Headrace has no warehouse for; with the
+    opt-in fallback those ids are replaced by it."""
+    from headrace.warehouse.config import DEFAULT_ID
+
+    found = []
+    for i, task in enumerate(job.get("tasks") or []):
+        if not isinstance(task, dict):
+            continue
+        for section in ("sql_task", "notebook_task", "dbt_task"):
+            settings = task.get(section)
+            wid = settings.get("warehouse_id") if isinstance(settings, dict) else None
+            if (
+                not isinstance(wid, str)
+                or not wid
+                or wid == DEFAULT_ID
+                or _known_warehouse(wid, env)
+            ):
+                continue
+            found.append((wid, f"tasks[{i}].{section}.warehouse_id"))
+            if fallback is not None:
+                settings["warehouse_id"] = fallback
+    return found
+
+
+def _known_warehouse(warehouse_id: str, env: Mapping[str, str]) -> bool:
+    from headrace.warehouse.config import resolve
+    from headrace.warehouse.errors import WarehouseError
+
+    if "{{" in warehouse_id:
+        return True  # a run-time reference: checked when the task runs
+    try:
+        resolve(warehouse_id)
+    except WarehouseError:
+        return False
+    return True
+
+
+def _warehouse_warning(warehouses: Mapping[str, str], fallback: str | None) -> str:
+    ids = ", ".join(sorted(warehouses))
+    if fallback is not None:
+        return f"warehouse_id {ids}: no such warehouse here; run on '{fallback}' ({WAREHOUSE_FALLBACK_ENV})"
+    return (
+        f"warehouse_id {ids}: no such warehouse here; configure HEADRACE_WAREHOUSE_<ID>_URL or "
+        f"set {WAREHOUSE_FALLBACK_ENV}=default to run them on the embedded warehouse"
+    )
+
+
+# Job and task settings Headrace accepts and does not act on: (field, what Headrace does instead).
+IGNORED_JOB_SETTINGS = (
+    ("budget_policy_id", "no budgets"),
+    ("usage_policy_id", "no usage policies"),
+    ("performance_target", "one performance level"),
+    ("edit_mode", "jobs are always editable"),
+    ("deployment", "no deployment metadata kept"),
+    ("parent_path", "no workspace folders for jobs"),
+)
+IGNORED_TASK_SETTINGS = (("compute", "tasks run on this machine"),)
+
+
+def _ignored_settings(jobs: Mapping[str, BundleJob], presets: Any) -> list[str]:
+    """A warning per setting that Headrace accepts and ignores, naming it."""
+    out = []
+    for key, job in jobs.items():
+        for name, instead in IGNORED_JOB_SETTINGS:
+            if getattr(job.settings, name, None) is not None:
+                out.append(f"resources.jobs.{key}.{name}: ignored by Headrace ({instead})")
+        for task in job.settings.tasks:
+            for name, instead in IGNORED_TASK_SETTINGS:
+                if getattr(task, name, None) is not None:
+                    out.append(
+                        f"resources.jobs.{key}.tasks[{task.task_key}].{name}: ignored by "
+                        f"Headrace ({instead})"
+                    )
+    if isinstance(presets, dict):
+        for name in IGNORED_PRESETS:
+            if presets.get(name):
+                out.append(f"presets.{name}: ignored by Headrace")
+    return out
+
+
 def _read_all(root_file: Path, issues: _Issues) -> LocDict:
-    """The root file with every included file merged in."""
+    """The root file with every included file merged in (the CLI's ProcessRootIncludes)."""
     root = _read_file(root_file, issues, allow_include=True)
     if root is None:
         return LocDict()
@@ -265,14 +587,27 @@ def _read_all(root_file: Path, issues: _Issues) -> LocDict:
     _note_resources(root, owners, issues)
     seen = {root_file}
     for i, pattern in enumerate(patterns):
+        loc = root["include"].locs[i] if i < len(root["include"].locs) else None
+        if os.path.isabs(pattern):
+            issues.add(loc, f"include[{i}]", f"'{pattern}': includes must be relative paths")
+            continue
         matches = sorted(p for p in root_file.parent.glob(pattern) if p.is_file())
-        if not matches:
-            loc = root["include"].locs[i] if i < len(root["include"].locs) else None
-            issues.add(loc, f"include[{i}]", f"'{pattern}' matches no files")
+        if not matches and not any(c in pattern for c in "*?["):
+            # A glob matching nothing is fine (templates ship resources/*/*.yml); a plain path
+            # that names no file is a mistake.
+            issues.add(loc, f"include[{i}]", f"'{pattern}' does not match any files")
         for path in matches:
             if path in seen:
                 continue
             seen.add(path)
+            if path.suffix not in (".yml", ".yaml", ".json"):
+                issues.add(
+                    loc,
+                    f"include[{i}]",
+                    f"{path.relative_to(root_file.parent)} is not a YAML or JSON file "
+                    "(files to upload go in sync.include)",
+                )
+                continue
             part = _read_file(path, issues, allow_include=False)
             if part is not None:
                 _note_resources(part, owners, issues)
@@ -291,13 +626,29 @@ def _read_file(path: Path, issues: _Issues, *, allow_include: bool) -> LocDict |
     if not isinstance(data, LocDict):
         issues.add(Loc(path, 1), "", "a bundle file must be a mapping")
         return None
-    allowed = TOP_KEYS if allow_include else TOP_KEYS - {"include"}
-    for key in data:
-        if key not in allowed:
-            why = f"unknown field '{key}'{did_you_mean(str(key), TOP_KEYS)}"
-            if key == "include":
-                why = "only the root databricks.yml may include other files"
-            issues.add(data.locs.get(key), str(key), why)
+    for key in list(data):
+        if key == "include" and not allow_include:
+            issues.add(
+                data.locs.get(key),
+                "include",
+                "only the root databricks.yml may include other files",
+            )
+        elif key not in TOP_KEYS:
+            # The CLI warns: such keys are often only YAML anchors (`common: &c {...}`).
+            why = f"unknown field '{key}'{did_you_mean(str(key), TOP_KEYS)}; ignored"
+            issues.warn(data.locs.get(key), str(key), why)
+            del data[key]
+    if "environments" in data:
+        # The CLI's EnvironmentsToTargets: the old name of `targets`.
+        if "targets" in data:
+            issues.add(
+                data.locs.get("environments"),
+                "environments",
+                "use targets or environments, not both",
+            )
+        else:
+            data["targets"] = data.pop("environments")
+            data.locs["targets"] = data.locs.get("environments")
     return data
 
 
@@ -346,10 +697,10 @@ def _pick_target(config: LocDict, wanted: str | None, issues: _Issues) -> tuple[
             issues.add(targets.locs.get(name), f"targets.{name}", "must be a mapping")
             return "", LocDict()
         else:
-            for key in cfg:
+            for key in list(cfg):
                 if key not in TARGET_KEYS:
-                    why = f"unknown field '{key}'{did_you_mean(str(key), TARGET_KEYS)}"
-                    issues.add(cfg.locs.get(key), f"targets.{name}.{key}", why)
+                    why = f"unknown field '{key}'{did_you_mean(str(key), TARGET_KEYS)}; ignored"
+                    issues.warn(cfg.locs.get(key), f"targets.{name}.{key}", why)
     if wanted is not None:
         if wanted not in targets:
             known = ", ".join(targets)
@@ -375,10 +726,17 @@ def _apply_target(config: LocDict, target: LocDict) -> LocDict:
     base = LocDict({k: v for k, v in config.items() if k != "targets"}, loc=config.loc)
     base.locs = {k: v for k, v in config.locs.items() if k != "targets"}
     over = LocDict(loc=target.loc)
-    for key in ("resources", "artifacts", "workspace", "presets", "run_as", "permissions"):
+    for key in ("resources", "artifacts", "workspace", "presets", "run_as", "permissions", "sync"):
         if key in target:
             over[key] = target[key]
             over.locs[key] = target.locs.get(key)
+    bundle = LocDict(loc=target.loc)
+    if isinstance(target.get("bundle"), dict):
+        bundle = merge(bundle, target["bundle"])
+    if isinstance(target.get("git"), dict):
+        bundle["git"] = merge(bundle.get("git", LocDict()), target["git"])
+    if bundle:
+        over["bundle"] = bundle
     return merge(base, over)
 
 
@@ -396,8 +754,14 @@ def _variable_values(
     env: Mapping[str, str],
     fixed_scope: Mapping[str, Any],
     issues: _Issues,
+    warehouse_fallback: str | None = None,
 ) -> dict[str, Any]:
-    """Each variable's value: --var, then BUNDLE_VAR_<name>, then the target's, then default."""
+    """Each variable's value: --var, then BUNDLE_VAR_<name>, then the target's, then default.
+
+    A `lookup` variable (a workspace object by name) takes the first of these that is given, as
+    in the CLI (a set value skips the lookup); a warehouse lookup takes the opt-in warehouse
+    mapping; else it is an error naming the variable.
+    """
     declared = config.get("variables") or LocDict()
     if not isinstance(declared, dict):
         issues.add(config.locs.get("variables"), "variables", "must be a mapping")
@@ -412,8 +776,8 @@ def _variable_values(
             continue
         for key in spec:
             if key not in VARIABLE_KEYS:
-                why = f"unknown field '{key}'{did_you_mean(str(key), VARIABLE_KEYS)}"
-                issues.add(spec.locs.get(key), f"variables.{name}.{key}", why)
+                why = f"unknown field '{key}'{did_you_mean(str(key), VARIABLE_KEYS)}; ignored"
+                issues.warn(spec.locs.get(key), f"variables.{name}.{key}", why)
     overrides = target.get("variables") or LocDict()
     for name in overrides:
         if name not in declared:
@@ -430,22 +794,23 @@ def _variable_values(
     for name, spec in declared.items():
         if not isinstance(spec, dict):
             continue
-        if "lookup" in spec:
-            issues.add(
-                spec.locs.get("lookup"),
-                f"variables.{name}.lookup",
-                "lookups of workspace objects are not supported by Headrace; give a value",
-            )
-            continue
+        override = overrides.get(name) if name in overrides else None
+        target_lookup = isinstance(override, dict) and "lookup" in override
         if name in given:
             values[name], locs[name] = given[name], None
         elif f"BUNDLE_VAR_{name}" in env:
             values[name], locs[name] = env[f"BUNDLE_VAR_{name}"], None
-        elif name in overrides:
-            value = overrides[name]
+        elif name in overrides and not target_lookup:
+            value = override
             if isinstance(value, dict) and "default" in value and spec.get("type") != "complex":
                 value = value["default"]
             values[name], locs[name] = value, overrides.locs.get(name)
+        elif "lookup" in spec or target_lookup:
+            found = override["lookup"] if target_lookup else spec["lookup"]
+            loc = overrides.locs.get(name) if target_lookup else spec.locs.get("lookup")
+            value = _lookup_value(name, found, loc, issues, warehouse_fallback)
+            if value is not None:
+                values[name], locs[name] = value, loc
         elif "default" in spec:
             values[name], locs[name] = spec["default"], spec.locs.get("default")
         else:
@@ -457,6 +822,30 @@ def _variable_values(
             )
     _resolve_variable_references(values, locs, fixed_scope, issues)
     return values
+
+
+def _lookup_value(
+    name: str, found: Any, loc: Loc | None, issues: _Issues, warehouse_fallback: str | None
+) -> str | None:
+    """A lookup's value, or None after reporting why there is none."""
+    kinds = [k for k in found if k in LOOKUP_KINDS] if isinstance(found, dict) else []
+    if len(kinds) != 1:
+        issues.add(
+            loc,
+            f"variables.{name}.lookup",
+            f"name exactly one of: {', '.join(sorted(LOOKUP_KINDS))}",
+        )
+        return None
+    if kinds[0] == "warehouse" and warehouse_fallback is not None:
+        return warehouse_fallback
+    issues.add(
+        loc,
+        f"variables.{name}",
+        f"looks up {kinds[0]} {found[kinds[0]]!r} in a Databricks workspace, which Headrace "
+        f"cannot do: pass --var {name}=VALUE, set BUNDLE_VAR_{name} or give the target a value"
+        + (f" (or set {WAREHOUSE_FALLBACK_ENV}=default)" if kinds[0] == "warehouse" else ""),
+    )
+    return None
 
 
 def _resolve_variable_references(
@@ -558,7 +947,7 @@ def _resolve_paths(job: LocDict, root: Path) -> None:
             continue
         for i, dep in enumerate(deps):
             loc = deps.locs[i] if isinstance(deps, LocList) and i < len(deps.locs) else None
-            base = loc.file.parent if loc is not None else root
+            base = _base_folder(loc, root)
             if isinstance(dep, str):
                 deps[i] = resolve_dependency(dep, str(base))
 
@@ -576,6 +965,14 @@ def _resolve_task_paths(task: LocDict, root: Path, in_git: bool) -> None:
         _resolve_task_paths(loop["task"], root, in_git)
 
 
+def _base_folder(loc: Loc | None, root: Path) -> Path:
+    """What a relative path is relative to: the YAML file that sets it; for Python-defined
+    resources (databricks-bundles), the bundle root, as the CLI loads their output there."""
+    if loc is None or loc.file.suffix == ".py":
+        return root
+    return loc.file.parent
+
+
 def _resolve_field(settings: LocDict, name: str, root: Path, in_git: bool) -> None:
     value = settings.get(name)
     source = settings.get("source")
@@ -586,5 +983,5 @@ def _resolve_field(settings: LocDict, name: str, root: Path, in_git: bool) -> No
     if value.startswith("{{"):
         return
     loc = settings.locs.get(name) if isinstance(settings, LocDict) else None
-    base = loc.file.parent if loc is not None else root
+    base = _base_folder(loc, root)
     settings[name] = os.path.normpath(os.path.join(base, value))

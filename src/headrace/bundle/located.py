@@ -85,11 +85,18 @@ def _build(loader: Any, node: Any, path: Path) -> Any:
 
     loc = Loc(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode):
+        own = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
         loader.flatten_mapping(node)  # YAML merge keys (<<: *anchor)
+        merged = len(node.value) - own  # flattened keys come first; the mapping's own win
         out = LocDict(loc=loc)
-        for key_node, value_node in node.value:
+        from_merge: set[Any] = set()
+        for index, (key_node, value_node) in enumerate(node.value):
             key = loader.construct_object(key_node, deep=True)
-            if key in out:
+            if index < merged:
+                from_merge.add(key)
+            elif key in from_merge:
+                from_merge.discard(key)
+            elif key in out:
                 line = key_node.start_mark.line + 1
                 raise SpecError([SpecIssue(f"{path}:{line}", f"duplicate key '{key}'")])
             out[key] = _build(loader, value_node, path)

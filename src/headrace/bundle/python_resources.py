@@ -4,7 +4,8 @@ A bundle's `python: {venv_path, resources: [...], mutators: [...]}` is run exact
 Databricks CLI runs it: `python -m databricks.bundles.build --phase load_resources` (then
 `apply_mutators`) in the bundle's folder, with the bundle as JSON in, the bundle with the Python
 resources added out, plus diagnostics and source locations. The interpreter is `venv_path`'s, or
-Headrace's own when none is given. Paths in a Python-defined job are relative to its Python file.
+Headrace's own when none is given (or when `venv_path` has none yet, with a warning). Paths in a
+Python-defined resource are relative to the bundle root, as the CLI loads Python output there.
 """
 
 from __future__ import annotations
@@ -48,12 +49,13 @@ def add_python_resources(
         return config
     python = _interpreter(conf, root)
     if python is None:
-        add_issue(
-            getattr(config, "locs", {}).get("python"),
-            "python.venv_path",
-            f"no Python interpreter at {root / str(conf.get('venv_path'))}/bin/python",
+        # Templates name `.venv`, made by `uv sync` before the first deploy; Headrace's own
+        # interpreter has databricks-bundles, so it stands in (with a warning) meanwhile.
+        warnings.append(
+            f"python.venv_path: no Python interpreter at {root / str(conf.get('venv_path'))}"
+            f"/bin/python; using Headrace's own ({sys.executable})"
         )
-        return config
+        python = Path(sys.executable)
     phases = [
         p
         for p, key in (("load_resources", "resources"), ("apply_mutators", "mutators"))
@@ -69,7 +71,10 @@ def add_python_resources(
             return config
         plain, found = result
         locations.update(found)
-    return _merge_jobs(config, plain.get("resources", {}).get("jobs", {}), locations, root)
+    for kind, entries in (plain.get("resources") or {}).items():
+        if isinstance(entries, dict):
+            config = _merge_jobs(config, entries, locations, root, kind=kind)
+    return config
 
 
 def _interpreter(conf: dict[str, Any], root: Path) -> Path | None:
@@ -165,22 +170,27 @@ def _loc(item: Any, root: Path) -> Loc | None:
 
 
 def _merge_jobs(
-    config: LocDict, jobs: dict[str, Any], locations: dict[str, Loc], root: Path
+    config: LocDict,
+    jobs: dict[str, Any],
+    locations: dict[str, Loc],
+    root: Path,
+    *,
+    kind: str = "jobs",
 ) -> LocDict:
     resources = config.get("resources")
     if not isinstance(resources, LocDict):
         resources = LocDict(loc=config.loc)
         config["resources"] = resources
-    existing = resources.get("jobs")
+    existing = resources.get(kind)
     if not isinstance(existing, LocDict):
         existing = LocDict()
-        resources["jobs"] = existing
+        resources[kind] = existing
     for key, job in jobs.items():
         before = existing.get(key)
         if before is not None and _plain(before) == job:
             continue  # a YAML job the mutators left alone keeps its YAML locations
         loc = (
-            locations.get(f"resources.jobs.{key}")
+            locations.get(f"resources.{kind}.{key}")
             or getattr(before, "loc", None)
             or Loc(root / "databricks.yml", 1)
         )

@@ -33,9 +33,12 @@ def validate_bundle(
     """Print the bundle's resolved jobs (or every error, raised as SpecError)."""
     from headrace.bundle.loader import load_bundle
 
-    bundle = load_bundle(path, target=target, variables=variables)
-    for warning in bundle.warnings:
-        print(f"warning: {warning}", file=sys.stderr)
+    try:
+        bundle = load_bundle(path, target=target, variables=variables)
+    except SpecError as exc:
+        _print_warnings(getattr(exc, "warnings", []))
+        raise
+    _print_warnings(bundle.warnings)
     if as_json:
         doc = {
             "bundle": {"name": bundle.name, "target": bundle.target, "mode": bundle.mode},
@@ -53,6 +56,11 @@ def validate_bundle(
     for key, job in bundle.jobs.items():
         print(f"  {key}: {job.settings.name!r}, {len(job.settings.tasks)} tasks")
     print("Validation OK!")
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def _job_json(settings: Any) -> Any:
