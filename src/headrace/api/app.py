@@ -24,6 +24,7 @@ from headrace.api import (
 )
 from headrace.api.auth import principal_of
 from headrace.api.body_limit import BodyLimit, max_request_bytes
+from headrace.api.body_limit import BodyLimit, max_request_bytes
 from headrace.api.context import ApiContext
 from headrace.engine.jobs import Principal
 
@@ -45,6 +46,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.state.ctx = ctx
     errors.install(app)
     app.add_middleware(compat.LegacyClientMiddleware)  # text/json, GET with a JSON body
+    app.add_middleware(BodyLimit, max_bytes=max_request_bytes())  # outermost: 413 first
     app.add_middleware(BodyLimit, max_bytes=max_request_bytes())  # outermost: 413 first
     app.include_router(meta_routes.router)
     for version in API_VERSIONS:

@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from headrace.api.body_limit import RequestTooLarge
 from headrace.engine.workspace import DirectoryNotEmpty, PathExists
 from headrace.errors import (
     Conflict,
@@ -69,6 +70,8 @@ def status_and_code(exc: HeadraceError) -> tuple[int, str]:
         return 401, "UNAUTHENTICATED"
     if isinstance(exc, MalformedRequest):
         return 400, "MALFORMED_REQUEST"
+    if isinstance(exc, RequestTooLarge):
+        return 413, "INVALID_PARAMETER_VALUE"
     if isinstance(exc, PermissionDenied):
         return 403, "PERMISSION_DENIED"
     if isinstance(exc, ResourceMissing):

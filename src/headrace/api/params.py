@@ -9,6 +9,7 @@ from fastapi import Request
 
 from headrace.api.errors import MalformedRequest
 from headrace.errors import SpecError, SpecIssue
+from headrace.spec.bounds import depth_issue
 
 _MISSING: Any = object()
 
@@ -39,6 +40,9 @@ async def json_body(request: Request) -> dict[str, Any]:
             "Invalid JSON given in the body of the request - expected an object, "
             f"got {type(value).__name__ if value is not None else 'null'}"
         )
+    too_deep = depth_issue(value)  # before any handler walks it (issue 11: 500s)
+    if too_deep is not None:
+        raise SpecError([too_deep])
     return value
 
 

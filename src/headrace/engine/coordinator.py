@@ -40,7 +40,7 @@ from headrace.errors import (
 from headrace.spec.models import JobSettings, Task
 from headrace.spec.references import UnresolvedReference, render
 from headrace.states import ACTIVE, SUCCESSFUL, TERMINAL, LifeCycle, Result, life_cycle_for
-from headrace.store import health_timers, signals
+from headrace.store import health_timers, progress, signals
 from headrace.store import jobs as job_store
 from headrace.store import runs as run_store
 from headrace.store.db import Store, before_commit
@@ -854,8 +854,10 @@ class Coordinator:
             return
         run = tx.run
         if not (force or tx.leaf_ended or run.stop_reason is not None or run.repair_count):
+            self._check_progress(tx)
             return
         if run_store.count_open_task_runs(tx.conn, tx.run.run_id):
+            self._check_progress(tx)
             return
         task_runs = run_store.current_task_runs(tx.conn, tx.run.run_id)
         states = {tr.task_key: _state(tr) for tr in task_runs}
@@ -874,7 +876,38 @@ class Coordinator:
             message = failure_message(task_runs) or message
         self._end_run(tx, finish.result, message)
 
-    def _end_run(self, tx: _Tx, result: Result, message: str) -> None:
+    def _check_progress(self, tx: _Tx) -> None:
+        """Invariant: a running run always has a task pending, running or waiting to retry.
+
+        Blocked tasks with nothing live left upstream would wait forever, and every later run
+        of the job would queue behind them (issue 11): such a run ends INTERNAL_ERROR, naming
+        them. One indexed query, and only in transactions that started nothing.
+        """
+        if tx.run.life_cycle is not LifeCycle.RUNNING or tx.new_attempts or tx.run_ended:
+            return
+        stuck = progress.stuck_task_runs(tx.conn, tx.run.run_id)
+        if not stuck:
+            return
+        names = ", ".join(f"'{tr.task_key}'" for tr in stuck[:10])
+        more = f" and {len(stuck) - 10} more" if len(stuck) > 10 else ""
+        message = (
+            f"Internal error: the run cannot progress: {names}{more} wait(s) for upstream tasks "
+            "that have all ended (nothing is pending or running)"
+        )
+        for tr in stuck:
+            run_store.set_task_state(
+                tx.conn,
+                tr.task_run_id,
+                LifeCycle.INTERNAL_ERROR,
+                result_state=Result.FAILED.value,
+                state_message=message,
+                end_time=tx.now,
+            )
+        self._end_run(tx, Result.FAILED, message, life=LifeCycle.INTERNAL_ERROR)
+
+    def _end_run(
+        self, tx: _Tx, result: Result, message: str, *, life: LifeCycle = LifeCycle.TERMINATED
+    ) -> None:
         # A nested step (a child run ending its parent's task) may have ended it already.
         tx.run = run_store.get_run(tx.conn, tx.run.run_id)
         if tx.run.life_cycle in TERMINAL:
@@ -882,7 +915,7 @@ class Coordinator:
         run_store.set_run_state(
             tx.conn,
             tx.run.run_id,
-            LifeCycle.TERMINATED,
+            life,
             result_state=result.value,
             state_message=message,
             end_time=tx.now,
@@ -890,7 +923,7 @@ class Coordinator:
         run_store.finish_open_repair(
             tx.conn,
             tx.run.run_id,
-            life_cycle_state=LifeCycle.TERMINATED.value,
+            life_cycle_state=life.value,
             result_state=result.value,
             state_message=message,
             end_time=tx.now,

@@ -60,6 +60,23 @@ def shape_issues(data: Any, *, root: str = "") -> list[SpecIssue]:
     return issues
 
 
+def depth_issue(data: Any) -> SpecIssue | None:
+    """The first place where `data` nests deeper than the limit (any JSON body), or None."""
+    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    while stack:
+        value, loc = stack.pop()
+        if not isinstance(value, dict | list):
+            continue
+        if len(loc) >= limits.MAX_NESTING_DEPTH:
+            reason = f"nested too deeply (more than {limits.MAX_NESTING_DEPTH} levels)"
+            return SpecIssue(_path("", loc), reason)
+        items = enumerate(value) if isinstance(value, list) else value.items()
+        stack.extend(
+            (item, (*loc, key if isinstance(key, int) else str(key))) for key, item in items
+        )
+    return None
+
+
 def text_error(text: str, limit: int, *, unit: str = "bytes") -> str | None:
     """Why `text` cannot be accepted (a NUL byte, longer than `limit`), or None."""
     if "\x00" in text:
