@@ -20,10 +20,10 @@ from headrace.api import (
     ops_routes,
     permissions_routes,
     runs_routes,
+    secrets_routes,
     workspace_routes,
 )
 from headrace.api.auth import principal_of
-from headrace.api.body_limit import BodyLimit, max_request_bytes
 from headrace.api.body_limit import BodyLimit, max_request_bytes
 from headrace.api.context import ApiContext
 from headrace.engine.jobs import Principal
@@ -47,7 +47,6 @@ def create_app(ctx: ApiContext) -> FastAPI:
     errors.install(app)
     app.add_middleware(compat.LegacyClientMiddleware)  # text/json, GET with a JSON body
     app.add_middleware(BodyLimit, max_bytes=max_request_bytes())  # outermost: 413 first
-    app.add_middleware(BodyLimit, max_bytes=max_request_bytes())  # outermost: 413 first
     app.include_router(meta_routes.router)
     for version in API_VERSIONS:
         prefix = f"/api/{version}"
@@ -60,6 +59,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(notifications_routes.router, prefix="/api/2.0")
     app.include_router(dbfs_routes.router, prefix="/api/2.0")
     app.include_router(files_routes.router, prefix="/api/2.0")
+    app.include_router(secrets_routes.router, prefix="/api/2.0")
 
     from headrace.ui.routes import install as install_ui  # the web UI at `/`
 

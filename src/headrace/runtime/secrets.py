@@ -7,6 +7,10 @@ The source (documented in docs/notebooks.md): one file per secret,
 `~/.headrace/secrets`. Scope and key names follow Databricks' rule (letters, digits, `-`, `_`,
 `.`, at most 128 characters), which also keeps them inside the directory.
 
+Values put through the Secrets API are stored encrypted (Fernet): the file holds
+`headrace-secret:v1:` and the token; the key is `HEADRACE_SECRETS_KEY`, else the file
+`$HEADRACE_HOME/secrets.key` (mode 0600, outside the secrets directory). Plain files still work.
+
 Values read here are redacted (`[REDACTED]`) from what the task prints; the notebook runner
 redacts every secret of the directory from cell outputs, the log and the exit value.
 """
@@ -64,9 +68,75 @@ def _check_name(what: str, value: Any) -> str:
     return value
 
 
+ENCRYPTED_PREFIX = b"headrace-secret:v1:"
+KEY_FILE = "secrets.key"
+
+
+def home_dir() -> Path:
+    home = os.environ.get("HEADRACE_HOME")
+    return Path(home).expanduser() if home else Path.home() / ".headrace"
+
+
+def fernet_key(home: Path | None = None, *, create: bool = False) -> bytes | None:
+    """The secrets' encryption key: HEADRACE_SECRETS_KEY, else `<home>/secrets.key` (made,
+    mode 0600, when `create`). None when there is none yet."""
+    explicit = os.environ.get("HEADRACE_SECRETS_KEY")
+    if explicit:
+        return explicit.strip().encode()
+    path = (home if home is not None else home_dir()) / KEY_FILE
+    try:
+        return path.read_bytes().strip()
+    except FileNotFoundError:
+        if not create:
+            return None
+    from cryptography.fernet import Fernet
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # made by another process meanwhile
+        return path.read_bytes().strip()
+    with os.fdopen(fd, "wb") as f:
+        f.write(Fernet.generate_key())
+    return path.read_bytes().strip()
+
+
+def decrypt(raw: bytes, home: Path | None = None) -> bytes:
+    """A stored value in clear (encrypted values need the key). Raises: SecretError."""
+    if not raw.startswith(ENCRYPTED_PREFIX):
+        return raw[:-1] if raw.endswith(b"\n") else raw
+    key = fernet_key(home)
+    if key is None:
+        raise SecretError(
+            "this secret is encrypted and no key was found: set HEADRACE_SECRETS_KEY or "
+            f"provide {(home if home is not None else home_dir()) / KEY_FILE}"
+        )
+    from cryptography.fernet import Fernet, InvalidToken
+
+    try:
+        return Fernet(key).decrypt(raw[len(ENCRYPTED_PREFIX) :])
+    except (InvalidToken, ValueError):
+        raise SecretError(
+            "this secret cannot be decrypted with the configured key (HEADRACE_SECRETS_KEY or "
+            "secrets.key changed?)"
+        ) from None
+
+
+def encrypt(value: bytes, home: Path | None = None) -> bytes:
+    """A value as stored by the Secrets API (the key is made on first use)."""
+    from cryptography.fernet import Fernet
+
+    key = fernet_key(home, create=True) or b""  # never empty: create=True makes one
+    return ENCRYPTED_PREFIX + Fernet(key).encrypt(value)
+
+
 def _read(path: Path) -> bytes:
-    raw = path.read_bytes()
-    return raw[:-1] if raw.endswith(b"\n") else raw
+    return decrypt(path.read_bytes())
+
+
+def _is_secret(path: Path) -> bool:
+    """A secret's file (not a Secrets API write in progress)."""
+    return path.is_file() and not (path.name.startswith(".") and path.name.endswith(".part"))
 
 
 class Secrets:
@@ -104,7 +174,7 @@ class Secrets:
         folder = self.directory / _check_name("scope", scope)
         if not folder.is_dir():
             raise SecretError(f"Secret scope {scope!r} does not exist (no folder {folder})")
-        return [SecretMetadata(p.name) for p in sorted(folder.iterdir()) if p.is_file()]
+        return [SecretMetadata(p.name) for p in sorted(folder.iterdir()) if _is_secret(p)]
 
     def listScopes(self) -> list[SecretScope]:
         """Every scope (a folder of the secrets directory)."""
@@ -132,6 +202,11 @@ class Redactor:
 
     def __bool__(self) -> bool:
         return bool(self._values)
+
+    @property
+    def values(self) -> tuple[str, ...]:
+        """The values redacted, longest first."""
+        return tuple(self._values)
 
     def __call__(self, text: str) -> str:
         for value in self._values:
@@ -161,7 +236,7 @@ class Redactor:
                 for item in scope.iterdir():
                     try:
                         values.add(_read(item).decode(errors="replace"))
-                    except OSError:
+                    except (OSError, SecretError):
                         continue
         return cls(values)
 
