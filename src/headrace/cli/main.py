@@ -34,7 +34,8 @@ app.add_typer(destinations_app, name="destinations")
 notifications_app = typer.Typer(help="Notification deliveries and errors.", no_args_is_help=True)
 app.add_typer(notifications_app, name="notifications")
 bundle_app = typer.Typer(
-    help="Databricks Asset Bundles (databricks.yml): validate and run.", no_args_is_help=True
+    help="Databricks Asset Bundles (databricks.yml): validate, run, deploy, destroy, summary.",
+    no_args_is_help=True,
 )
 app.add_typer(bundle_app, name="bundle")
 envs_app = typer.Typer(
@@ -516,6 +517,9 @@ def bundle_deploy(
     auto_approve: Annotated[
         bool, typer.Option("--auto-approve", help="Delete jobs the bundle dropped, no question.")
     ] = False,
+    force_lock: Annotated[
+        bool, typer.Option("--force-lock", help="Take the deployment lock even if it is held.")
+    ] = False,
 ) -> None:
     """Create or update the target's jobs on a server (idempotent), uploading the files."""
     try:
@@ -528,6 +532,63 @@ def bundle_deploy(
             server=server,
             token=token,
             auto_approve=auto_approve,
+            force_lock=force_lock,
+        )
+    except Exception as exc:  # the one error boundary
+        _fail(exc)
+
+
+@bundle_app.command("destroy")
+def bundle_destroy(
+    target: TargetOption = None,
+    var: VarOption = None,
+    path: BundlePathOption = None,
+    server: ServerOption = None,
+    token: TokenOption = None,
+    auto_approve: Annotated[
+        bool, typer.Option("--auto-approve", help="Destroy without asking.")
+    ] = False,
+    force_lock: Annotated[
+        bool, typer.Option("--force-lock", help="Take the deployment lock even if it is held.")
+    ] = False,
+) -> None:
+    """Delete a deployed target's jobs and workspace folder from a server (asks first)."""
+    try:
+        from headrace.cli.bundle_commands import destroy, parse_vars
+
+        destroy(
+            path,
+            target=target,
+            variables=parse_vars(var or []),
+            server=server,
+            token=token,
+            auto_approve=auto_approve,
+            force_lock=force_lock,
+        )
+    except Exception as exc:  # the one error boundary
+        _fail(exc)
+
+
+@bundle_app.command("summary")
+def bundle_summary(
+    target: TargetOption = None,
+    var: VarOption = None,
+    path: BundlePathOption = None,
+    server: ServerOption = None,
+    token: TokenOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
+) -> None:
+    """The target's resources; with --server, their deployed ids and URLs."""
+    try:
+        from headrace.cli.bundle_commands import parse_vars, summary
+
+        summary(
+            path,
+            target=target,
+            variables=parse_vars(var or []),
+            server=server,
+            token=token,
+            as_json=as_json,
         )
     except Exception as exc:  # the one error boundary
         _fail(exc)
