@@ -21,6 +21,7 @@ from headrace.api import (
     permissions_routes,
     runs_routes,
     secrets_routes,
+    tokens_routes,
     workspace_routes,
 )
 from headrace.api.auth import principal_of
@@ -60,6 +61,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(dbfs_routes.router, prefix="/api/2.0")
     app.include_router(files_routes.router, prefix="/api/2.0")
     app.include_router(secrets_routes.router, prefix="/api/2.0")
+    app.include_router(tokens_routes.router, prefix="/api/2.0")
 
     from headrace.ui.routes import install as install_ui  # the web UI at `/`
 
