@@ -7,9 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from pg_support import pg_schema
 from support import Server, hr, reap
 
-__all__ = ["hr", "reap", "server"]
+__all__ = ["hr", "pg_schema", "reap", "server"]
 
 
 @pytest.fixture(scope="module")

@@ -35,3 +35,21 @@ def register(
             print_plan(data, as_json=as_json)
         except Exception as exc:  # the one error boundary
             _fail(exc)
+
+    @db_app.command("copy")
+    def db_copy(
+        to: Annotated[
+            str,
+            typer.Option("--to", help="Target: a new SQLite file or an empty database URL."),
+        ],
+        as_json: Annotated[bool, typer.Option("--json", help="Print row counts as JSON.")] = False,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q")] = False,
+        db: DbOption = None,
+    ) -> None:
+        """Copy the whole store (ids, history) into an empty database; the store must be idle."""
+        try:
+            from headrace.cli.copy_command import copy
+
+            copy(db, to, as_json=as_json, quiet=quiet)
+        except Exception as exc:  # the one error boundary
+            _fail(exc)
