@@ -22,6 +22,7 @@ from headrace.engine import actions, run_overrides
 from headrace.engine import jobs as job_service
 from headrace.engine.jobs import Principal
 from headrace.errors import SpecError, SpecIssue
+from headrace.spec.bounds import parameter_issues
 from headrace.store.records import Job
 
 router = APIRouter()
@@ -171,6 +172,9 @@ def run_now(request: Request, body: dict[str, Any] = JsonBody, who: Principal = 
     ctx = ctx_of(request)
     _check_run_now_fields(body)
     job_id = body_int(body, "job_id")
+    too_big = parameter_issues(body.get("job_parameters"), "job_parameters")
+    if too_big:
+        raise SpecError(too_big)
     params = body_str_map(body, "job_parameters")
     token = body_str(body, "idempotency_token", max_len=64)
     queue = queue_override(body)

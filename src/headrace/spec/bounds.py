@@ -195,10 +195,11 @@ def read_spec_file(path: Path) -> str:
         raise SpecError(f"no such file: {path}") from None
     except OSError as exc:
         raise SpecError(f"cannot read {path}: {exc.strerror or exc}") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise SpecError(f"cannot read {path}: {_kind(mode)}, not a regular file")
     with os.fdopen(fd, "rb") as f:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise SpecError(f"cannot read {path}: {_kind(mode)}, not a regular file")
         try:
             raw = f.read(limits.MAX_SPEC_FILE_BYTES + 1)
         except OSError as exc:

@@ -130,7 +130,11 @@ class WorkerPool:
                 self.logs_dir,
                 switch,
                 lambda pid: self.coordinator.record_pid(attempt.attempt_id, pid),
+                store=self.coordinator.store,
             )
+        except OSError as exc:  # a full or broken logs disk: the cause, not a traceback
+            log.warning("attempt %s: cannot write its files: %s", attempt.attempt_id, exc)
+            outcome = AttemptOutcome(Result.FAILED, error=f"cannot write the task's files: {exc}")
         except Exception as exc:  # a bug of ours must not leave the attempt RUNNING
             log.exception("attempt %s crashed its supervisor", attempt.attempt_id)
             outcome = AttemptOutcome(Result.FAILED, error=f"internal error running task: {exc}")
