@@ -52,6 +52,7 @@ DEFAULT_START_TIMEOUT = 300.0
 # Catalog names that mean the session catalog (Databricks' legacy name is hive_metastore).
 ALIAS_CLASS = "io.headrace.spark.SessionCatalogAlias"
 _LEGACY_CATALOG = "hive_metastore"
+EXTENSIONS_CLASS = "io.headrace.spark.HeadraceExtensions"  # adds USE CATALOG to Spark's SQL
 _JAR = Path(__file__).resolve().parent / "jars" / "headrace-spark.jar"
 
 
@@ -112,6 +113,7 @@ def catalog_spark_conf(home: Path) -> dict[str, str]:
         f"spark.sql.catalog.{default}": ALIAS_CLASS,
         f"spark.sql.catalog.{_LEGACY_CATALOG}": ALIAS_CLASS,
         "spark.sql.defaultCatalog": default,
+        "spark.sql.extensions": EXTENSIONS_CLASS,
         "spark.sql.sources.default": "parquet",
     }
     conf.update(volumes_spark_conf(home))

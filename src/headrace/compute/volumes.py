@@ -1,12 +1,24 @@
 """`/Volumes/<catalog>/<schema>/<volume>/...` and `dbfs:/...` live under the data directory.
 
-- Python (`dbutils.fs`): `headrace.runtime.fs` maps `/Volumes/...` to
-  `<home>/volumes/...` and `dbfs:/...` to `<home>/dbfs/...`.
-- Spark (readers, writers, SQL `LOCATION`s, `csv.\\`/Volumes/...\\``): Hadoop's
-  `ViewFileSystemOverloadScheme` is installed for the `file` scheme with a mount table whose
-  `/Volumes` link points into the data directory and whose fallback is the machine's root, so
-  `/Volumes/main/raw/files/a.csv` and `file:/Volumes/...` are read from
-  `<home>/volumes/main/raw/files/a.csv`; every other local path is unchanged.
+As on Databricks, a volume path is also a DBFS path (`dbfs:/Volumes/...` is `/Volumes/...`), and
+DBFS's root is `<home>/dbfs/` (the folder the DBFS and Files APIs serve, `engine/files.py`):
+
+| path | on disk |
+|---|---|
+| `/Volumes/c/s/v/f`, `dbfs:/Volumes/c/s/v/f`, `file:/Volumes/c/s/v/f` | `<home>/dbfs/Volumes/c/s/v/f` |
+| `dbfs:/a/b` | `<home>/dbfs/a/b` |
+| any other local path (`/tmp/x`) | itself |
+
+Nothing is ever created at `/Volumes` on the machine. Who maps:
+
+- `dbutils.fs` (`headrace.runtime.fs`), in Python;
+- Spark (readers, writers, `LOCATION`, ``csv.`/Volumes/...` ``): Hadoop's
+  `ViewFileSystemOverloadScheme` serves the `file` scheme with a mount table (`default`) whose
+  `/Volumes` link points into the data directory and whose fallback is the machine's `/`;
+  `dbfs:` is the same mount-table file system (`io.headrace.spark.DbfsFileSystem`, in
+  Headrace's jar) over its own table, whose fallback is `<home>/dbfs`. Settings only: no
+  symlink, mount or root.
+- plain `open('/Volumes/...')` in task code: see `headrace.runtime.fs.install_volume_guard`.
 """
 
 from __future__ import annotations
@@ -14,27 +26,42 @@ from __future__ import annotations
 from pathlib import Path
 
 VOLUMES_PREFIX = "/Volumes"
-
-
-def volumes_root(home: Path) -> Path:
-    return Path(home) / "volumes"
+DBFS_CLASS = "io.headrace.spark.DbfsFileSystem"
+_DBFS_TABLE = "headrace-dbfs"
 
 
 def dbfs_root(home: Path) -> Path:
     return Path(home) / "dbfs"
 
 
+def volumes_root(home: Path) -> Path:
+    """The folder `/Volumes` means: `<home>/dbfs/Volumes`."""
+    return dbfs_root(home) / "Volumes"
+
+
+def volume_path(home: Path, catalog: str, schema: str, volume: str) -> Path:
+    """The folder of volume `catalog.schema.volume`."""
+    for part in (catalog, schema, volume):
+        if not part or "/" in part or part in (".", ".."):
+            raise ValueError(f"not a valid catalog, schema or volume name: {part!r}")
+    return volumes_root(home) / catalog / schema / volume
+
+
 def volumes_spark_conf(home: Path) -> dict[str, str]:
-    """Hadoop settings (as `spark.hadoop.*` conf) that map `/Volumes` into `home`."""
-    root = volumes_root(Path(home))
-    root.mkdir(parents=True, exist_ok=True)
-    table = "fs.viewfs.mounttable.default"
+    """Hadoop settings (as `spark.hadoop.*` conf) mapping `/Volumes` and `dbfs:/` into `home`."""
+    home = Path(home)
+    volumes_root(home).mkdir(parents=True, exist_ok=True)
+    volumes = volumes_root(home).as_uri()
+    local = "fs.viewfs.mounttable.default"
+    dbfs = f"fs.viewfs.mounttable.{_DBFS_TABLE}"
     return {
         "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme",
         "spark.hadoop.fs.viewfs.overload.scheme.target.file.impl": (
             "org.apache.hadoop.fs.LocalFileSystem"
         ),
-        f"spark.hadoop.{table}.link.{VOLUMES_PREFIX}": root.as_uri(),
-        f"spark.hadoop.{table}.linkFallback": "file:///",
-        "spark.hadoop.fs.file.impl.disable.cache": "true",
+        f"spark.hadoop.{local}.link.{VOLUMES_PREFIX}": volumes,
+        f"spark.hadoop.{local}.linkFallback": "file:///",
+        "spark.hadoop.fs.dbfs.impl": DBFS_CLASS,
+        f"spark.hadoop.{dbfs}.link.{VOLUMES_PREFIX}": volumes,
+        f"spark.hadoop.{dbfs}.linkFallback": dbfs_root(home).as_uri(),
     }

@@ -1,8 +1,11 @@
 """`dbutils.fs`: ls, cp, mv, rm, put, head, mkdirs on local paths and fsspec URLs.
 
 Local paths (`/tmp/x`, `file:/tmp/x`) use the local file system; `dbfs:/path` is kept under
-`$HEADRACE_HOME/dbfs/` (there is no DBFS here); any other URL (`s3://`, `memory://`, ...) goes
-through fsspec, which loads the protocol's package on first use.
+`$HEADRACE_HOME/dbfs/` (there is no DBFS here); Unity Catalog volume paths
+`/Volumes/<catalog>/<schema>/<volume>/...` (also `file:/Volumes/...`, `dbfs:/Volumes/...`) are
+`$HEADRACE_HOME/dbfs/Volumes/...`, as for Spark (`headrace.compute.volumes`) and the Files API,
+never `/Volumes` on the machine; any other URL (`s3://`, `memory://`, ...) goes through fsspec,
+which loads the protocol's package on first use.
 """
 
 from __future__ import annotations
@@ -32,6 +35,74 @@ def dbfs_root() -> Path:
     return (Path(home).expanduser() if home else Path.home() / ".headrace") / "dbfs"
 
 
+VOLUMES = "Volumes"
+
+
+def volume_local_path(path: str) -> str | None:
+    """Where a `/Volumes/...` path (or `file:/Volumes/...`) is on disk; None for other paths."""
+    bare = "/" + path[len("file:") :].lstrip("/") if path.startswith("file:") else path
+    if bare != f"/{VOLUMES}" and not bare.startswith(f"/{VOLUMES}/"):
+        return None
+    rest = bare.lstrip("/")
+    if any(part == ".." for part in rest.split("/")):
+        raise FsError(f"'..' is not allowed in a volume path: {path!r}")
+    return str(dbfs_root() / rest)
+
+
+_GUARDED_EVENTS = {
+    "open": 1,
+    "os.mkdir": 1,
+    "os.listdir": 1,
+    "os.scandir": 1,
+    "os.remove": 1,
+    "os.rmdir": 1,
+    "os.rename": 2,
+    "os.chdir": 1,
+    "os.truncate": 1,
+    "os.utime": 1,
+}
+_guard_installed = False
+
+
+def _volume_arg(value: object) -> str | None:
+    try:
+        text = os.fsdecode(os.fspath(value))  # type: ignore[arg-type]
+    except TypeError:
+        return None
+    return text if text == f"/{VOLUMES}" or text.startswith(f"/{VOLUMES}/") else None
+
+
+def install_volume_guard() -> None:
+    """Make plain file access to `/Volumes/...` in task code fail with a clear error.
+
+    Databricks mounts volumes at `/Volumes`; here they are folders of the data directory, and
+    the machine's `/Volumes` must never be written (a task running as root would create it).
+    An audit hook (PEP 578) refuses `open()`, `os.makedirs()`, `os.listdir()`, ... on
+    `/Volumes/...` with a `PermissionError` naming the folder to use instead; `dbutils.fs` and
+    Spark map such paths themselves. Native code that opens files without Python's audit
+    events (pyarrow's own file system, for one) is not covered.
+    """
+    global _guard_installed
+    if _guard_installed:
+        return
+    _guard_installed = True
+    import sys
+
+    def hook(event: str, args: tuple[object, ...]) -> None:
+        count = _GUARDED_EVENTS.get(event)
+        if count is None:
+            return
+        for value in args[:count]:
+            path = _volume_arg(value)
+            if path is not None:
+                raise PermissionError(
+                    f"{path}: volumes are not mounted on this machine; use dbutils.fs or Spark "
+                    f"with this path, or the local file {dbfs_root() / path.lstrip('/')}"
+                )
+
+    sys.addaudithook(hook)
+
+
 def _url(path: str) -> str:
     """The fsspec URL of a dbutils path."""
     if not isinstance(path, str) or not path:
@@ -41,6 +112,9 @@ def _url(path: str) -> str:
         if any(part == ".." for part in rest.split("/")):
             raise FsError(f"'..' is not allowed in a dbfs path: {path!r}")
         return str(dbfs_root() / rest)
+    volume = volume_local_path(path)
+    if volume is not None:
+        return volume
     if path.startswith("file:"):
         return "/" + path[len("file:") :].lstrip("/")
     return path
@@ -56,6 +130,9 @@ def _shown(original: str, fs: Any, found: str) -> str:
     """A listed path written the way the caller wrote its folder (dbfs:, file:, URL)."""
     if original.startswith("dbfs:"):
         return "dbfs:/" + os.path.relpath(found, dbfs_root()).replace(os.sep, "/")
+    if volume_local_path(original) is not None:
+        shown = "/" + os.path.relpath(found, dbfs_root()).replace(os.sep, "/")
+        return "file:" + shown if original.startswith("file:") else shown
     if original.startswith("file:"):
         return "file:" + found
     protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
@@ -158,4 +235,7 @@ class Fs:
         return True
 
     def help(self) -> None:
-        print("dbutils.fs: ls, cp, mv, rm, put, head, mkdirs (local paths, dbfs:/, fsspec URLs)")
+        print(
+            "dbutils.fs: ls, cp, mv, rm, put, head, mkdirs "
+            "(local paths, /Volumes/..., dbfs:/, fsspec URLs)"
+        )

@@ -1,4 +1,5 @@
-"""SQL warehouses: the embedded DuckDB default and named ones configured by SQLAlchemy URL.
+"""SQL warehouses: the embedded DuckDB default, named ones configured by SQLAlchemy URL, and
+Spark ones (`spark://`, `sc://HOST:PORT`: the shared Spark catalog, see `spark_backend`).
 
 `execute()` is what sql_task and notebook `%sql` cells call. Nothing heavy is imported here:
 DuckDB, SQLAlchemy and sqlparse load only when SQL runs.
@@ -39,9 +40,15 @@ def execute(
         return duckdb_backend.execute(
             sql_text, warehouse.duckdb_path, given, warehouse.warehouse_id
         )
+    url = warehouse.url or ""  # resolve() sets a DuckDB path or a URL
+    if url.startswith(("spark://", "sc://")):
+        from headrace.config import default_home
+        from headrace.warehouse import spark_backend
+
+        where = home if home is not None else default_home()
+        return spark_backend.execute(sql_text, url, given, warehouse.warehouse_id, home=where)
     from headrace.warehouse import sqlalchemy_backend
 
-    url = warehouse.url or ""  # resolve() sets a DuckDB path or a URL
     return sqlalchemy_backend.execute(sql_text, url, given, warehouse.warehouse_id)
 
 

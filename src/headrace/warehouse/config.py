@@ -6,7 +6,9 @@
   1. `HEADRACE_WAREHOUSE_<ID>_URL` (the id upper-cased, `-` and `.` as `_`);
   2. `warehouses.<id>.url` in the YAML file `HEADRACE_WAREHOUSES`, else
      `<HEADRACE_HOME>/warehouses.yml`.
-  A `duckdb:///path` URL names another embedded DuckDB file (no SQLAlchemy dialect needed).
+  A `duckdb:///path` URL names another embedded DuckDB file (no SQLAlchemy dialect needed);
+  `spark://` runs the SQL on the data directory's warm Spark server, `sc://HOST:PORT` on that
+  Spark Connect server (both on the shared Spark catalog: `warehouse/spark_backend.py`).
 """
 
 from __future__ import annotations
