@@ -37,6 +37,7 @@ from headrace.errors import (
     SpecError,
     SpecIssue,
 )
+from headrace.spec.compute import task_compute
 from headrace.spec.models import JobSettings, Task
 from headrace.spec.references import UnresolvedReference, render
 from headrace.states import ACTIVE, SUCCESSFUL, TERMINAL, LifeCycle, Result, life_cycle_for
@@ -609,6 +610,9 @@ class Coordinator:
             payload["iteration"] = tr.iteration
         if task.environment_key is not None and kind in ENVIRONMENT_TASK_TYPES:
             payload["environment"] = _environment_spec(tx.plan.settings, task.environment_key)
+        compute = task_compute(tx.plan.settings, task)  # Spark: job/named cluster (issue 12)
+        if compute is not None:
+            payload["compute"] = compute
         pool = task.worker_pool
         waiting = {"state_message": f"waiting for a worker in pool '{pool}'"} if pool else {}
         run_store.set_task_state(

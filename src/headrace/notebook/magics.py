@@ -130,9 +130,19 @@ def _sql(shell: Any, line: str, cell: str | None) -> None:
     used = {n for n in re.findall(r"(?<![:\w]):([A-Za-z_]\w*)", _without_strings(text))}
     parameters = {name: widgets[name] for name in used if name in widgets}
     warehouse = os.environ.get(WAREHOUSE_ENV) or None
-    result = execute(text, warehouse_id=warehouse, parameters=parameters or None)
+    if warehouse is None and _on_spark_cluster():
+        # The task has Spark compute: %sql runs on it and _sqldf is a Spark DataFrame.
+        result = shell.user_ns["spark"].sql(text, args=parameters or None)
+    else:
+        result = execute(text, warehouse_id=warehouse, parameters=parameters or None)
     shell.user_ns["_sqldf"] = result
     display(result)
+
+
+def _on_spark_cluster() -> bool:
+    from headrace.runtime.spark import on_cluster
+
+    return on_cluster()
 
 
 def _without_strings(sql: str) -> str:

@@ -13,6 +13,7 @@ def _in_kernel() -> bool:
 
 def display(*objects: Any, **kwargs: Any) -> None:
     """Show objects as rich output: tables for SQL results and DataFrames, HTML, images."""
+    objects = tuple(_spark_rows(obj) for obj in objects)  # a Spark DataFrame: its first rows
     if not _in_kernel():
         for obj in objects:
             preview = getattr(obj, "preview_text", None)
@@ -29,6 +30,37 @@ def display(*objects: Any, **kwargs: Any) -> None:
             ipython_display({"text/html": _rows_html(obj), "text/plain": _rows_text(obj)}, raw=True)
         else:
             ipython_display(obj, **kwargs)
+
+
+# Rows of a Spark DataFrame shown by display(), as Databricks shows the first 1000 or so.
+SPARK_DISPLAY_ROWS = 1000
+
+
+def _spark_rows(obj: Any) -> Any:
+    """A Spark DataFrame (classic or Connect) as a list of row dicts; anything else as is."""
+    kind = type(obj)
+    if not (kind.__module__ or "").startswith("pyspark.sql") or kind.__name__ != "DataFrame":
+        return obj
+    rows = [row.asDict(recursive=True) for row in obj.limit(SPARK_DISPLAY_ROWS).collect()]
+    return _Table(list(obj.columns), rows)
+
+
+class _Table:
+    """Rows with known columns (an empty result keeps its header)."""
+
+    def __init__(self, columns: list[str], rows: list[dict[str, Any]]) -> None:
+        self.columns, self.rows = columns, rows
+
+    def _padded(self) -> list[dict[str, Any]]:
+        return self.rows or [dict.fromkeys(self.columns, "")]
+
+    def preview_text(self) -> str:
+        text = _rows_text(self._padded())
+        return text if self.rows else text.splitlines()[0]
+
+    def preview_html(self) -> str:
+        html = _rows_html(self._padded())
+        return html if self.rows else html.split("<tbody>")[0] + "<tbody></tbody></table>"
 
 
 def displayHTML(html: str) -> None:

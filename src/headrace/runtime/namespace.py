@@ -6,11 +6,13 @@ from typing import Any
 
 
 def notebook_globals() -> dict[str, Any]:
-    """dbutils and friends; Spark names are None (there is no Spark here)."""
+    """dbutils and friends; `spark` (and `sql`, `table`, `udf`) is a Spark Connect session on
+    the task's compute when pyspark is installed (headrace.runtime.spark), else None."""
     from headrace.runtime.dbutils import dbutils
     from headrace.runtime.display import display, displayHTML
+    from headrace.runtime.spark import spark_globals
 
-    return {
+    names = {
         "dbutils": dbutils,
         "display": display,
         "displayHTML": displayHTML,
@@ -22,6 +24,8 @@ def notebook_globals() -> dict[str, Any]:
         "table": None,
         "udf": None,
     }
+    names.update(spark_globals())
+    return names
 
 
 def sdk_path() -> str:

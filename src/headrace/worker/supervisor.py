@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from headrace.config import default_home
 from headrace.engine.coordinator import AttemptOutcome
@@ -94,8 +94,9 @@ def run_attempt(
     logs_dir: Path,
     kill: KillSwitch,
     record_pid: Callable[[int], None],
+    store: Any = None,
 ) -> AttemptOutcome:
-    """Run an attempt's process to its end and say how it ended."""
+    """Run an attempt's process to its end and say how it ended (`store`: for its cluster)."""
     payload = attempt.payload
     folder = attempt_dir(logs_dir, attempt)
     folder.mkdir(parents=True, exist_ok=True)
@@ -138,6 +139,13 @@ def run_attempt(
             except HeadraceError as exc:
                 log.write(f"{exc}\n".encode())
                 return AttemptOutcome(Result.FAILED, error=str(exc))
+        try:  # Spark compute (headrace.compute): the task gets only the cluster's address
+            from headrace.compute.attach import spark_task_env
+
+            env.update(spark_task_env(payload, logs_dir.parent, store, env, log))
+        except HeadraceError as exc:
+            log.write(f"{exc}\n".encode())
+            return AttemptOutcome(Result.FAILED, error=str(exc))
         started = time.monotonic()
         try:
             proc = subprocess.Popen(

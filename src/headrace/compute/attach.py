@@ -1,0 +1,57 @@
+"""What the worker does for a task with Spark: acquire its cluster, pass only an address.
+
+`spark_task_env` is the one call the supervisor makes: it returns the environment entries of
+the task process (SPARK_REMOTE for a named or job cluster, the runtime hook on PYTHONPATH for
+every Spark-capable task type) and writes a line about the cluster to the task's log.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import IO, Any
+
+from headrace.compute.clusters import SPARK_TASK_TYPES, acquire_for_task
+
+_SPARK_PATH = Path(__file__).resolve().parents[1] / "runtime" / "spark_path"
+
+
+def spark_task_env(
+    payload: dict[str, Any], home: Path, store: Any, current_env: dict[str, str], log: IO[bytes]
+) -> dict[str, str]:
+    """Environment entries for the attempt's process ({} for task types without Spark).
+
+    Raises:
+        ComputeError: the task's cluster could not start (Spark's own message).
+    """
+    task_type = payload.get("task_type", "")
+    if task_type not in SPARK_TASK_TYPES:
+        return {}
+    path = current_env.get("PYTHONPATH")
+    env = {
+        "HEADRACE_SPARK_HOOK": "1",
+        "HEADRACE_PYTHON": sys.executable,
+        "PYTHONPATH": str(_SPARK_PATH) + (os.pathsep + path if path else ""),
+    }
+    compute = payload.get("compute")
+    if compute is None or store is None:
+        return env
+    log.write(f"[headrace] waiting for Spark cluster {_name(compute)}\n".encode())
+    log.flush()
+    address = acquire_for_task(
+        compute, task_type=task_type, home=home, store=store, run_id=int(payload["run_id"])
+    )
+    if address is None:
+        return env
+    ui = f", Spark UI {address.ui_url}" if address.ui_url else ""
+    log.write(f"[headrace] on Spark cluster {address.cluster_id} ({address.remote}{ui})\n".encode())
+    log.flush()
+    env.update(address.task_env())
+    return env
+
+
+def _name(compute: dict[str, Any]) -> str:
+    if compute.get("kind") == "named":
+        return str(compute.get("cluster_id"))
+    return str(compute.get("key"))

@@ -1,0 +1,28 @@
+"""Which compute a task names: a job cluster, its own new_cluster, a named cluster, or none.
+
+Pure: the coordinator puts the result in the attempt's payload (`payload["compute"]`), and the
+worker's compute layer (`headrace.compute`) turns it into a running Spark server.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from headrace.spec.models import JobSettings, Task
+
+
+def task_compute(settings: JobSettings, task: Task) -> dict[str, Any] | None:
+    """`{"kind": "named", "cluster_id"}`, `{"kind": "job", "key", "spec"}` or None (no
+    cluster: serverless style, `environment_key`, or nothing)."""
+    if task.existing_cluster_id:
+        return {"kind": "named", "cluster_id": task.existing_cluster_id}
+    if task.new_cluster is not None:
+        # A task's own cluster: one per task of the run (keyed by the task).
+        return {"kind": "job", "key": f"task-{task.task_key}", "spec": dict(task.new_cluster)}
+    if task.job_cluster_key:
+        for cluster in settings.job_clusters or ():
+            if cluster.get("job_cluster_key") == task.job_cluster_key:
+                spec = cluster.get("new_cluster") or {}
+                return {"kind": "job", "key": task.job_cluster_key, "spec": dict(spec)}
+        return {"kind": "job", "key": task.job_cluster_key, "spec": {}}
+    return None
