@@ -22,6 +22,7 @@ from headrace.errors import HeadraceError
 from headrace.limits import MAX_OUTPUT_BYTES, MAX_TASK_VALUE_BYTES
 from headrace.states import Result
 from headrace.store.records import Attempt
+from headrace.worker.disk import with_full_disk
 from headrace.worker.tasks import TaskCommand, command_builder
 
 # Where `import headrace` comes from. Task processes use the same interpreter, so an installed
@@ -170,6 +171,7 @@ def run_attempt(
             _signal_group(proc.pid, signal.SIGKILL)
             proc.wait()
     outcome = _outcome(proc.returncode, timed_out, kill.reason, log_path, values_path, payload)
+    outcome = with_full_disk(outcome, folder)  # the cause, not the cut-off last line
     output = _read_output(output_path)
     return dataclasses.replace(outcome, output=output) if output else outcome
 
@@ -326,7 +328,7 @@ def _error_from_log(path: Path) -> tuple[str | None, str | None]:
         with open(path, "rb") as f:
             f.seek(0, os.SEEK_END)
             f.seek(max(f.tell() - _TAIL_BYTES, 0))
-            tail = f.read().decode(errors="replace")
+            tail = f.read(_TAIL_BYTES).decode(errors="replace")  # bounded, whatever the file
     except OSError:
         return None, None
     lines = [line.rstrip() for line in tail.splitlines() if line.strip()]
