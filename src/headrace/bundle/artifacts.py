@@ -44,6 +44,7 @@ def build_artifacts(bundle: Bundle, say: Callable[[str], None]) -> None:
             command,
             shell=True,
             cwd=folder,
+            env=build_env(),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -54,6 +55,22 @@ def build_artifacts(bundle: Bundle, say: Callable[[str], None]) -> None:
             raise ArtifactBuildFailed(
                 f"artifact {key}: `{command}` failed with exit code {proc.returncode}\n{tail}"
             )
+
+
+def build_env() -> dict[str, str]:
+    """The environment of a build command: PATH starts with the folders of Headrace's own
+    `python` and `uv`, so `uv build` and `python -m build` work without either on PATH."""
+    import sys
+
+    first = [str(Path(sys.executable).parent)]
+    try:
+        from uv import find_uv_bin
+
+        first.append(str(Path(find_uv_bin()).parent))
+    except (ImportError, FileNotFoundError):
+        pass
+    path = os.environ.get("PATH", "")
+    return {**os.environ, "PATH": os.pathsep.join([*dict.fromkeys(first), path])}
 
 
 def _folder(bundle: Bundle, artifact: dict) -> Path:

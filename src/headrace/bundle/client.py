@@ -45,6 +45,9 @@ class ApiClient:
     def post(self, path: str, body: dict[str, Any]) -> Any:
         return self._call("POST", path, body)
 
+    def put(self, path: str, body: dict[str, Any]) -> Any:
+        return self._call("PUT", path, body)
+
     def _call(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(

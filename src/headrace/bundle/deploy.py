@@ -4,9 +4,9 @@ As the Databricks CLI does: build the artifacts, upload the bundle's files to th
 `workspace.file_path`, point the jobs' file paths there, then create or reset each job and
 remember `resource key -> job id` in a state file under `workspace.state_path`. The next deploy
 of the same bundle and target updates those jobs in place; jobs the bundle no longer has are
-deleted after a confirmation (or `--auto-approve`).
-
-Deploys of one bundle target are expected to be run one at a time (no deployment lock yet).
+deleted after a confirmation (or `--auto-approve`). Each job gets the bundle's permissions
+(bundle, target and job level); schemas, volumes and secret scopes are created through the
+server's APIs when it has them. A deployment lock (`lock.py`) keeps deploys of one target apart.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,23 +24,11 @@ from typing import Any
 from headrace.bundle.artifacts import build_artifacts
 from headrace.bundle.client import ApiClient
 from headrace.bundle.loader import Bundle, load_bundle
+from headrace.bundle.lock import deployment_lock
+from headrace.bundle.sync import bundle_files, sync_root
 from headrace.errors import Conflict, HeadraceError, NotFound
 
 STATE_FILE = "deployment.json"
-# Never uploaded: version control, virtualenvs, caches, Headrace's and Databricks' local state.
-_SKIP_DIRS = frozenset(
-    {
-        ".git",
-        ".venv",
-        "venv",
-        "__pycache__",
-        ".databricks",
-        ".pytest_cache",
-        ".ruff_cache",
-        "node_modules",
-    }
-)
-_SKIP_SUFFIXES = (".pyc", ".pyo")
 
 
 @dataclass
@@ -53,6 +41,7 @@ class DeployResult:
     deleted: list[str]
     uploaded: int
     removed_files: int
+    warnings: list[str]
 
 
 def deploy_bundle(
@@ -64,14 +53,40 @@ def deploy_bundle(
     auto_approve: bool,
     confirm: Callable[[str], bool] | None,
     say: Callable[[str], None],
+    force_lock: bool = False,
 ) -> DeployResult:
-    """Deploy the bundle's target. Raises: SpecError (bundle), Conflict (deletion refused),
-    PermissionDenied / NotFound / HeadraceError (server)."""
+    """Deploy the bundle's target. Raises: SpecError (bundle), Conflict (deletion refused,
+    DeployLocked), PermissionDenied / NotFound / HeadraceError (server)."""
     user = client.get("/api/2.0/preview/scim/v2/Me")["userName"]
     env = {**os.environ, "DATABRICKS_USER": user}
     bundle = load_bundle(start, target=target, variables=variables, env=env, local=False)
     build_artifacts(bundle, say)
     bundle = load_bundle(start, target=target, variables=variables, env=env, local=False)
+    with deployment_lock(client, bundle.workspace["state_path"], user, force=force_lock):
+        return _deploy_locked(
+            start,
+            client,
+            bundle,
+            variables,
+            env,
+            auto_approve=auto_approve,
+            confirm=confirm,
+            say=say,
+        )
+
+
+def _deploy_locked(
+    start: Path | None,
+    client: ApiClient,
+    bundle: Bundle,
+    variables: Mapping[str, str],
+    env: Mapping[str, str],
+    *,
+    auto_approve: bool,
+    confirm: Callable[[str], bool] | None,
+    say: Callable[[str], None],
+) -> DeployResult:
+    target = bundle.target
     state_path = f"{bundle.workspace['state_path']}/{STATE_FILE}"
     state = _read_state(client, state_path)
 
@@ -90,6 +105,7 @@ def deploy_bundle(
             raise Conflict(f"not deploying: it would delete {what}; run again with --auto-approve")
 
     uploaded, deleted_files, hashes = _sync_files(client, bundle, state.get("files", {}), say)
+    _create_catalog_objects(client, bundle, say)
 
     created = [k for k in bundle.jobs if k not in ids]
     for key in created:
@@ -103,10 +119,16 @@ def deploy_bundle(
         start, target=target, variables=variables, env=env, local=False, resource_ids=ids
     )
     updated = []
-    for key in bundle.jobs:
+    for key, job in bundle.jobs.items():
         client.post(
             "/api/2.2/jobs/reset", {"job_id": ids[key], "new_settings": _settings_json(bundle, key)}
         )
+        if job.permissions:
+            acl = [
+                {**{k: v for k, v in p.items() if k != "level"}, "permission_level": p["level"]}
+                for p in job.permissions
+            ]
+            client.put(f"/api/2.0/permissions/jobs/{ids[key]}", {"access_control_list": acl})
         if key not in created:
             updated.append(key)
             say(f"updated job {ids[key]} for {key}")
@@ -116,7 +138,7 @@ def deploy_bundle(
         say(f"deleted job {ids[key]} ({key})")
         del ids[key]
     _write_state(client, state_path, {"version": 1, "jobs": ids, "files": hashes})
-    return DeployResult(ids, created, updated, removed, uploaded, deleted_files)
+    return DeployResult(ids, created, updated, removed, uploaded, deleted_files, bundle.warnings)
 
 
 def deployed_job_id(
@@ -152,7 +174,7 @@ def _settings_json(bundle: Bundle, key: str) -> dict[str, Any]:
 
 def _to_workspace_paths(value: Any, bundle: Bundle) -> Any:
     """Local paths inside the bundle folder, as paths under the target's workspace file path."""
-    root = str(bundle.root)
+    root = str(sync_root(bundle.root, bundle.sync.get("paths")))
     files = bundle.workspace["file_path"]
     if isinstance(value, dict):
         return {k: _to_workspace_paths(v, bundle) for k, v in value.items()}
@@ -167,14 +189,30 @@ def _to_workspace_paths(value: Any, bundle: Bundle) -> Any:
     return value
 
 
-def _bundle_files(root: Path) -> Iterator[tuple[str, Path]]:
-    for folder, dirs, names in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.endswith(".egg-info"))
-        for name in sorted(names):
-            if name.endswith(_SKIP_SUFFIXES):
-                continue
-            path = Path(folder) / name
-            yield path.relative_to(root).as_posix(), path
+def _create_catalog_objects(client: ApiClient, bundle: Bundle, say: Callable[[str], None]) -> None:
+    """Schemas, volumes and secret scopes through the server's APIs; a server without them gets
+    a warning (they are then made by `headrace bundle run` on that machine)."""
+    from headrace.bundle.resources import catalog_objects
+
+    endpoints = {
+        "schemas": "/api/2.1/unity-catalog/schemas",
+        "volumes": "/api/2.1/unity-catalog/volumes",
+        "secret_scopes": "/api/2.0/secrets/scopes/create",
+    }
+    for kind, key, fields in catalog_objects(bundle.resources):
+        body = {k: v for k, v in fields.items() if k not in ("permissions", "grants", "lifecycle")}
+        body.setdefault("name", key)
+        if kind == "secret_scopes":
+            body = {"scope": body["name"]}
+        elif kind == "volumes":
+            body.setdefault("volume_type", "MANAGED")
+        try:
+            client.post(endpoints[kind], body)
+            say(f"created {kind[:-1].replace('_', ' ')} {body.get('name') or body.get('scope')}")
+        except Conflict:
+            pass  # it exists already
+        except (NotFound, HeadraceError) as exc:
+            say(f"warning: resources.{kind}.{key}: not created on the server ({exc})")
 
 
 def _sync_files(
@@ -184,7 +222,7 @@ def _sync_files(
     base = bundle.workspace["file_path"]
     hashes: dict[str, str] = {}
     uploaded = 0
-    for rel, path in _bundle_files(bundle.root):
+    for rel, path in bundle_files(bundle.root, bundle.sync):
         content = path.read_bytes()
         digest = hashlib.sha256(content).hexdigest()
         hashes[rel] = digest

@@ -20,6 +20,7 @@ from typing import Any
 from headrace.bundle import resources as bundle_resources
 from headrace.bundle.git_info import git_details
 from headrace.bundle.interpolate import interpolate, lookup
+from headrace.bundle.libraries import apply_libraries
 from headrace.bundle.located import Loc, LocDict, LocList, load_located, loc_at, parse_path
 from headrace.bundle.merge import merge
 from headrace.bundle.python_resources import add_python_resources
@@ -145,6 +146,7 @@ class Bundle:
     sync: dict[str, list[str]] = field(default_factory=dict)
     git: dict[str, str] = field(default_factory=dict)
     warehouses: dict[str, str] = field(default_factory=dict)
+    user: str = ""
 
     @property
     def root(self) -> Path:
@@ -293,6 +295,7 @@ def load_bundle(
         if run_as and "run_as" not in job:
             job["run_as"] = dict(run_as)
         _check_run_as(job.get("run_as"), job.locs.get("run_as"), f"{where}.run_as", issues)
+        apply_libraries(job, where, root_file.parent, _base_folder, issues.add, issues.warn)
         _resolve_paths(job, root_file.parent)
         for wid, path in _map_warehouses(job, warehouse_fallback, env):
             warehouses.setdefault(wid, path if warehouse_fallback is None else warehouse_fallback)
@@ -305,6 +308,11 @@ def load_bundle(
             continue
         merged = _merged_permissions(permissions, job_permissions)
         jobs[key] = BundleJob(key, settings, job, merged)
+    pipelines = resources.get("pipelines")
+    if isinstance(pipelines, dict):
+        for pipeline in pipelines.values():
+            if isinstance(pipeline, LocDict):
+                _resolve_pipeline_paths(pipeline, root_file.parent)
     issues.raise_if_any(root_file)
     warnings = issues.warnings + warnings + _ignored_settings(jobs, presets)
     if warehouses:
@@ -328,6 +336,7 @@ def load_bundle(
         sync=sync,
         git=git,
         warehouses=warehouses,
+        user=user["userName"],
     )
 
 
@@ -963,6 +972,20 @@ def _resolve_task_paths(task: LocDict, root: Path, in_git: bool) -> None:
     loop = task.get("for_each_task")
     if isinstance(loop, dict) and isinstance(loop.get("task"), dict):
         _resolve_task_paths(loop["task"], root, in_git)
+
+
+def _resolve_pipeline_paths(pipeline: LocDict, root: Path) -> None:
+    """A pipeline's source paths (`libraries[].notebook|file.path`, `glob.include`,
+    `root_path`) made absolute against the YAML file that names them, as the CLI's
+    translate_paths_pipelines."""
+    if isinstance(pipeline.get("root_path"), str):
+        _resolve_field(pipeline, "root_path", root, False)
+    for library in pipeline.get("libraries") or []:
+        if not isinstance(library, dict):
+            continue
+        for kind, name in (("notebook", "path"), ("file", "path"), ("glob", "include")):
+            if isinstance(library.get(kind), LocDict):
+                _resolve_field(library[kind], name, root, False)
 
 
 def _base_folder(loc: Loc | None, root: Path) -> Path:

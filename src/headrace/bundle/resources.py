@@ -1,8 +1,8 @@
 """A bundle's resources other than jobs: what `${resources.<kind>.<key>.<field>}` gives, and what
 Headrace does with each kind.
 
-- `schemas`, `volumes`: made in the local catalog (`create_catalog_objects`) on `bundle run` and
-  on deploy to a server on this machine's data directory.
+- `schemas`, `volumes`: made in the local catalog (`create_catalog_objects`) on `bundle run`;
+  a deploy asks the server's Unity Catalog API (a warning when it has none).
 - `secret_scopes`: made in the secrets store (a folder of the secrets directory).
 - `pipelines`: kept in the bundle and handed to the pipelines engine (`engine/pipelines.py`) when
   it exists; until then a warning.
@@ -103,10 +103,26 @@ def reference_scope(
     return scope
 
 
+def pipelines_engine() -> Any:
+    """The pipelines engine's bundle hook, `headrace.engine.pipelines.deploy_bundle_pipeline`
+    (`(store, *, key, source, spec) -> pipeline_id`), or None while there is none."""
+    try:
+        from headrace.engine import pipelines  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return getattr(pipelines, "deploy_bundle_pipeline", None)
+
+
 def kind_warnings(resources: Mapping[str, Any]) -> list[str]:
     """One warning per resource kind Headrace does not act on (naming its keys)."""
     out = []
     for kind, entries in resources.items():
+        if kind == "pipelines" and entries and pipelines_engine() is None:
+            keys = ", ".join(str(k) for k in entries) if isinstance(entries, Mapping) else ""
+            out.append(
+                f"resources.pipelines ({keys}): kept in the bundle; this Headrace has no "
+                "pipelines engine to deploy them to yet"
+            )
         if kind == "jobs" or kind in ACTED_KINDS:
             continue
         keys = ", ".join(str(k) for k in entries) if isinstance(entries, Mapping) else ""
@@ -137,44 +153,33 @@ def create_catalog_objects(
 ) -> list[str]:
     """Create the bundle's schemas, volumes and secret scopes here; returns what was made.
 
-    Schemas and volumes go through Headrace's catalog (`headrace.compute.catalog`) when it is
-    there, else they are folders of the data directory (`catalog/<catalog>/<schema>`,
-    `Volumes/<catalog>/<schema>/<volume>`); secret scopes are folders of the secrets directory.
+    Volumes are the folders `/Volumes/<catalog>/<schema>/<volume>` means to Headrace's compute
+    (`headrace.compute.volumes`); a schema is its folder in the shared Spark warehouse
+    (`<schema>.db`, what `CREATE SCHEMA` makes; Spark registers it on first use with
+    `CREATE SCHEMA IF NOT EXISTS`); a secret scope is a folder of the secrets directory.
     """
+    from headrace.compute.catalog import warehouse_dir
+    from headrace.compute.volumes import volume_path
+
     made = []
     for kind, key, fields in catalog_objects(resources):
         name = str(fields.get("name") or key)
+        catalog = str(fields.get("catalog_name") or "main")
         if kind == "secret_scopes":
-            from headrace.runtime.secrets import secrets_dir
-
-            folder = (secrets if secrets is not None else secrets_dir()) / _safe(name)
-            folder.mkdir(parents=True, exist_ok=True)
+            folder = (secrets if secrets is not None else _secrets_dir(home)) / _safe(name)
         elif kind == "schemas":
-            catalog = str(fields.get("catalog_name") or "main")
-            _catalog_call("create_schema", catalog, name, home=home) or (
-                home / "catalog" / _safe(catalog) / _safe(name)
-            ).mkdir(parents=True, exist_ok=True)
+            folder = warehouse_dir(home) / f"{_safe(name)}.db"
         else:
-            catalog = str(fields.get("catalog_name") or "main")
             schema = str(fields.get("schema_name") or "default")
-            _catalog_call("create_volume", catalog, schema, name, home=home) or (
-                home / "Volumes" / _safe(catalog) / _safe(schema) / _safe(name)
-            ).mkdir(parents=True, exist_ok=True)
+            folder = volume_path(home, _safe(catalog), _safe(schema), _safe(name))
+        folder.mkdir(parents=True, exist_ok=True)
         made.append(f"{kind}.{key}")
     return made
 
 
-def _catalog_call(function: str, *args: str, home: Path) -> bool:
-    """Call `headrace.compute.catalog.<function>` if the compute layer provides it."""
-    try:
-        from headrace.compute import catalog  # type: ignore[attr-defined]
-    except ImportError:
-        return False
-    target = getattr(catalog, function, None)
-    if target is None:
-        return False
-    target(*args, home=home)
-    return True
+def _secrets_dir(home: Path) -> Path:
+    explicit = os.environ.get("HEADRACE_SECRETS_DIR")
+    return Path(explicit).expanduser() if explicit else home / "secrets"
 
 
 def _safe(name: str) -> str:

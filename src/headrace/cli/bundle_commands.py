@@ -40,22 +40,140 @@ def validate_bundle(
         raise
     _print_warnings(bundle.warnings)
     if as_json:
-        doc = {
-            "bundle": {"name": bundle.name, "target": bundle.target, "mode": bundle.mode},
-            "variables": bundle.variables,
-            "workspace": bundle.workspace,
-            "resources": {
-                "jobs": {key: _job_json(job.settings) for key, job in bundle.jobs.items()}
-            },
-        }
-        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        sys.stdout.write(json.dumps(_bundle_json(bundle), indent=2) + "\n")
         return
     print(f"Name:   {bundle.name}")
     print(f"Target: {bundle.target}" + (f" (mode: {bundle.mode})" if bundle.mode else ""))
     print(f"Jobs:   {len(bundle.jobs)}")
     for key, job in bundle.jobs.items():
         print(f"  {key}: {job.settings.name!r}, {len(job.settings.tasks)} tasks")
+        if job.settings.run_as:
+            print(f"    run as: {_principal(job.settings.run_as)}")
+        for item in job.permissions:
+            print(f"    permission: {item.get('level')} for {_principal(item)}")
+    for kind, entries in bundle.resources.items():
+        print(f"{kind.replace('_', ' ').capitalize()}: {', '.join(entries)}")
     print("Validation OK!")
+
+
+def _principal(item: dict[str, Any]) -> str:
+    for key in ("user_name", "group_name", "service_principal_name"):
+        if item.get(key):
+            return f"{key.split('_name')[0].replace('_', ' ')} {item[key]}"
+    return "?"
+
+
+def _bundle_json(bundle: Any, ids: dict[str, int] | None = None, host: str = "") -> dict[str, Any]:
+    jobs = {}
+    for key, job in bundle.jobs.items():
+        entry = _job_json(job.settings)
+        if job.permissions:
+            entry["permissions"] = job.permissions
+        if ids is not None and key in ids:
+            entry["id"] = str(ids[key])
+            entry["url"] = f"{host}/jobs/{ids[key]}"
+        jobs[key] = entry
+    return {
+        "bundle": {
+            "name": bundle.name,
+            "target": bundle.target,
+            "mode": bundle.mode,
+            "git": bundle.git,
+        },
+        "variables": bundle.variables,
+        "workspace": bundle.workspace,
+        **({"run_as": bundle.run_as} if bundle.run_as else {}),
+        **({"permissions": bundle.permissions} if bundle.permissions else {}),
+        **({"sync": bundle.sync} if bundle.sync else {}),
+        "resources": {"jobs": jobs, **bundle.resources},
+        **({"warehouses": bundle.warehouses} if bundle.warehouses else {}),
+    }
+
+
+def summary(
+    path: Path | None,
+    *,
+    target: str | None,
+    variables: dict[str, str],
+    server: str | None,
+    token: str | None,
+    as_json: bool,
+) -> None:
+    """The bundle's target and its resources; with a server, the deployed ids and URLs."""
+    import os
+
+    from headrace.bundle.loader import load_bundle
+
+    ids: dict[str, int] | None = None
+    host = ""
+    if server is not None or os.environ.get("DATABRICKS_HOST"):
+        from headrace.bundle.client import ApiClient
+        from headrace.bundle.deploy import STATE_FILE, _read_state
+
+        client = ApiClient.from_options(server, token)
+        user = client.get("/api/2.0/preview/scim/v2/Me")["userName"]
+        env = {**os.environ, "DATABRICKS_USER": user}
+        bundle = load_bundle(path, target=target, variables=variables, env=env, local=False)
+        state = _read_state(client, f"{bundle.workspace['state_path']}/{STATE_FILE}")
+        ids = {str(k): int(v) for k, v in state.get("jobs", {}).items()}
+        host = client.host
+    else:
+        bundle = load_bundle(path, target=target, variables=variables)
+    _print_warnings(bundle.warnings)
+    if as_json:
+        sys.stdout.write(json.dumps(_bundle_json(bundle, ids, host), indent=2) + "\n")
+        return
+    print(f"Name: {bundle.name}")
+    print(f"Target: {bundle.target}")
+    print("Workspace:")
+    if host:
+        print(f"  Host: {host}")
+    print(f"  User: {bundle.user}")
+    print(f"  Path: {bundle.workspace['root_path']}")
+    print("Resources:")
+    print("  Jobs:")
+    for key, job in bundle.jobs.items():
+        print(f"    {key}:")
+        print(f"      Name: {job.settings.name}")
+        if ids is None:
+            print("      URL:  (local; pass --server for the deployed job)")
+        elif key in ids:
+            print(f"      URL:  {host}/jobs/{ids[key]}")
+        else:
+            print("      URL:  (not deployed)")
+    for kind, entries in bundle.resources.items():
+        print(f"  {kind.replace('_', ' ').title()}:")
+        for key, fields in entries.items():
+            print(f"    {key}:")
+            print(f"      Name: {fields.get('name', key) if isinstance(fields, dict) else key}")
+
+
+def destroy(
+    path: Path | None,
+    *,
+    target: str | None,
+    variables: dict[str, str],
+    server: str | None,
+    token: str | None,
+    auto_approve: bool,
+    force_lock: bool,
+) -> None:
+    """Delete a deployed target's jobs and workspace folder from a server."""
+    from headrace.bundle.client import ApiClient
+    from headrace.bundle.destroy import destroy_bundle
+
+    client = ApiClient.from_options(server, token)
+    destroy_bundle(
+        path,
+        client,
+        target=target,
+        variables=variables,
+        auto_approve=auto_approve,
+        confirm=_confirm,
+        say=_say,
+        force_lock=force_lock,
+    )
+    print("Destroy complete!")
 
 
 def _print_warnings(warnings: list[str]) -> None:
@@ -98,9 +216,15 @@ def run_bundle_job(
         raise SpecError([SpecIssue("JOB_KEY", f"the bundle has no job '{key}' (it has: {known})")])
     build_artifacts(bundle, _say if not quiet and not as_json else lambda _text: None)
     settings = Settings.load(db=db, slots=slots)
+    from headrace.bundle.resources import create_catalog_objects
+
+    create_catalog_objects(bundle.resources, settings.home)
     store = open_store(settings.db_url)
     sources = {k: Path(f"{bundle.root_file}#{bundle.target}/{k}") for k in bundle.jobs}
-    ids = {k: _store_local_job(store, job.settings, sources[k]) for k, job in bundle.jobs.items()}
+    ids: dict[str, Any] = {
+        k: _store_local_job(store, job.settings, sources[k]) for k, job in bundle.jobs.items()
+    }
+    ids.update(_deploy_pipelines(store, bundle))
     # Now that each job has an id, references to them resolve to real jobs.
     bundle = load_bundle(path, target=target, variables=variables, resource_ids=ids)
     for k, job in bundle.jobs.items():
@@ -113,6 +237,21 @@ def run_bundle_job(
         quiet,
         lambda runner: runner.coordinator.start_run(chosen, job_id=ids[key], parameters=params),
     )
+
+
+def _deploy_pipelines(store: Any, bundle: Any) -> dict[str, str]:
+    """The bundle's pipelines handed to the pipelines engine; `pipelines.<key>` -> its id."""
+    from headrace.bundle.resources import pipelines_engine
+
+    deploy = pipelines_engine()
+    if deploy is None:
+        return {}
+    return {
+        f"pipelines.{key}": str(
+            deploy(store, key=key, source=f"{bundle.root_file}#{bundle.target}", spec=spec)
+        )
+        for key, spec in bundle.resources.get("pipelines", {}).items()
+    }
 
 
 def _say(text: str) -> None:
@@ -134,6 +273,7 @@ def deploy(
     server: str | None,
     token: str | None,
     auto_approve: bool,
+    force_lock: bool = False,
 ) -> None:
     """Deploy the bundle's target to a server; prints each job's id."""
     from headrace.bundle.client import ApiClient
@@ -148,7 +288,10 @@ def deploy(
         auto_approve=auto_approve,
         confirm=_confirm,
         say=_say,
+        force_lock=force_lock,
     )
+    for warning in result.warnings:
+        _say(f"warning: {warning}")
     for key, job_id in result.jobs.items():
         print(f"{key}: job {job_id} ({client.host}/jobs/{job_id})")
     print("Deployment complete!")
