@@ -237,7 +237,7 @@ def repair(request: Request, body: dict[str, Any] = JsonBody, who: Principal = W
 
 # What a task type may add to get-output (the rest of an attempt's output is Headrace's own,
 # such as where the executed notebook is kept).
-OUTPUT_FIELDS = ("notebook_output", "sql_output")
+OUTPUT_FIELDS = ("notebook_output", "sql_output", "dbt_output")
 
 
 @router.get("/jobs/runs/get-output")

@@ -51,16 +51,31 @@ if TYPE_CHECKING:  # loaded at run time only by runs that notify someone (see _a
     from headrace.engine import notifications as alerts
 
 PROCESS_TASK_TYPES = frozenset(
-    {"shell_command_task", "spark_python_task", "python_wheel_task", "notebook_task", "sql_task"}
+    {
+        "shell_command_task",
+        "spark_python_task",
+        "python_wheel_task",
+        "notebook_task",
+        "sql_task",
+        "dbt_task",
+    }
 )
-# Task types whose process runs on their environment's Python (others run Headrace's runners).
-ENVIRONMENT_TASK_TYPES = frozenset({"spark_python_task", "python_wheel_task"})
+# Task types whose process runs on their environment's Python (others run Headrace's runners;
+# dbt_task's runner builds its dbt environment from the spec itself).
+ENVIRONMENT_TASK_TYPES = frozenset({"spark_python_task", "python_wheel_task", "dbt_task"})
 # Accepted by the spec but not run by Headrace: they fail loudly, naming why.
 NOT_YET_SUPPORTED: dict[str, str] = {}
 MAX_RUN_JOB_DEPTH = 10  # run_job_task chains deeper than this are a loop, not a design
 STOP_CANCELED = "CANCELED"
 STOP_TIMEDOUT = "TIMEDOUT"
 STOP_LOST = "LOST"
+
+
+def _settings_json(settings: Any) -> Any:
+    """A task type's settings as JSON: a model dumped, loose settings (a dict) as they are."""
+    if isinstance(settings, dict):
+        return settings
+    return settings.model_dump(mode="json", exclude_none=True)
 
 
 def _coordinates(tx: _Tx) -> bool:
@@ -588,9 +603,7 @@ class Coordinator:
         kind = task.task_type
         scope = self._scope(tx, tr, task, attempt_number)
         try:
-            resolved = render_deep(
-                task.task_type_settings.model_dump(mode="json", exclude_none=True), scope
-            )
+            resolved = render_deep(_settings_json(task.task_type_settings), scope)
         except UnresolvedReference as exc:
             self._fail_before_start(tx, tr, str(exc))
             return

@@ -15,6 +15,7 @@ from headrace.spec.references import (
     single_reference,
     validate_references,
 )
+from headrace.spec.tool_tasks import dbt_task_problems
 
 _STARTERS = ("schedule", "trigger", "continuous", "triggers")
 _SQL_KINDS = ("query", "file", "alert", "dashboard")
@@ -27,7 +28,6 @@ NOT_YET_RUNNABLE: dict[str, str] = {
     "spark_jar_task": "spark_jar_task cannot run in Headrace yet",
     "spark_submit_task": "spark_submit_task cannot run in Headrace yet",
     "pipeline_task": "pipeline_task cannot run in Headrace yet",
-    "dbt_task": "dbt_task cannot run in Headrace yet",
 }
 
 
@@ -76,6 +76,8 @@ def _task_problems(
         yield ".python_wheel_task", "set parameters or named_parameters, not both"
     if task.sql_task is not None:
         yield from _sql_task_problems(task.sql_task)
+    if task.dbt_task is not None:
+        yield from ((f".dbt_task{f}", r) for f, r in dbt_task_problems(task.dbt_task))
     if task.environment_key is not None and task.environment_key not in environments:
         name = task.environment_key
         yield ".environment_key", f"no environment named '{name}' in the job's environments"

@@ -134,7 +134,9 @@ def run_attempt(
         return AttemptOutcome(Result.FAILED, error=message)
     with open(log_path, "wb") as log:
         spec = payload.get("environment")
-        if spec is not None:
+        if spec is not None and command.own_environment:
+            env["HEADRACE_ENVIRONMENT_SPEC"] = json.dumps(spec)
+        elif spec is not None:
             try:
                 command = _in_environment(command, spec, logs_dir.parent, log)
             except HeadraceError as exc:

@@ -259,3 +259,18 @@ def test_task_types_that_cannot_run_do_not_validate() -> None:
                 {"task_key": "f", "for_each_task": {"inputs": "[1]", "task": inner}},
             ]
         ) == [f"tasks[0].{kind}: {reason}", f"tasks[1].for_each_task.task.{kind}: {reason}"]
+
+
+def test_dbt_task_fields_are_checked() -> None:
+    dbt = {"commands": ["dbt run", "run", 3], "catalog": "c", "source": "S3"}
+    assert issues(tasks=[{"task_key": "d", "dbt_task": dbt}]) == [
+        "tasks[0].dbt_task.commands[1]: must start with 'dbt' and name a dbt command, "
+        "e.g. 'dbt run' (got 'run')",
+        "tasks[0].dbt_task.commands[2]: must be a string (got int)",
+        "tasks[0].dbt_task.source: must be one of: WORKSPACE, GIT (got 'S3')",
+        "tasks[0].dbt_task.catalog: can only be set together with warehouse_id",
+    ]
+    assert issues(tasks=[{"task_key": "d", "dbt_task": {}}]) == [
+        "tasks[0].dbt_task.commands: set a non-empty list of dbt commands, "
+        "e.g. ['dbt deps', 'dbt run']"
+    ]

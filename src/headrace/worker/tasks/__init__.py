@@ -14,6 +14,7 @@ _MODULES = {
     "python_wheel_task": "headrace.worker.tasks.python_wheel",
     "notebook_task": "headrace.worker.tasks.notebook",
     "sql_task": "headrace.worker.tasks.sql",
+    "dbt_task": "headrace.worker.tasks.dbt",
 }
 
 

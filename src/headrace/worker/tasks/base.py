@@ -12,3 +12,6 @@ class TaskCommand:
     argv: list[str]
     env: dict[str, str] = field(default_factory=dict)
     cwd: str | None = None
+    # The process builds the task's environment itself (dbt_task: the spec travels in
+    # HEADRACE_ENVIRONMENT_SPEC) instead of being started by the environment's python.
+    own_environment: bool = False
