@@ -146,6 +146,10 @@ class CoordinatorLoop:
                 self.coordinator.admit_queued(job_id)
             except Exception:
                 log.exception("job %d: admitting queued runs failed", job_id)
+        try:
+            _pump_backfills(self.coordinator)  # issue 16: start the backfill dates that fit
+        except Exception:
+            log.exception("starting backfill runs failed")
         next_at = None
         if self.triggers is not None:
             next_at = self.triggers.tick(now_ms())  # type: ignore[attr-defined]
@@ -164,6 +168,12 @@ class CoordinatorLoop:
                 for r in run_store.active_runs(conn)
                 if r.life_cycle.value == "QUEUED" and r.job_id is not None
             }
+
+
+def _pump_backfills(coordinator: Coordinator) -> None:
+    from headrace.engine.backfill import pump  # loaded by the first tick, not at start-up
+
+    pump(coordinator.store, coordinator)
 
 
 def adopt_orphaned_runs(coordinator: Coordinator, settings: Settings) -> list[int]:

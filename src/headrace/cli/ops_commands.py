@@ -53,3 +53,98 @@ def register(
             copy(db, to, as_json=as_json, quiet=quiet)
         except Exception as exc:  # the one error boundary
             _fail(exc)
+
+    @jobs_app.command("backfill")
+    def jobs_backfill(
+        job: Annotated[str, typer.Argument(help="A stored job's id or name.")],
+        start: Annotated[
+            str, typer.Option("--from", help="First logical date (ISO date or date-time, UTC).")
+        ],
+        end: Annotated[str, typer.Option("--to", help="Last logical date (included).")],
+        every: Annotated[
+            str | None,
+            typer.Option(
+                "--every", help="Interval: 1d, 6h, 30m, 1w (default: the job's schedule)."
+            ),
+        ] = None,
+        max_concurrent: Annotated[
+            int, typer.Option("--max-concurrent", min=1, help="Runs at once (default 1).")
+        ] = 1,
+        reverse: Annotated[bool, typer.Option("--reverse", help="Newest date first.")] = False,
+        param: ParamOption = None,
+        rerun: Annotated[
+            bool, typer.Option("--rerun", help="Run dates that already succeeded again.")
+        ] = False,
+        detach: Annotated[
+            bool, typer.Option("--detach", help="Only record it (a server runs it).")
+        ] = False,
+        as_json: JsonOption = False,
+        db: DbOption = None,
+    ) -> None:
+        """One run per logical date (trigger BACKFILL), a few at a time; exit 1 if any failed."""
+        try:
+            from headrace.cli.backfill_commands import backfill
+
+            code = backfill(
+                job,
+                start=start,
+                end=end,
+                every=every,
+                max_concurrent=max_concurrent,
+                reverse=reverse,
+                params=_parse_params(param or []),
+                rerun=rerun,
+                detach=detach,
+                as_json=as_json,
+                db=db,
+            )
+        except Exception as exc:  # the one error boundary
+            _fail(exc)
+            return
+        raise typer.Exit(code)
+
+    backfills_app = typer.Typer(help="Backfills: progress and cancellation.", no_args_is_help=True)
+    app.add_typer(backfills_app, name="backfills")
+
+    @backfills_app.command("list")
+    def backfills_list(
+        job: Annotated[
+            str | None, typer.Option("--job", help="Only this job (id or name).")
+        ] = None,
+        as_json: JsonOption = False,
+        db: DbOption = None,
+    ) -> None:
+        """List backfills, newest first, with their progress."""
+        try:
+            from headrace.cli.backfill_commands import list_backfills
+
+            list_backfills(db, job, as_json=as_json)
+        except Exception as exc:  # the one error boundary
+            _fail(exc)
+
+    @backfills_app.command("get")
+    def backfills_get(
+        backfill_id: Annotated[int, typer.Argument(help="Backfill id.")],
+        as_json: JsonOption = False,
+        db: DbOption = None,
+    ) -> None:
+        """Show a backfill: each logical date with its state and run."""
+        try:
+            from headrace.cli.backfill_commands import get_backfill
+
+            get_backfill(db, backfill_id, as_json=as_json)
+        except Exception as exc:  # the one error boundary
+            _fail(exc)
+
+    @backfills_app.command("cancel")
+    def backfills_cancel(
+        backfill_id: Annotated[int, typer.Argument(help="Backfill id.")],
+        db: DbOption = None,
+    ) -> None:
+        """Cancel a backfill as a whole: no new dates start, its active runs are canceled."""
+        try:
+            from headrace.cli.backfill_commands import cancel
+
+            cancel(db, backfill_id)
+        except Exception as exc:  # the one error boundary
+            _fail(exc)

@@ -61,6 +61,8 @@ class ReferenceScope:
             return self._input(rest)
         if head == "workspace":
             return {"id": "0", "url": "http://127.0.0.1"}.get(rest[0] if rest else "", "")
+        if head == "backfill" and len(rest) == 1:
+            return self._backfill(rest[0])
         raise UnresolvedReference(f"cannot resolve {{{{{'.'.join(parts)}}}}} here")
 
     def _job(self, rest: tuple[str, ...]) -> str:
@@ -93,6 +95,19 @@ class ReferenceScope:
         if isinstance(scheduled, int):
             return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=scheduled)
         return start
+
+    def _backfill(self, arg: str) -> str:
+        """A backfill run's logical date (issue 16); other runs: their trigger time."""
+        start = datetime.fromtimestamp(self.run.start_time / 1000, UTC)
+        info = (self.run.trigger_info or {}).get("backfill")
+        logical = info.get("logical_time") if isinstance(info, dict) else None
+        if isinstance(logical, int):
+            moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=logical)
+        else:
+            moment = self._trigger_time(start)
+        if arg not in ("iso_date", "iso_datetime"):
+            raise UnresolvedReference(f"unknown reference {{{{backfill.{arg}}}}}")
+        return _time_arg(moment, arg)
 
     def _file_arrival_location(self) -> str:
         """The watched URL: from the trigger that started the run, else the run's settings

@@ -296,5 +296,7 @@ health_timers = Table(
 Index("ix_health_timers_due", health_timers.c.due_at)
 Index("ix_health_timers_run", health_timers.c.run_id)
 
-# Spark clusters live in their own module; importing it adds the table to `metadata`.
+# Spark clusters (and backfills, issue 16) live in their own modules; importing them adds
+# their tables to `metadata`.
+from headrace.store import backfills as _backfills  # noqa: E402, F401
 from headrace.store import spark_clusters as _spark_clusters  # noqa: E402, F401
