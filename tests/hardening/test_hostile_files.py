@@ -243,3 +243,26 @@ def test_a_nul_byte_is_refused_naming_the_field(hr: Headrace, task: dict, field:
     job = write_json(hr, "nul.json", {"name": "nul", "tasks": [{"task_key": "a", **task}]})
     assert_refused(bounded(hr, "validate", job), f"tasks[0].{field}: contains a NUL byte")
     assert_refused(bounded(hr, "run", job), f"tasks[0].{field}: contains a NUL byte")
+
+
+def test_a_nul_byte_arriving_through_a_reference_fails_the_task_not_the_supervisor(
+    hr: Headrace,
+) -> None:
+    """Validation cannot see it (the input is JSON text); the process start refuses it."""
+    job = hr.write(
+        "nul_input.yml",
+        r"""
+        name: nul-input
+        tasks:
+          - task_key: loop
+            for_each_task:
+              inputs: '["a\u0000b"]'
+              task:
+                task_key: each
+                shell_command_task: {command: "echo {{input}}"}
+        """,
+    )
+    result = bounded(hr, "run", job, "--json")
+    assert result.returncode == 1, str(result)
+    assert "Traceback" not in result.output, str(result)
+    assert "null byte" in result.output, str(result)

@@ -160,7 +160,7 @@ def run_attempt(
                 env=env,
                 start_new_session=True,
             )
-        except OSError as exc:
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte a reference put in
             log.write(f"cannot start {command.argv[0]}: {exc}\n".encode())
             return AttemptOutcome(Result.FAILED, error=f"cannot start {command.argv[0]}: {exc}")
         try:
