@@ -91,6 +91,8 @@ async def _put_form(request: Request, who: Principal, home: Path) -> Any:
             raise _bad("overwrite", f"must be true or false, got {overwrite!r}")
         content = form.get("contents")
         if content is None:
+            content = form.get("file")  # the legacy databricks-cli's field name
+        if content is None:
             raise _bad("contents", "required: the file's content")
         target = files.prepare_file(home, path, overwrite=overwrite == "true")
         part = files.temp_path(target)
