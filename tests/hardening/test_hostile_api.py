@@ -94,6 +94,16 @@ def test_a_chunked_body_over_the_limit_is_413_too(server: Server, token: str) ->
     refused(response, 413, "larger than the limit")
 
 
+def test_files_api_uploads_stream_past_the_body_limit(server: Server) -> None:
+    """Uploads stream to disk (never held), so the body limit does not apply to them."""
+    headers = {"Authorization": f"Bearer {server.token('root', admin=True)}"}
+    data = b"x" * (2 * BODY_LIMIT)
+    url = f"{server.url}/api/2.0/fs/files/Volumes/main/default/hardening/big.bin"
+    created = httpx.put(url, content=data, headers=headers, timeout=60)
+    assert created.status_code == 204, created.text
+    assert httpx.get(url, headers=headers, timeout=60).content == data
+
+
 # --- 4. field limits ---------------------------------------------------------------------------
 
 

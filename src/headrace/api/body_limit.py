@@ -15,6 +15,8 @@ from headrace.errors import HeadraceError
 from headrace.limits import MAX_REQUEST_BODY_BYTES
 
 ENV = "HEADRACE_MAX_REQUEST_BYTES"
+# Uploads the Files API streams to disk, never holding them (Databricks takes up to 5 GiB).
+STREAMED_UPLOADS = ("/api/2.0/fs/files/",)
 ERROR_CODE = "INVALID_PARAMETER_VALUE"
 
 
@@ -48,7 +50,9 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or (
+            scope.get("method") == "PUT" and scope.get("path", "").startswith(STREAMED_UPLOADS)
+        ):
             await self.app(scope, receive, send)
             return
         declared = _content_length(scope)
