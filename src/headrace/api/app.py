@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 
 from headrace import __version__
 from headrace.api import (
+    clusters_routes,
     compat,
     dbfs_routes,
     errors,
@@ -62,6 +63,8 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(files_routes.router, prefix="/api/2.0")
     app.include_router(secrets_routes.router, prefix="/api/2.0")
     app.include_router(tokens_routes.router, prefix="/api/2.0")
+    for version in ("2.0", "2.1"):  # the SDK calls clusters/* under 2.1 (issue 12)
+        app.include_router(clusters_routes.router, prefix=f"/api/{version}")
 
     from headrace.ui.routes import install as install_ui  # the web UI at `/`
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from headrace.cli import ops_commands
+from headrace.cli import ops_commands, spark_commands
 from headrace.errors import HeadraceError
 
 app = typer.Typer(
@@ -46,6 +46,8 @@ workers_app = typer.Typer(help="Worker processes sharing the store.", no_args_is
 app.add_typer(workers_app, name="workers")
 db_app = typer.Typer(help="The store's schema (Alembic migrations).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(spark_commands.clusters_app, name="clusters")  # named Spark clusters (issue 12)
+app.command("doctor")(spark_commands.doctor)
 
 # Exit codes of `headrace run` / `runs repair` by run result (documented in the README).
 RESULT_EXIT_CODES = {

@@ -315,6 +315,13 @@ def cluster_info(row: Any) -> dict[str, Any]:
             info[key] = spec[key]
     if row.start_time:
         info["start_time"] = row.start_time
+    if state == "ERROR":  # as Databricks shows a cluster that failed to start
+        info["state"] = "TERMINATED"
+        info["termination_reason"] = {
+            "code": "SPARK_STARTUP_FAILURE",
+            "type": "CLIENT_ERROR",
+            "parameters": {"databricks_error_message": row.state_message or ""},
+        }
     if row.terminated_time and state in ("TERMINATED", "ERROR"):
         info["terminated_time"] = row.terminated_time
     if live:
@@ -343,3 +350,147 @@ __all__ = [
     "stop_cluster",
     "stop_run_clusters",
 ]
+
+
+# --- named clusters: what the Clusters API and `headrace clusters` do -------------------------
+
+SPEC_FIELDS = (
+    "cluster_name",
+    "spark_version",
+    "node_type_id",
+    "driver_node_type_id",
+    "num_workers",
+    "autoscale",
+    "spark_conf",
+    "spark_env_vars",
+    "custom_tags",
+    "autotermination_minutes",
+    "data_security_mode",
+    "runtime_engine",
+    "single_user_name",
+    "policy_id",
+    "instance_pool_id",
+    "aws_attributes",
+    "azure_attributes",
+    "gcp_attributes",
+    "init_scripts",
+    "cluster_log_conf",
+    "enable_elastic_disk",
+    "spark_master",
+)
+
+
+def check_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """A named cluster's spec, checked: unknown spark_version / node_type_id values are kept
+    (they describe cloud hardware); conf and env values must be flat maps.
+
+    Raises:
+        SpecError: a field of the wrong shape, named.
+    """
+    from headrace.errors import SpecError, SpecIssue
+
+    name = spec.get("cluster_name")
+    if not isinstance(name, str) or not name.strip():
+        raise SpecError([SpecIssue("cluster_name", "is required (a non-empty string)")])
+    for field in ("spark_conf", "spark_env_vars", "custom_tags"):
+        value = spec.get(field)
+        if value is not None and (
+            not isinstance(value, dict)
+            or not all(isinstance(v, str | int | float | bool) for v in value.values())
+        ):
+            raise SpecError([SpecIssue(field, "must be an object of string values")])
+    workers = spec.get("num_workers")
+    if workers is not None and (not isinstance(workers, int) or workers < 0):
+        raise SpecError([SpecIssue("num_workers", "must be a non-negative integer")])
+    return {k: v for k, v in spec.items() if k in SPEC_FIELDS}
+
+
+def create_named(
+    store: Any, home: Path, spec: dict[str, Any], *, creator: str | None, start: bool
+) -> str:
+    """Record a named cluster (and start it in the background, as clusters/create does)."""
+    from headrace.store import spark_clusters as records
+
+    spec = check_spec(spec)
+    cluster_id = new_cluster_id()
+    with store.begin() as conn:
+        records.insert_cluster(
+            conn,
+            cluster_id=cluster_id,
+            cluster_name=spec["cluster_name"],
+            kind="NAMED",
+            spec=spec,
+            creator_user_name=creator,
+        )
+    if start:
+        start_named_in_background(store, home, cluster_id)
+    return cluster_id
+
+
+def named_cluster(store: Any, cluster_id: str) -> Any:
+    """A named cluster's row.
+
+    Raises:
+        NotFound: no such named cluster.
+    """
+    from headrace.store import spark_clusters as records
+
+    with store.read() as conn:
+        row = records.find_cluster(conn, cluster_id)
+    if row is None:
+        raise NotFound(f"Cluster {cluster_id} does not exist")
+    return row
+
+
+def delete_named(store: Any, home: Path, cluster_id: str, *, permanent: bool) -> None:
+    """clusters/delete (stop; the cluster stays listed) or permanent-delete (stop, forget)."""
+    from headrace.store import spark_clusters as records
+
+    named_cluster(store, cluster_id)
+    stop_cluster(store, home, cluster_id)
+    if permanent:
+        with store.begin() as conn:
+            records.delete_cluster(conn, cluster_id)
+
+
+# Databricks runtime versions a client may ask for; any other value is accepted too.
+SPARK_VERSIONS = (
+    ("16.4.x-scala2.12", "16.4 LTS (Apache Spark 3.5.2, Scala 2.12)"),
+    ("15.4.x-scala2.12", "15.4 LTS (Apache Spark 3.5.0, Scala 2.12)"),
+    ("14.3.x-scala2.12", "14.3 LTS (Apache Spark 3.5.0, Scala 2.12)"),
+    ("13.3.x-scala2.12", "13.3 LTS (Apache Spark 3.4.1, Scala 2.12)"),
+)
+
+
+def spark_versions() -> list[dict[str, str]]:
+    """What clusters/spark-versions lists: the local Spark first, then common runtime keys."""
+    try:
+        from importlib.metadata import version
+
+        local = version("pyspark")
+    except Exception:  # pyspark not installed: the keys still describe clusters
+        local = None
+    out = [{"key": k, "name": f"{n} - runs on local Spark"} for k, n in SPARK_VERSIONS]
+    if local:
+        out.insert(0, {"key": f"pyspark-{local}", "name": f"Apache Spark {local} (pyspark)"})
+    return out
+
+
+def node_types() -> list[dict[str, Any]]:
+    """What clusters/list-node-types lists: this machine (cloud node types are accepted too)."""
+    cores = os.cpu_count() or 1
+    try:
+        memory_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
+    except (ValueError, OSError):
+        memory_mb = 0
+    return [
+        {
+            "node_type_id": "local",
+            "memory_mb": memory_mb,
+            "num_cores": float(cores),
+            "description": f"this machine ({cores} cores): a worker becomes a local core",
+            "instance_type_id": "local",
+            "category": "General Purpose",
+            "is_deprecated": False,
+        }
+    ]

@@ -129,7 +129,11 @@ def launch_config(
     from headrace.compute.catalog import catalog_spark_conf, merge_spark_conf
 
     user_conf = {str(k): str(v) for k, v in (spec.get("spark_conf") or {}).items()}
-    master = user_conf.pop("spark.master", None) or f"local[{local_cores(spec)}]"
+    master = (
+        user_conf.pop("spark.master", None)
+        or spec.get("spark_master")  # a Headrace cluster setting: an existing Spark master
+        or f"local[{local_cores(spec)}]"
+    )
     port, ui_port = free_port(), free_port()
     conf = {
         "spark.driver.memory": os.environ.get(DRIVER_MEMORY_ENV) or DEFAULT_DRIVER_MEMORY,
