@@ -36,6 +36,7 @@ from headrace.compute.server import (
     stop_server,
 )
 from headrace.errors import NotFound
+from headrace.spec.compute import job_cluster_id
 
 # Task types that get Spark compute from their cluster (the others ignore cluster fields).
 SPARK_TASK_TYPES = frozenset(
@@ -60,11 +61,6 @@ def cluster_folder(home: Path, cluster_id: str) -> Path:
 
 def db_url_of(store: Any) -> str:
     return str(store.engine.url.render_as_string(hide_password=False))
-
-
-def job_cluster_id(run_id: int, key: str) -> str:
-    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in key)[:40]
-    return f"run-{run_id}-{safe}"
 
 
 def new_cluster_id() -> str:
@@ -159,7 +155,13 @@ def _start_recorded(store: Any, folder: Path, config: dict[str, Any]) -> Cluster
         raise
     state = read_state(folder) or {}
     records.update_cluster(
-        store, cluster_id, state="RUNNING", state_message="", pid=state.get("keeper_pid")
+        store,
+        cluster_id,
+        state="RUNNING",
+        state_message="",
+        pid=state.get("keeper_pid"),
+        remote=address.remote,
+        ui_url=address.ui_url,
     )
     return address
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from headrace.engine.cluster_view import add_clusters
 from headrace.states import ACTIVE, LifeCycle, Result
 from headrace.store import runs as run_store
 from headrace.store.records import Attempt, Run, TaskRun
@@ -152,6 +153,7 @@ def run_to_api(
         out["latest_repair_id"] = run.latest_repair_id
     if include_history:
         out["repair_history"] = repair_history(conn, run, task_runs)
+    add_clusters(conn, run_id, out)  # Spark clusters (issue 12)
     return out
 
 

@@ -26,3 +26,20 @@ def task_compute(settings: JobSettings, task: Task) -> dict[str, Any] | None:
                 return {"kind": "job", "key": task.job_cluster_key, "spec": dict(spec)}
         return {"kind": "job", "key": task.job_cluster_key, "spec": {}}
     return None
+
+
+def job_cluster_id(run_id: int, key: str) -> str:
+    """The cluster id of a run's job cluster `key` (as `task_compute` keys them)."""
+    safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in key)[:40]
+    return f"run-{run_id}-{safe}"
+
+
+def cluster_id_of(run_id: int, task: dict[str, Any]) -> str | None:
+    """The cluster a task (its settings as JSON) runs on in run `run_id`, if it names one."""
+    if task.get("existing_cluster_id"):
+        return str(task["existing_cluster_id"])
+    if task.get("new_cluster") is not None:
+        return job_cluster_id(run_id, f"task-{task.get('task_key')}")
+    if task.get("job_cluster_key"):
+        return job_cluster_id(run_id, str(task["job_cluster_key"]))
+    return None

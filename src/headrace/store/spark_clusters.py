@@ -43,6 +43,8 @@ spark_clusters = Table(
     Column("host", Text),
     Column("pid", Integer),  # the keeper process (its JVM dies with it)
     Column("folder", Text),  # the server folder: state.json, driver.log
+    Column("remote", Text),  # sc://host:port while running
+    Column("ui_url", Text),  # the Spark UI while running
     Column("start_time", BigInteger),
     Column("terminated_time", BigInteger),
     Column("created_time", BigInteger, nullable=False),
@@ -68,6 +70,8 @@ class SparkCluster:
     host: str | None
     pid: int | None
     folder: str | None
+    remote: str | None
+    ui_url: str | None
     start_time: int | None
     terminated_time: int | None
     created_time: int

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import socket
 from pathlib import Path
+from typing import Any
 
 from headrace.engine.coordinator import Coordinator, now_ms
 from headrace.store import runs as run_store
 from headrace.store import workers as worker_store
 from headrace.store.records import Attempt, Worker
+
+log = logging.getLogger("headrace.worker")
 
 HOST = socket.gethostname()
 
@@ -57,7 +61,19 @@ def recover_lost_runs(coordinator: Coordinator, *, lease_seconds: float) -> list
         kill_orphans(coordinator, run.run_id, worker)
         if coordinator.fail_lost_run(run.run_id, message):
             lost.append(run.run_id)
+    reap_spark_clusters(store)
     return lost
+
+
+def reap_spark_clusters(store: Any) -> None:
+    """Stop the Spark job clusters of ended runs (the keepers do it too; this catches a keeper
+    that could not reach the store) and record clusters whose keeper died (issue 12)."""
+    try:
+        from headrace.compute.clusters import reap
+
+        reap(store)
+    except Exception:  # recovery of runs must not fail because of a cluster
+        log.warning("could not check Spark clusters", exc_info=True)
 
 
 def kill_orphans(coordinator: Coordinator, run_id: int, worker: Worker | None) -> None:

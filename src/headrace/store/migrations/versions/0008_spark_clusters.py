@@ -28,6 +28,8 @@ def upgrade() -> None:
         sa.Column("host", sa.Text(), nullable=True),
         sa.Column("pid", sa.Integer(), nullable=True),
         sa.Column("folder", sa.Text(), nullable=True),
+        sa.Column("remote", sa.Text(), nullable=True),
+        sa.Column("ui_url", sa.Text(), nullable=True),
         sa.Column("start_time", sa.BigInteger(), nullable=True),
         sa.Column("terminated_time", sa.BigInteger(), nullable=True),
         sa.Column("created_time", sa.BigInteger(), nullable=False),
