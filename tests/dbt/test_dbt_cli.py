@@ -257,3 +257,11 @@ def test_postgres_warehouse_maps_to_dbt_postgres(dbt_hr: Headrace, pg_schema: st
     with psycopg.connect(PG_URL) as conn:
         row = conn.execute(f'select customers, orders from "{pg_schema}".summary').fetchone()
     assert row == (3, 10)
+
+
+def test_the_example_runs(dbt_hr: Headrace) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "dbt"
+    run = run_job(dbt_hr, example / "job.yml", 0)
+    assert result_of(task(run, "report")) == "SUCCESS"
+    assert _warehouse_rows(dbt_hr.home, "select * from shop.summary") == [(3, 10)]
+    assert not (example / "shop" / "target").exists()

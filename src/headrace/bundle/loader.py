@@ -110,6 +110,7 @@ _PATH_FIELDS = (
     ("notebook_task", "notebook_path"),
     ("spark_python_task", "python_file"),
     ("shell_command_task", "working_directory"),
+    ("dbt_task", "project_directory"),  # the CLI's paths/job_paths_visitor.go
 )
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 # What `${resources.jobs.<key>.id}` becomes when no job has been created yet (validate).

@@ -41,6 +41,7 @@ _TASK_PATHS = (
     ("spark_python_task", "python_file", True),
     ("notebook_task", "notebook_path", True),
     ("shell_command_task", "working_directory", False),
+    ("dbt_task", "project_directory", True),
 )
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 _FILE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".txt")

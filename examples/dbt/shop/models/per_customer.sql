@@ -1,0 +1,3 @@
+select customer, count(*) as n
+from {{ ref('orders') }}
+group by customer
