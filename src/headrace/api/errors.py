@@ -90,6 +90,10 @@ def status_and_code(exc: HeadraceError) -> tuple[int, str]:
         return 400, "INVALID_STATE"
     if isinstance(exc, NotSupported):
         return 501, "NOT_IMPLEMENTED"
+    from headrace.store.db import StoreError
+
+    if isinstance(exc, StoreError):  # the store is broken (deleted, corrupt, disk full)
+        return 500, "INTERNAL_ERROR"
     return 400, "BAD_REQUEST"
 
 
@@ -121,10 +125,20 @@ def install(app: FastAPI) -> None:
             )
         return error_response(exc.status_code, "BAD_REQUEST", str(exc.detail))
 
-    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.exc import DatabaseError, OperationalError
 
-    @app.exception_handler(OperationalError)
-    async def _database_away(_request: Request, exc: OperationalError) -> JSONResponse:
+    from headrace.store.health import problem
+
+    @app.exception_handler(DatabaseError)
+    async def _store_broken(_request: Request, exc: DatabaseError) -> JSONResponse:
+        # A corrupt store or a full disk (issue 11): one line saying so, not a bare 500.
+        broken = problem(exc)
+        if broken is None and isinstance(exc, OperationalError):
+            return _database_away(exc)
+        log.error("the store failed while handling a request: %s", broken or exc.orig)
+        return error_response(500, "INTERNAL_ERROR", broken or f"The store failed: {exc.orig}")
+
+    def _database_away(exc: OperationalError) -> JSONResponse:
         # The database restarted or dropped our connection (the pool reconnects on the next
         # use): nothing was committed, so the client may simply try again (the SDK does, on 503).
         log.warning("database unavailable while handling a request: %s", exc.orig)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse
 
 from headrace import __version__
 from headrace.api.auth import principal_of
@@ -14,9 +15,18 @@ router = APIRouter()
 
 
 @router.get("/health")
-def health() -> Any:
-    """Liveness and readiness (no token needed)."""
-    return {"status": "ok", "version": __version__}
+def health(request: Request) -> Any:
+    """Liveness and readiness (no token needed): 503 when the store is unusable (a real query
+    fails, or on SQLite the file is not the one this server opened)."""
+    from headrace.store import health as store_health
+    from headrace.store.db import StoreError
+
+    try:
+        store_health.check(request.app.state.ctx.store)
+    except StoreError as exc:
+        body = {"status": "error", "store": str(exc), "version": __version__}
+        return JSONResponse(body, status_code=503)
+    return {"status": "ok", "store": "ok", "version": __version__}
 
 
 @router.get("/.well-known/databricks-config")

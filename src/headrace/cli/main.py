@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from headrace.cli import ops_commands, spark_commands
+from headrace.cli import db_commands, ops_commands, spark_commands
 from headrace.errors import HeadraceError
 
 app = typer.Typer(
@@ -98,6 +98,12 @@ def _fail(exc: BaseException) -> None:
     if isinstance(exc, HeadraceError):
         print(f"error: {exc}", file=sys.stderr)
         raise typer.Exit(exc.exit_code)
+    from headrace.store.health import problem
+
+    broken = problem(exc) if type(exc).__module__.startswith(("sqlalchemy", "sqlite3")) else None
+    if broken is not None:  # a full disk, a corrupt or deleted store: say so in one line
+        print(f"error: {broken}", file=sys.stderr)
+        raise typer.Exit(1)
     kind = type(exc).__name__
     where = "the database" if type(exc).__module__.startswith("sqlalchemy") else "Headrace"
     detail = str(exc).splitlines()[0] if str(exc) else kind
@@ -814,6 +820,7 @@ def db_current(db: DbOption = None) -> None:
 
 
 ops_commands.register(app, jobs_app=jobs_app, runs_app=runs_app, db_app=db_app)  # issue 16
+db_commands.register(db_app)  # issue 11: db backup
 
 
 def main() -> None:

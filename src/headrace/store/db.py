@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -33,17 +35,36 @@ class Store:
         # SQLite's busy handler sleeps (1, 2, 5, 10 ms...) when its lock is taken; threads of
         # one process queue on this lock instead, which hands over without sleeping.
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        # The SQLite file this process opened (device, inode): see check_file.
+        database = engine.url.database if self.is_sqlite else None
+        self.file = Path(database) if database and database != ":memory:" else None
+        self._file_id = _file_id(self.file) if self.file is not None else None
+
+    def check_file(self) -> None:
+        """Raise StoreError if the SQLite file at the store's path is not the one opened (it
+        was deleted or replaced: writes would go to a file nobody sees any more)."""
+        if self.file is None or self._file_id is None:
+            return
+        now = _file_id(self.file)
+        if now != self._file_id:
+            what = "was deleted" if now is None else "was replaced by another file"
+            raise StoreError(
+                f"the store file {self.file} {what} after this process opened it; "
+                "restore it (or restart on the new one)"
+            )
 
     @contextmanager
     def begin(self) -> Iterator[Connection]:
         """One transaction; on SQLite an immediate (write-locking) one, so writers queue up.
 
         Callables added with `before_commit(conn, hook)` run last inside the transaction.
+        Raises: StoreError (SQLite: the store file was deleted or replaced).
         """
         if self._write_lock is None:
             with self.engine.begin() as conn:
                 yield from _with_hooks(conn)
             return
+        self.check_file()
         with self._write_lock, self.engine.begin() as conn:
             yield from _with_hooks(conn)
 
@@ -76,10 +97,27 @@ def _with_hooks(conn: Connection) -> Iterator[Connection]:
         conn.info.pop(_BEFORE_COMMIT, None)  # a pooled connection must not carry them on
 
 
+def _file_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _private_file(path: Path) -> None:
+    """Create the store's folder (0700) and file (0600) if new: they hold every job, run and
+    notification setting (issue 11). SQLite gives its -wal and -shm files the file's mode."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def _sqlite_engine(url: str) -> Engine:
     path = url.removeprefix("sqlite:///")
     if path and path != ":memory:":
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        _private_file(Path(path))
     engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")

@@ -24,6 +24,7 @@ _TICK = "tick"  # something changed (only sent while a progress view listens)
 _TIMERS = "timers"  # a retry or timeout time may have moved
 _ENDED = "ended"
 _INTERRUPT = "interrupt"
+_STORE_FAILED = "store failed"  # the store is broken (disk full, corrupt): stop, do not loop
 
 
 class LocalRunner:
@@ -41,6 +42,7 @@ class LocalRunner:
         self.pool.only_coordinator = self.worker_id
         self._events: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
         self.coordinator.subscribe(self._on_change)
+        self.pool.on_store_failure.append(lambda _exc: self._events.put((_STORE_FAILED, 0)))
         self.interrupts = 0
         self._progress_wanted = False
         self._driving: int | None = None
@@ -92,6 +94,8 @@ class LocalRunner:
             kinds = self._next_events(wake_at)
             if _ENDED in kinds:
                 return
+            if _STORE_FAILED in kinds and self.pool.store_failure is not None:
+                raise self.pool.store_failure  # the CLI prints it in one line and exits
             if _INTERRUPT in kinds:
                 message = "canceled by the user (interrupt)"
                 self._kill(self.coordinator.cancel_run(run_id, message), "CANCELED")

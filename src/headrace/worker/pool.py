@@ -6,12 +6,14 @@ import dataclasses
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from headrace.engine.coordinator import AttemptOutcome, Coordinator
 from headrace.engine.logs import pack_log
 from headrace.errors import AttemptEnded
 from headrace.states import Result
+from headrace.store.db import StoreError
 from headrace.store.records import Attempt
 from headrace.worker.supervisor import SHUTDOWN, KillSwitch, log_path_for, run_attempt
 
@@ -40,6 +42,10 @@ class WorkerPool:
         self._early_kills: dict[int, str] = {}
         # When set, claim only attempts of runs this coordinator drives (`headrace run`).
         self.only_coordinator: str | None = None
+        # Set when the store itself is broken (disk full, corrupt, deleted): retrying cannot
+        # help, so the pool stops reporting and `on_store_failure` callbacks are told.
+        self.store_failure: StoreError | None = None
+        self.on_store_failure: list[Callable[[StoreError], None]] = []
 
     def start(self) -> None:
         for i in range(self.slots):
@@ -102,8 +108,9 @@ class WorkerPool:
                 attempt = self.coordinator.claim_next_attempt(
                     self.worker_id, self._log_path, self.only_coordinator
                 )
-            except Exception:
-                log.exception("claiming an attempt failed", extra={"action": "claim_attempt"})
+            except Exception as exc:
+                if not self._store_broken(exc):
+                    log.exception("claiming an attempt failed", extra={"action": "claim_attempt"})
                 attempt = None
             while attempt is not None:
                 attempt = self._execute(attempt)
@@ -112,6 +119,25 @@ class WorkerPool:
             with self._cond:
                 if self._generation == generation and not self._stopping:
                     self._cond.wait(SWEEP_SECONDS)
+
+    def _store_broken(self, exc: Exception) -> bool:
+        """If `exc` says the store is broken, remember it, tell the listeners (once) and return
+        True: no retry, no traceback (issue 11: a full disk looped on tracebacks forever)."""
+        from headrace.store.health import problem
+
+        message = problem(exc)
+        if message is None:
+            return False
+        with self._running_lock:
+            first = self.store_failure is None
+            if first:
+                self.store_failure = StoreError(message)
+        if first:
+            if not self.on_store_failure:  # a listener (headrace run) reports it itself
+                log.error("%s", message, extra={"action": "store_failed"})
+            for callback in self.on_store_failure:
+                callback(self.store_failure)  # type: ignore[arg-type]
+        return True
 
     def _log_path(self, attempt: Attempt) -> str:
         return str(log_path_for(self.logs_dir, attempt))
@@ -158,7 +184,9 @@ class WorkerPool:
                 # A cancel, timeout or recovery ended it first; the store keeps that verdict.
                 log.info("attempt %s had already been ended", attempt.attempt_id)
                 return None
-            except Exception:
+            except Exception as exc:
+                if self._store_broken(exc):
+                    return None
                 if delay is None:
                     log.exception("giving up reporting attempt %s", attempt.attempt_id)
                     return None

@@ -20,9 +20,11 @@ from headrace.config import default_home
 from headrace.engine.coordinator import AttemptOutcome
 from headrace.errors import HeadraceError
 from headrace.limits import MAX_OUTPUT_BYTES, MAX_TASK_VALUE_BYTES
+from headrace.runtime.secrets import Redactor
 from headrace.states import Result
 from headrace.store.records import Attempt
 from headrace.worker.disk import with_full_disk
+from headrace.worker.log_pipe import LogPump, redactor_for
 from headrace.worker.tasks import TaskCommand, command_builder
 
 # Where `import headrace` comes from. Task processes use the same interpreter, so an installed
@@ -100,6 +102,8 @@ def run_attempt(
     """Run an attempt's process to its end and say how it ended (`store`: for its cluster)."""
     payload = attempt.payload
     folder = attempt_dir(logs_dir, attempt)
+    if not logs_dir.is_dir():  # logs may hold what a task printed: its owner's eyes only
+        logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     folder.mkdir(parents=True, exist_ok=True)
     log_path = folder / "output.log"
     try:
@@ -132,7 +136,8 @@ def run_attempt(
         message = f"working_directory {command.cwd!r} does not exist"
         log_path.write_text(message + "\n")
         return AttemptOutcome(Result.FAILED, error=message)
-    with open(log_path, "wb") as log:
+    redact = redactor_for(env)  # secrets never reach the log, task values or exit values
+    with _open_private(log_path) as log:
         spec = payload.get("environment")
         if spec is not None and command.own_environment:
             env["HEADRACE_ENVIRONMENT_SPEC"] = json.dumps(spec)
@@ -154,7 +159,7 @@ def run_attempt(
             proc = subprocess.Popen(
                 command.argv,
                 stdin=subprocess.DEVNULL,
-                stdout=log,
+                stdout=subprocess.PIPE,  # through LogPump: every byte of output is redacted
                 stderr=subprocess.STDOUT,
                 cwd=command.cwd,
                 env=env,
@@ -163,6 +168,7 @@ def run_attempt(
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte a reference put in
             log.write(f"cannot start {command.argv[0]}: {exc}\n".encode())
             return AttemptOutcome(Result.FAILED, error=f"cannot start {command.argv[0]}: {exc}")
+        pump = LogPump(proc.stdout, log, redact)
         try:
             timed_out = _supervise(
                 proc, payload.get("timeout_seconds") or 0, kill, record_pid, started
@@ -172,10 +178,40 @@ def run_attempt(
             # not even children it left in the background.
             _signal_group(proc.pid, signal.SIGKILL)
             proc.wait()
+            pump.close()
     outcome = _outcome(proc.returncode, timed_out, kill.reason, log_path, values_path, payload)
     outcome = with_full_disk(outcome, folder)  # the cause, not the cut-off last line
     output = _read_output(output_path)
-    return dataclasses.replace(outcome, output=output) if output else outcome
+    outcome = dataclasses.replace(outcome, output=output) if output else outcome
+    if not redact:
+        return outcome
+    for path in (values_path, output_path):  # the task's files too: no secret stays on disk
+        _scrub(path, redact)
+    return _redacted(outcome, redact)
+
+
+def _scrub(path: Path, redact: Redactor) -> None:
+    with contextlib.suppress(OSError):
+        text = path.read_text(encoding="utf-8", errors="replace")
+        clean = redact(text)
+        if clean != text:
+            path.write_text(clean, encoding="utf-8")
+
+
+def _open_private(path: Path) -> BinaryIO:
+    """Open a log for writing, readable by its owner only (0600)."""
+    return open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
+
+
+def _redacted(outcome: AttemptOutcome, redact: Redactor) -> AttemptOutcome:
+    """Secret values replaced in what get-output shows: task values, exit values, errors."""
+    return dataclasses.replace(
+        outcome,
+        task_values=redact.deep(outcome.task_values),
+        output=redact.deep(outcome.output),
+        error=redact.deep(outcome.error),
+        error_trace=redact.deep(outcome.error_trace),
+    )
 
 
 def _in_environment(command: TaskCommand, spec: dict, home: Path, log: BinaryIO) -> TaskCommand:
