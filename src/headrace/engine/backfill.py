@@ -137,6 +137,8 @@ def create_backfill(db: Store, who: Principal | None, req: BackfillRequest) -> d
             [SpecIssue("max_concurrent", f"must be 1..{MAX_CONCURRENT}, got {req.max_concurrent}")]
         )
     start, end = parse_moment(req.start, "from"), parse_moment(req.end, "to")
+    if isinstance(req.end, str) and len(req.end.strip()) == 10:
+        end += timedelta(days=1, milliseconds=-1)  # `--to 2026-11-07`: the whole day
     with db.read() as conn:
         settings = _job_settings(conn, who, req.job_id)
     check_parameters(settings, req.parameters)
