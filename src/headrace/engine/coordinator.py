@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, event
 
-from headrace.engine import planner
+from headrace.config import default_home
+from headrace.engine import git_source, planner
 from headrace.engine.planner import RetryTask, SkipTask, StartTask, TaskState
 from headrace.engine.resolve import ReferenceScope, as_text, render_deep
 from headrace.engine.rules import (
@@ -228,6 +229,7 @@ class Coordinator:
         tick and its run are committed together or not at all).
         """
         check_parameters(settings, parameters or {})
+        settings = git_source.pin(settings, default_home())  # clone/fetch outside the transaction
         with self.store.begin() as conn:
             if idempotency_token is not None:
                 existing = run_store.run_with_token(conn, idempotency_token, run_as)
@@ -604,7 +606,8 @@ class Coordinator:
         scope = self._scope(tx, tr, task, attempt_number)
         try:
             resolved = render_deep(_settings_json(task.task_type_settings), scope)
-        except UnresolvedReference as exc:
+            resolved = git_source.task_settings(tx.plan.settings, task, resolved, default_home())
+        except (UnresolvedReference, SpecError) as exc:
             self._fail_before_start(tx, tr, str(exc))
             return
         payload = {

@@ -151,6 +151,8 @@ def run_to_api(
     }
     if run.latest_repair_id is not None:
         out["latest_repair_id"] = run.latest_repair_id
+    if settings.get("git_source"):  # with git_snapshot.used_commit: the commit that ran
+        out["git_source"] = settings["git_source"]
     if include_history:
         out["repair_history"] = repair_history(conn, run, task_runs)
     add_clusters(conn, run_id, out)  # Spark clusters (issue 12)
