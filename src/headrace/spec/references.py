@@ -14,9 +14,10 @@ from headrace.errors import HeadraceError, SpecIssue
 from headrace.spec._issues import did_you_mean, format_path
 from headrace.spec.models import ForEachTask, JobSettings
 
-# Identifiers are [A-Za-z0-9_]; anything else must be backtick-quoted (reference doc 6.9).
-_PART = r"(?:[A-Za-z0-9_]+|`[^`]+`)"
-_REFERENCE = re.compile(r"\{\{\s*(" + _PART + r"(?:\." + _PART + r")*)\s*\}\}")
+# Identifiers are [A-Za-z0-9_]; anything else must be backtick-quoted (reference doc 6.9) or
+# bracketed, `{{job.parameters.[my-param]}}` (also without the dot), as Databricks accepts.
+_PART = r"(?:[A-Za-z0-9_]+|`[^`]+`|\[[^\]]+\])"
+_REFERENCE = re.compile(r"\{\{\s*(" + _PART + r"(?:\." + _PART + r"|\[[^\]]+\])*)\s*\}\}")
 _SPLIT = re.compile(_PART)
 
 NAMESPACES = frozenset({"job", "task", "tasks", "input", "workspace", "backfill"})
@@ -61,8 +62,14 @@ class UnresolvedReference(HeadraceError):
 
 def _known_parts(match: re.Match[str]) -> tuple[str, ...] | None:
     """The unquoted parts of a matched reference when its namespace is known, else None."""
-    parts = tuple(p.strip("`") for p in _SPLIT.findall(match.group(1)))
+    parts = tuple(_unquote(p) for p in _SPLIT.findall(match.group(1)))
     return parts if parts[0] in NAMESPACES or parts[0] in LEGACY_NAMES else None
+
+
+def _unquote(part: str) -> str:
+    if part.startswith("[") and part.endswith("]"):
+        return part[1:-1].strip()
+    return part.strip("`")
 
 
 def _matches(text: str) -> Iterator[tuple[re.Match[str], tuple[str, ...]]]:
