@@ -18,6 +18,18 @@ from pathlib import Path
 from typing import Any
 
 from headrace.bundle import resources as bundle_resources
+from headrace.bundle.checks import (
+    WAREHOUSE_FALLBACK_ENV,
+    check_permissions,
+    check_presets,
+    check_run_as,
+    ignored_settings,
+    map_warehouses,
+    merged_permissions,
+    plain,
+    sync_settings,
+    warehouse_warning,
+)
 from headrace.bundle.git_info import git_details
 from headrace.bundle.interpolate import interpolate, lookup
 from headrace.bundle.libraries import apply_libraries
@@ -84,24 +96,6 @@ LOOKUP_KINDS = frozenset(
         "warehouse",
     }
 )
-PRESET_KEYS = frozenset(
-    {
-        "name_prefix",
-        "pipelines_development",
-        "trigger_pause_status",
-        "jobs_max_concurrent_runs",
-        "source_linked_deployment",
-        "artifacts_dynamic_version",
-        "tags",
-    }
-)
-# Presets Headrace accepts and does not act on (no pipelines development mode, no source-linked
-# deployments, wheels are not renamed): named in a warning.
-IGNORED_PRESETS = ("pipelines_development", "source_linked_deployment", "artifacts_dynamic_version")
-SYNC_KEYS = frozenset({"include", "exclude", "paths"})
-# The opt-in mapping of Databricks SQL warehouse ids: every id Headrace has no warehouse for
-# becomes this one (e.g. "default", the embedded DuckDB warehouse). See docs/bundles.md.
-WAREHOUSE_FALLBACK_ENV = "HEADRACE_BUNDLE_WAREHOUSE"
 MODES = ("development", "production")
 # Development mode lets a developer start runs while others are going (Databricks uses 4).
 DEVELOPMENT_MAX_CONCURRENT_RUNS = 4
@@ -275,10 +269,10 @@ def load_bundle(
     presets = interpolate(config.get("presets") or LocDict(), resolve, on_error)
     run_as = interpolate(config.get("run_as"), resolve, on_error)
     permissions = interpolate(config.get("permissions") or LocList(), resolve, on_error)
-    sync = _sync(config, issues)
-    _check_presets(presets, config, issues)
-    _check_run_as(run_as, config.locs.get("run_as"), "run_as", issues)
-    _check_permissions(permissions, config.locs.get("permissions"), "permissions", issues)
+    sync = sync_settings(config, issues)
+    check_presets(presets, issues)
+    check_run_as(run_as, config.locs.get("run_as"), "run_as", issues)
+    check_permissions(permissions, config.locs.get("permissions"), "permissions", issues)
 
     jobs: dict[str, BundleJob] = {}
     if not isinstance(jobs_cfg, dict):
@@ -292,13 +286,13 @@ def load_bundle(
             continue
         job = _with_presets(job, key, mode, presets, user)
         job_permissions = job.pop("permissions", None) or []
-        _check_permissions(job_permissions, job.locs.get("permissions"), where, issues)
+        check_permissions(job_permissions, job.locs.get("permissions"), where, issues)
         if run_as and "run_as" not in job:
             job["run_as"] = dict(run_as)
-        _check_run_as(job.get("run_as"), job.locs.get("run_as"), f"{where}.run_as", issues)
+        check_run_as(job.get("run_as"), job.locs.get("run_as"), f"{where}.run_as", issues)
         apply_libraries(job, where, root_file.parent, _base_folder, issues.add, issues.warn)
         _resolve_paths(job, root_file.parent)
-        for wid, path in _map_warehouses(job, warehouse_fallback, env):
+        for wid, path in map_warehouses(job, warehouse_fallback, env):
             warehouses.setdefault(wid, path if warehouse_fallback is None else warehouse_fallback)
         try:
             settings = _validate_job(job, where, jobs_cfg.locs.get(key), issues)
@@ -307,7 +301,7 @@ def load_bundle(
                 loc = loc_at(job, parse_path(issue.path)) or jobs_cfg.locs.get(key)
                 issues.add(loc, f"{where}.{issue.path}" if issue.path else where, issue.message)
             continue
-        merged = _merged_permissions(permissions, job_permissions)
+        merged = merged_permissions(permissions, job_permissions)
         jobs[key] = BundleJob(key, settings, job, merged)
     pipelines = resources.get("pipelines")
     if isinstance(pipelines, dict):
@@ -315,9 +309,9 @@ def load_bundle(
             if isinstance(pipeline, LocDict):
                 _resolve_pipeline_paths(pipeline, root_file.parent)
     issues.raise_if_any(root_file)
-    warnings = issues.warnings + warnings + _ignored_settings(jobs, presets)
+    warnings = issues.warnings + warnings + ignored_settings(jobs, presets)
     if warehouses:
-        warnings.append(_warehouse_warning(warehouses, warehouse_fallback))
+        warnings.append(warehouse_warning(warehouses, warehouse_fallback))
     return Bundle(
         name=name,
         target=target_name,
@@ -330,10 +324,10 @@ def load_bundle(
         python=config.get("python"),
         warnings=warnings,
         resources={
-            str(k): _plain(v) for k, v in resources.items() if k != "jobs" and isinstance(v, dict)
+            str(k): plain(v) for k, v in resources.items() if k != "jobs" and isinstance(v, dict)
         },
-        permissions=_plain(permissions),
-        run_as=_plain(run_as) if isinstance(run_as, dict) else None,
+        permissions=plain(permissions),
+        run_as=plain(run_as) if isinstance(run_as, dict) else None,
         sync=sync,
         git=git,
         warehouses=warehouses,
@@ -341,17 +335,8 @@ def load_bundle(
     )
 
 
-def _plain(value: Any) -> Any:
-    """Located data as plain dicts and lists."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _resource_scope(resources: Mapping[str, Any], ids: Mapping[str, Any]) -> dict[str, Any]:
-    return bundle_resources.reference_scope(_plain(resources), ids)
+    return bundle_resources.reference_scope(plain(resources), ids)
 
 
 def _resolve_resources(
@@ -373,7 +358,7 @@ def _resolve_resources(
             errors.append((loc, message))
 
         new = interpolate(resources, resolve, on_error, getattr(resources, "loc", None))
-        stable = _plain(new) == _plain(current)
+        stable = plain(new) == plain(current)
         current = new
         if stable:
             break
@@ -413,175 +398,6 @@ def _drop(value: Any, parts: list[str | int]) -> None:
             return
     if isinstance(value, dict):
         value.pop(parts[-1], None)
-
-
-def _check_run_as(run_as: Any, loc: Loc | None, where: str, issues: _Issues) -> None:
-    if run_as is None:
-        return
-    names = [
-        k
-        for k in ("user_name", "service_principal_name")
-        if isinstance(run_as, dict) and run_as.get(k)
-    ]
-    if len(names) != 1:
-        issues.add(loc, where, "set exactly one of user_name, service_principal_name")
-
-
-PERMISSION_LEVELS = ("CAN_VIEW", "CAN_RUN", "CAN_MANAGE", "CAN_MANAGE_RUN", "IS_OWNER")
-PRINCIPALS = ("user_name", "group_name", "service_principal_name")
-
-
-def _check_permissions(items: Any, loc: Loc | None, where: str, issues: _Issues) -> None:
-    if not isinstance(items, list):
-        issues.add(loc, f"{where}.permissions", "must be a list of {level, user_name|group_name}")
-        return
-    for i, item in enumerate(items):
-        here = f"{where}.permissions[{i}]" if where != "permissions" else f"permissions[{i}]"
-        item_loc = items.locs[i] if isinstance(items, LocList) and i < len(items.locs) else loc
-        if not isinstance(item, dict):
-            issues.add(item_loc, here, "must be a mapping {level, user_name|group_name}")
-            continue
-        if item.get("level") not in PERMISSION_LEVELS:
-            issues.add(
-                item_loc,
-                f"{here}.level",
-                f"must be one of {', '.join(PERMISSION_LEVELS)} (got {item.get('level')!r})",
-            )
-        if len([p for p in PRINCIPALS if item.get(p)]) != 1:
-            issues.add(item_loc, here, f"set exactly one of {', '.join(PRINCIPALS)}")
-
-
-def _merged_permissions(
-    bundle_level: list[dict[str, Any]], job_level: list[dict[str, Any]]
-) -> list[dict[str, Any]]:
-    """A job's access list: its own entries, then the bundle's (as the CLI's
-    ApplyBundlePermissions: CAN_RUN becomes the jobs level CAN_MANAGE_RUN)."""
-    out: list[dict[str, Any]] = []
-    for item in [*_plain(job_level), *_plain(bundle_level)]:
-        if not isinstance(item, dict):
-            continue
-        entry = {k: v for k, v in item.items() if k in ("level", *PRINCIPALS)}
-        if entry.get("level") == "CAN_RUN":
-            entry["level"] = "CAN_MANAGE_RUN"
-        if entry not in out:
-            out.append(entry)
-    return out
-
-
-def _sync(config: LocDict, issues: _Issues) -> dict[str, list[str]]:
-    sync = config.get("sync")
-    if sync is None:
-        return {}
-    if not isinstance(sync, dict):
-        issues.add(config.locs.get("sync"), "sync", "must be a mapping (include, exclude, paths)")
-        return {}
-    out: dict[str, list[str]] = {}
-    for key, value in sync.items():
-        if key not in SYNC_KEYS:
-            why = f"unknown field '{key}'{did_you_mean(str(key), SYNC_KEYS)}; ignored"
-            issues.warn(sync.locs.get(key), f"sync.{key}", why)
-            continue
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            issues.add(sync.locs.get(key), f"sync.{key}", "must be a list of paths or patterns")
-            continue
-        out[str(key)] = list(value)
-    return out
-
-
-def _check_presets(presets: Any, config: LocDict, issues: _Issues) -> None:
-    if not isinstance(presets, dict):
-        return
-    for key in presets:
-        if key not in PRESET_KEYS:
-            why = f"unknown field '{key}'{did_you_mean(str(key), PRESET_KEYS)}; ignored"
-            issues.warn(
-                presets.locs.get(key) if isinstance(presets, LocDict) else None,
-                f"presets.{key}",
-                why,
-            )
-
-
-def _map_warehouses(
-    job: LocDict, fallback: str | None, env: Mapping[str, str]
-) -> list[tuple[str, str]]:
-    """(warehouse id, where) for each warehouse id Headrace has no warehouse for; with the
-    opt-in fallback those ids are replaced by it."""
-    from headrace.warehouse.config import DEFAULT_ID
-
-    found = []
-    for i, task in enumerate(job.get("tasks") or []):
-        if not isinstance(task, dict):
-            continue
-        for section in ("sql_task", "notebook_task", "dbt_task"):
-            settings = task.get(section)
-            wid = settings.get("warehouse_id") if isinstance(settings, dict) else None
-            if (
-                not isinstance(wid, str)
-                or not wid
-                or wid == DEFAULT_ID
-                or _known_warehouse(wid, env)
-            ):
-                continue
-            found.append((wid, f"tasks[{i}].{section}.warehouse_id"))
-            if fallback is not None:
-                settings["warehouse_id"] = fallback
-    return found
-
-
-def _known_warehouse(warehouse_id: str, env: Mapping[str, str]) -> bool:
-    from headrace.warehouse.config import resolve
-    from headrace.warehouse.errors import WarehouseError
-
-    if "{{" in warehouse_id:
-        return True  # a run-time reference: checked when the task runs
-    try:
-        resolve(warehouse_id)
-    except WarehouseError:
-        return False
-    return True
-
-
-def _warehouse_warning(warehouses: Mapping[str, str], fallback: str | None) -> str:
-    ids = ", ".join(sorted(warehouses))
-    if fallback is not None:
-        return f"warehouse_id {ids}: no such warehouse here; run on '{fallback}' ({WAREHOUSE_FALLBACK_ENV})"
-    return (
-        f"warehouse_id {ids}: no such warehouse here; configure HEADRACE_WAREHOUSE_<ID>_URL or "
-        f"set {WAREHOUSE_FALLBACK_ENV}=default to run them on the embedded warehouse"
-    )
-
-
-# Job and task settings Headrace accepts and does not act on: (field, what Headrace does instead).
-IGNORED_JOB_SETTINGS = (
-    ("budget_policy_id", "no budgets"),
-    ("usage_policy_id", "no usage policies"),
-    ("performance_target", "one performance level"),
-    ("edit_mode", "jobs are always editable"),
-    ("deployment", "no deployment metadata kept"),
-    ("parent_path", "no workspace folders for jobs"),
-)
-IGNORED_TASK_SETTINGS = (("compute", "tasks run on this machine"),)
-
-
-def _ignored_settings(jobs: Mapping[str, BundleJob], presets: Any) -> list[str]:
-    """A warning per setting that Headrace accepts and ignores, naming it."""
-    out = []
-    for key, job in jobs.items():
-        for name, instead in IGNORED_JOB_SETTINGS:
-            if getattr(job.settings, name, None) is not None:
-                out.append(f"resources.jobs.{key}.{name}: ignored by Headrace ({instead})")
-        for task in job.settings.tasks:
-            for name, instead in IGNORED_TASK_SETTINGS:
-                if getattr(task, name, None) is not None:
-                    out.append(
-                        f"resources.jobs.{key}.tasks[{task.task_key}].{name}: ignored by "
-                        f"Headrace ({instead})"
-                    )
-    if isinstance(presets, dict):
-        for name in IGNORED_PRESETS:
-            if presets.get(name):
-                out.append(f"presets.{name}: ignored by Headrace")
-    return out
 
 
 def _read_all(root_file: Path, issues: _Issues) -> LocDict:
