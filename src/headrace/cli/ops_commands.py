@@ -148,3 +148,26 @@ def register(
             cancel(db, backfill_id)
         except Exception as exc:  # the one error boundary
             _fail(exc)
+
+    @runs_app.command("replay")
+    def runs_replay(
+        run_id: Annotated[int, typer.Argument(help="Run id.")],
+        task: Annotated[str, typer.Argument(help="Task key (KEY[i] for a for_each iteration).")],
+        attempt: Annotated[
+            int | None, typer.Option("--attempt", min=0, help="Attempt number (default: last).")
+        ] = None,
+        pdb: Annotated[bool, typer.Option("--pdb", help="Run a Python task under pdb.")] = False,
+        here: Annotated[
+            bool, typer.Option("--here", help="Run in the current directory, not the task's.")
+        ] = False,
+        db: DbOption = None,
+    ) -> None:
+        """Re-execute one task's recorded attempt in the foreground; the run is not touched."""
+        try:
+            from headrace.cli.replay_command import replay
+
+            code = replay(db, run_id, task, attempt=attempt, pdb=pdb, here=here)
+        except Exception as exc:  # the one error boundary
+            _fail(exc)
+            return
+        raise typer.Exit(code)
