@@ -144,33 +144,59 @@ def fail_lost_attempts(coordinator: Coordinator, *, lease_seconds: float) -> lis
 
 
 def _kill_attempt(attempt: Attempt, worker: Worker | None) -> None:
-    """The lost worker's task process may outlive it (own session): stop it if it is here.
+    """The lost worker's task processes may outlive it (own session): stop them if here.
 
-    Its pid is in the store unless the worker died in the attempt's first moments (the pid is
-    written only after PID_RECORD_AFTER); then the process is found by its environment.
+    Not only the attempt's main process: everything in its session, even after the main
+    process exited and left children behind (issue 11), and children that moved to a process
+    group of their own. The session is found from the recorded pid while that process is the
+    attempt's, and from every process on this host that carries the attempt's environment.
     """
     if worker is None or worker.host != HOST:
         return
-    pids = [attempt.pid] if attempt.pid else _processes_of(attempt)
-    for pid in pids:
-        if _runs_attempt(pid, attempt):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
+    for session in _sessions_of(attempt):
+        _kill_session(session)
 
 
-def _processes_of(attempt: Attempt) -> list[int]:
-    """Group leaders on this host started for this attempt (by their environment)."""
+def _sessions_of(attempt: Attempt) -> set[int]:
+    """Session ids of the attempt's processes on this host."""
+    sessions = set()
+    if attempt.pid and _runs_attempt(attempt.pid, attempt):
+        sessions.add(attempt.pid)  # the supervisor started it as a session leader
     wanted = _identity(attempt)
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        pid = int(entry)
-        try:
-            environ = set(Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))
-            leader = os.getpgid(pid) == pid
-        except (OSError, ProcessLookupError):
-            continue
-        if leader and wanted <= environ:
-            found.append(pid)
-    return found
+    for pid in _pids():
+        if wanted <= _environ(pid):
+            session = _session_of(pid)
+            if session is not None:
+                sessions.add(session)
+    sessions.discard(os.getsid(0))  # never this process's own session
+    return sessions
+
+
+def _kill_session(session: int) -> None:
+    """SIGKILL every process of a session (each process group of it included)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(session, signal.SIGKILL)
+    for pid in _pids():
+        if pid != os.getpid() and _session_of(pid) == session:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _pids() -> list[int]:
+    return [int(entry) for entry in os.listdir("/proc") if entry.isdigit()]
+
+
+def _environ(pid: int) -> set[bytes]:
+    try:
+        return set(Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))
+    except OSError:
+        return set()
+
+
+def _session_of(pid: int) -> int | None:
+    """The session id of a live process (field 6 of /proc/PID/stat), None if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[3]) if fields[0] not in ("Z", "X") else None
