@@ -14,6 +14,7 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import select
 import shutil
 import signal
@@ -310,12 +311,20 @@ def stop_server(folder: Path, *, wait_seconds: float = STOP_GRACE_SECONDS + 10.0
 
 
 def spark_error(lines: list[str]) -> str | None:
-    """Spark's own one-line reason from a failed start's output (the first exception line)."""
+    """Spark's own one-line reason from a failed start's output: the first exception line
+    (`SparkException: ...`), else the first line that is not a log line (the JVM's own)."""
+    plain = []
     for line in lines:
         text = line.strip()
-        text = text.removeprefix('Exception in thread "main" ')
-        if ("Exception" in text or "Error" in text) and ":" in text and not text.startswith("at "):
-            head, _, message = text.partition(": ")
-            if " " not in head.strip():  # a class name, not a log line mentioning an error
-                return f"{head.rsplit('.', 1)[-1]}: {message}".strip()
-    return None
+        if not text or _LOG_LINE.match(text) or text.startswith(_NOISE):
+            continue
+        plain.append(text.removeprefix('Exception in thread "main" '))
+    for text in plain:
+        head, sep, message = text.partition(": ")
+        if sep and " " not in head and "." in head and ("Exception" in head or "Error" in head):
+            return f"{head.rsplit('.', 1)[-1]}: {message}".strip()
+    return plain[0] if plain else None
+
+
+_LOG_LINE = re.compile(r"^\d\d/\d\d/\d\d \d\d:\d\d:\d\d ")
+_NOISE = ("at ", "WARNING:", "Using Spark's", "...", "Caused by", "Error: A fatal")

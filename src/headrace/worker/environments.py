@@ -66,6 +66,7 @@ def environment_key(spec: dict[str, Any], pip_args: list[str] | None = None) -> 
         "files": files,
         "python": sys.version.split()[0],
         "executable": os.path.realpath(sys.executable),
+        "runtime": runtime_packages(list(spec.get("dependencies") or [])),
     }
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()
     return digest[:16]
@@ -98,8 +99,9 @@ def ensure_environment(spec: dict[str, Any], home: Path, log: IO[bytes]) -> Path
         started = time.monotonic()
         try:
             _uv(log, "venv", "--quiet", "--python", sys.executable, str(env))
-            if deps:
-                _uv(log, "pip", "install", "--python", str(python_of(env)), *pip_args)
+            extra = runtime_packages(deps)
+            if deps or extra:
+                _uv(log, "pip", "install", "--python", str(python_of(env)), *pip_args, *extra)
             _expose_headrace(env)
         except EnvironmentFailed:
             shutil.rmtree(env, ignore_errors=True)
@@ -108,6 +110,27 @@ def ensure_environment(spec: dict[str, Any], home: Path, log: IO[bytes]) -> Path
         (env / READY).write_text(json.dumps(record))
         _say(log, f"[headrace] environment {key} ready in {time.monotonic() - started:.1f}s\n")
     return python_of(env)
+
+
+def runtime_packages(deps: list[str]) -> list[str]:
+    """What every environment gets besides its spec, as on Databricks Runtime: databricks-sdk
+    (`from databricks.sdk.runtime import dbutils, spark`), at Headrace's own version, unless
+    the spec names it itself (issue 12)."""
+    if any(_name(d) == "databricks-sdk" for d in deps):
+        return []
+    try:
+        from importlib.metadata import version
+
+        return [f"databricks-sdk=={version('databricks-sdk')}"]
+    except Exception:  # not installed next to Headrace: the latest one
+        return ["databricks-sdk"]
+
+
+def _name(dep: str) -> str:
+    import re
+
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", dep)
+    return match.group(1).lower().replace("_", "-") if match else ""
 
 
 def _pip_args(deps: list[str]) -> list[str]:
