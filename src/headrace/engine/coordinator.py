@@ -650,6 +650,7 @@ class Coordinator:
             payload=json.dumps(payload),
             created_time=tx.now,
             pool=pool,
+            priority=task.priority if task.priority is not None else tx.plan.settings.priority or 0,
         )
         tx.new_attempts += 1
         self._alert_task_start(tx, tr, attempt_number)

@@ -246,6 +246,9 @@ class Task(SpecModel):
     # A Headrace extension: only workers serving this pool run the task (`headrace worker
     # --pool NAME`); until one is up the task waits, saying so.
     worker_pool: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")] | None = None
+    # A Headrace extension (issue 16): among waiting attempts, higher goes first; waiting ages
+    # lower ones up (docs/priorities.md). None: the job's priority.
+    priority: int | None = Field(default=None, ge=-100, le=100)
     environment_variables_key: str | None = None
     job_cluster_key: str | None = None
     existing_cluster_id: str | None = None
@@ -304,6 +307,7 @@ class JobSettings(SpecModel):
     parameters: list[JobParameterDefinition] = []
     timeout_seconds: NonNegative = 0
     max_concurrent_runs: NonNegative = 1
+    priority: int | None = Field(default=None, ge=-100, le=100)  # extension: docs/priorities.md
     tags: dict[str, Str] = {}
     schedule: CronSchedule | None = None
     trigger: TriggerSettings | None = None

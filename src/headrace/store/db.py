@@ -16,7 +16,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from headrace.errors import HeadraceError
 
 # The newest migration; checked with one cheap query so Alembic loads only when needed.
-SCHEMA_HEAD = "0009"
+SCHEMA_HEAD = "0010"
 
 
 _FRESH_FILE_WAITS = (0.01, 0.05, 0.1, 0.2, 0.5, 1.0)

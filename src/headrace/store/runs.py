@@ -67,8 +67,12 @@ _EXECUTION_COUNT = (
     )
 )
 _INSERT_ATTEMPT = insert(attempts)
+# Highest priority first, aged by waiting (issue 16): see insert_attempt.
 _PICK_PENDING = (
-    select(attempts).where(attempts.c.state == "PENDING").order_by(attempts.c.attempt_id).limit(1)
+    select(attempts)
+    .where(attempts.c.state == "PENDING")
+    .order_by(attempts.c.claim_key, attempts.c.attempt_id)
+    .limit(1)
 )
 _PICK_PENDING_OF_COORDINATOR = _PICK_PENDING.where(
     attempts.c.run_id.in_(
@@ -442,8 +446,14 @@ def retire_iterations(conn: Connection, parent_ids: Sequence[int]) -> None:
 # --- attempts --------------------------------------------------------------------------------
 
 
-def insert_attempt(conn: Connection, **values: Any) -> int:
-    """Insert an attempt; returns its id."""
+# One priority point is worth this much waiting: a priority-5 attempt goes before priority-0
+# attempts queued up to 5 minutes after it, and after those queued longer before it.
+PRIORITY_AGING_MS = 60_000
+
+
+def insert_attempt(conn: Connection, *, priority: int = 0, **values: Any) -> int:
+    """Insert an attempt; returns its id. Workers claim in the order of its claim key."""
+    values["claim_key"] = values["created_time"] - priority * PRIORITY_AGING_MS
     return conn.execute(_INSERT_ATTEMPT, values).inserted_primary_key[0]
 
 

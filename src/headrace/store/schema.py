@@ -167,11 +167,15 @@ attempts = Table(
     Column("output", Text),  # JSON: what the task type reports (notebook result, SQL preview)
     Column("log_path", Text),
     Column("pool", String(64)),  # the worker pool the task asks for (worker_pool); NULL: any
+    # Claim order (issue 16): created_time less priority x PRIORITY_AGING_MS, so waiting ages
+    # a low priority up past newer high ones.
+    Column("claim_key", BigInteger),
     Column("created_time", BigInteger, nullable=False),
     Column("start_time", BigInteger),
     Column("end_time", BigInteger),
 )
 Index("ix_attempts_state", attempts.c.state, attempts.c.attempt_id)
+Index("ix_attempts_claim", attempts.c.state, attempts.c.claim_key)
 Index("ix_attempts_task_run", attempts.c.task_run_id)
 
 # An ended attempt's log, kept in the store (PostgreSQL) so every server can show it, whichever
