@@ -129,10 +129,19 @@ class Sender:
         if destination is None:
             send_email(self.settings.smtp, [n.target], message, message_id)
         else:
+            from headrace.notify.destinations import unseal
+            from headrace.runtime.secrets import SecretError
+
+            try:
+                config = unseal(destination.config)  # its secrets are stored encrypted
+            except SecretError as exc:
+                raise DeliveryError(
+                    f"notification destination {n.target}: {exc}", permanent=True
+                ) from None
             send_to_destination(
                 self.settings,
                 destination.destination_type,
-                destination.config,
+                config,
                 message,
                 event_id,
                 message_id,

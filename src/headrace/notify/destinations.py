@@ -4,6 +4,11 @@ store, and show them without their secrets.
 A destination's `config` wraps exactly one of `email`, `generic_webhook`, `slack`,
 `microsoft_teams`, `pagerduty`. URLs, passwords and keys are input-only, as on Databricks:
 reads answer `url_set: true` instead of the URL.
+
+Those secret fields are stored sealed (issue 11): Fernet-encrypted with the Secrets API's key
+(`HEADRACE_SECRETS_KEY`, else `<home>/secrets.key`, made 0600 on first use), so the store
+file or a database dump does not give them away. Servers sharing a PostgreSQL store need the
+same `HEADRACE_SECRETS_KEY`. Rows stored before keep working (plain values pass through).
 """
 
 from __future__ import annotations
@@ -97,6 +102,34 @@ def validate_config(config: Any, *, path: str = "config") -> tuple[str, dict[str
     return dtype, {kind: clean}
 
 
+def _secret_fields(config: dict[str, Any]) -> list[tuple[str, str]]:
+    return [(kind, name) for kind in config for name, secret in KINDS[kind][1].items() if secret]
+
+
+def seal(config: dict[str, Any]) -> dict[str, Any]:
+    """A clean config with its secret fields encrypted for the store."""
+    from headrace.runtime.secrets import ENCRYPTED_PREFIX, encrypt
+
+    out = {kind: dict(body) for kind, body in config.items()}
+    for kind, name in _secret_fields(out):
+        value = out[kind].get(name)
+        if isinstance(value, str) and value and not value.startswith(ENCRYPTED_PREFIX.decode()):
+            out[kind][name] = encrypt(value.encode()).decode()
+    return out
+
+
+def unseal(config: dict[str, Any]) -> dict[str, Any]:
+    """A stored config with its secret fields in clear. Raises: SecretError (no/other key)."""
+    from headrace.runtime.secrets import ENCRYPTED_PREFIX, decrypt
+
+    out = {kind: dict(body) for kind, body in config.items()}
+    for kind, name in _secret_fields(out):
+        value = out[kind].get(name)
+        if isinstance(value, str) and value.startswith(ENCRYPTED_PREFIX.decode()):
+            out[kind][name] = decrypt(value.encode()).decode()
+    return out
+
+
 def to_api(dest: outbox.Destination, *, with_config: bool) -> dict[str, Any]:
     """The NotificationDestination object; secrets become `<field>_set` flags."""
     out: dict[str, Any] = {
@@ -132,7 +165,7 @@ def create(
             destination_id=destination_id,
             display_name=name,
             destination_type=dtype,
-            config=clean,
+            config=seal(clean),
             created_by=who,
             created_time=now,
         )
@@ -161,7 +194,7 @@ def update(
             kind = TYPE_TO_KIND[current.destination_type]
             if isinstance(config, dict) and isinstance(config.get(kind), dict):
                 merged = {
-                    **current.config[kind],
+                    **_in_clear(current.config)[kind],
                     **{k: v for k, v in config[kind].items() if v is not None},
                 }
                 config = {kind: merged}
@@ -174,9 +207,18 @@ def update(
                         )
                     ]
                 )
-            values["config"] = clean
+            values["config"] = seal(clean)
         outbox.update_destination(conn, destination_id, **values)
         return outbox.get_destination(conn, destination_id)
+
+
+def _in_clear(config: dict[str, Any]) -> dict[str, Any]:
+    from headrace.runtime.secrets import SecretError
+
+    try:
+        return unseal(config)
+    except SecretError as exc:
+        raise _invalid([SpecIssue("config", f"the stored secrets cannot be read: {exc}")]) from None
 
 
 def delete(store: Store, destination_id: str, *, who: str, admin: bool) -> None:
