@@ -100,6 +100,7 @@ class Keeper:
             "master": config["master"],
             "spark_home": config["spark_home"],
             "conf": config["conf"],
+            "env": config["env"],
             "driver_log": str(self.folder / "driver.log"),
             "start_time": int(time.time() * 1000),
         }

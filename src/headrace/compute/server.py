@@ -11,6 +11,7 @@ line on a pipe (READY or ERROR, with Spark's own message), not for a poll of the
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -58,10 +59,12 @@ class ClusterAddress:
     ui_url: str | None
     driver_log: str
     conf: dict[str, str]  # the Spark conf the server started with (for spark-submit tasks)
+    env: dict[str, str] = dataclasses.field(default_factory=dict)  # the spark_env_vars
 
     def task_env(self) -> dict[str, str]:
-        """The environment a task process on this cluster gets."""
+        """The environment a task process on this cluster gets (spark_env_vars included)."""
         return {
+            **self.env,
             "SPARK_REMOTE": self.remote,
             "HEADRACE_SPARK_CLUSTER_ID": self.cluster_id,
             "HEADRACE_SPARK_MASTER": self.master,
@@ -226,6 +229,7 @@ def address_of(state: dict[str, Any]) -> ClusterAddress:
         ui_url=f"http://127.0.0.1:{state['ui_port']}" if state.get("ui_port") else None,
         driver_log=state["driver_log"],
         conf=state.get("conf") or {},
+        env=state.get("env") or {},
     )
 
 
