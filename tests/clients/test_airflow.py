@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -102,17 +103,6 @@ def outcomes(
                 ],
             },
         },
-        "submit_classic": {
-            "kind": "submit",
-            "kwargs": {
-                "run_name": "airflow classic form",
-                "existing_cluster_id": "airflow-cluster",
-                "notebook_task": {
-                    "notebook_path": f"{WS}/nb",
-                    "base_parameters": {"name": "classic"},
-                },
-            },
-        },
         "run_now_legacy_params": {
             "kind": "run_now",
             "kwargs": {
@@ -124,22 +114,6 @@ def outcomes(
         "run_now_job_parameters": {
             "kind": "run_now",
             "kwargs": {"job_id": params_job, "job_parameters": {"name": "job-param"}},
-        },
-        "notebook_operator": {
-            "kind": "notebook",
-            "kwargs": {
-                "notebook_path": f"{WS}/nb",
-                "source": "WORKSPACE",
-                "existing_cluster_id": "airflow-cluster",
-                "notebook_params": {"name": "notebook-operator"},
-            },
-        },
-        "task_operator": {
-            "kind": "task",
-            "kwargs": {
-                "task_config": {"spark_python_task": py("ok.py", "task-operator")},
-                "existing_cluster_id": "airflow-cluster",
-            },
         },
         "deferrable": {
             "kind": "submit",
@@ -159,13 +133,22 @@ def outcomes(
         },
         "test_connection": {"kind": "test_connection"},
     }
+    results = _run_driver(tls_server, alice_token, airflow_python, scenarios, tmp_path_factory)
+    results["_jobs"] = {"legacy": legacy_job, "params": params_job, "flaky": flaky_job}
+    return results
+
+
+def _run_driver(
+    tls_server: TlsServer, token: str, python: Path, scenarios: dict[str, Any], tmp_path_factory
+) -> dict[str, Any]:
+    """Execute `scenarios` in one Airflow process; returns its outcomes by scenario name."""
     home = tmp_path_factory.mktemp("airflow-home")
     connection = {
         "conn_type": "databricks",
         "host": "127.0.0.1",
         "port": tls_server.port,
         "schema": "https",
-        "password": alice_token,
+        "password": token,
     }
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
@@ -182,7 +165,7 @@ def outcomes(
         "PYTHONWARNINGS": "ignore",
     }
     done = subprocess.run(
-        [str(airflow_python), str(DRIVER), json.dumps(scenarios)],
+        [str(python), str(DRIVER), json.dumps(scenarios)],
         env=env,
         capture_output=True,
         text=True,
@@ -192,8 +175,57 @@ def outcomes(
     marker = "@@RESULTS@@"
     assert marker in done.stdout, f"{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
     results = json.loads(done.stdout.split(marker, 1)[1])
-    results["_jobs"] = {"legacy": legacy_job, "params": params_job, "flaky": flaky_job}
     return results
+
+
+@pytest.fixture(scope="module")
+def cluster_outcomes(
+    tls_server: TlsServer, alice_token: str, airflow_python: Path, files: Path, tmp_path_factory
+) -> Iterator[dict[str, Any]]:
+    """The operators that need a cluster (classic form, Notebook and Task operators), on one
+    named cluster made through the Clusters API (a real Spark server), deleted afterwards."""
+    with tls_server.api(alice_token) as api:
+        made = api.post(
+            "/api/2.0/clusters/create",
+            json={"cluster_name": "airflow", "spark_version": "15.4.x-scala2.12", "num_workers": 0},
+        )
+        assert made.status_code == 200, made.text
+        cluster = made.json()["cluster_id"]
+    py = {"python_file": str(files / "ok.py"), "parameters": ["task-operator"]}
+    scenarios = {
+        "submit_classic": {
+            "kind": "submit",
+            "kwargs": {
+                "run_name": "airflow classic form",
+                "existing_cluster_id": cluster,
+                "notebook_task": {
+                    "notebook_path": f"{WS}/nb",
+                    "base_parameters": {"name": "classic"},
+                },
+            },
+        },
+        "notebook_operator": {
+            "kind": "notebook",
+            "kwargs": {
+                "notebook_path": f"{WS}/nb",
+                "source": "WORKSPACE",
+                "existing_cluster_id": cluster,
+                "notebook_params": {"name": "notebook-operator"},
+            },
+        },
+        "task_operator": {
+            "kind": "task",
+            "kwargs": {
+                "task_config": {"spark_python_task": py},
+                "existing_cluster_id": cluster,
+            },
+        },
+    }
+    try:
+        yield _run_driver(tls_server, alice_token, airflow_python, scenarios, tmp_path_factory)
+    finally:
+        with tls_server.api(alice_token) as api:
+            api.post("/api/2.0/clusters/permanent-delete", json={"cluster_id": cluster})
 
 
 def _ok(result: dict[str, Any]) -> None:
@@ -225,13 +257,14 @@ def test_submit_run_tasks_form(outcomes, tls_server, alice_token):
     assert _exit_values(tls_server, alice_token, run) == {"b": "hello nobody"}
 
 
-def test_submit_run_classic_single_task_form(outcomes, tls_server, alice_token):
-    result = outcomes["submit_classic"]
+@pytest.mark.spark
+def test_submit_run_classic_single_task_form(cluster_outcomes, tls_server, alice_token):
+    result = cluster_outcomes["submit_classic"]
     _ok(result)
     run = _run(tls_server, alice_token, result["run_id"])
     (task,) = run["tasks"]
     assert task["task_key"] == "airflow_classic_form"
-    assert task["existing_cluster_id"] == "airflow-cluster"
+    assert task["existing_cluster_id"]
     assert _exit_values(tls_server, alice_token, run) == {"airflow_classic_form": "hello classic"}
 
 
@@ -252,15 +285,17 @@ def test_run_now_with_job_parameters(outcomes, tls_server, alice_token):
     assert _exit_values(tls_server, alice_token, run) == {"nb": "hello job-param"}
 
 
-def test_notebook_operator(outcomes, tls_server, alice_token):
-    result = outcomes["notebook_operator"]
+@pytest.mark.spark
+def test_notebook_operator(cluster_outcomes, tls_server, alice_token):
+    result = cluster_outcomes["notebook_operator"]
     _ok(result)
     run = _run(tls_server, alice_token, result["run_id"])
     assert list(_exit_values(tls_server, alice_token, run).values()) == ["hello notebook-operator"]
 
 
-def test_task_operator(outcomes, tls_server, alice_token):
-    result = outcomes["task_operator"]
+@pytest.mark.spark
+def test_task_operator(cluster_outcomes, tls_server, alice_token):
+    result = cluster_outcomes["task_operator"]
     _ok(result)
     run = _run(tls_server, alice_token, result["run_id"])
     assert run["state"]["result_state"] == "SUCCESS"
@@ -292,10 +327,6 @@ def test_failing_task_raises_the_providers_exception_with_the_task_error(outcome
     assert "boom from a headrace task" in result["error"]
 
 
-@pytest.mark.xfail(
-    reason="GET /api/2.0/clusters/spark-versions comes with the Clusters API (Spark issue)",
-    strict=True,
-)
 def test_hook_test_connection(outcomes):
     result = outcomes["test_connection"]
     assert result == {"ok": True, "message": "Connection successfully tested"}
