@@ -69,6 +69,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
     from headrace.ui.routes import install as install_ui  # the web UI at `/`
 
     install_ui(app)
+    from headrace.ui.ops_pages import router as ops_pages  # plan, backfills (issue 16)
+
+    app.include_router(ops_pages)
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(_who: Principal = Depends(principal_of)) -> Any:
