@@ -105,13 +105,15 @@ class LogPump:
         self._thread.start()
 
     def _run(self) -> None:
+        # poll, not select: a busy server's descriptors may be numbered past select's 1024.
+        poller = select.poll()
+        poller.register(self._fd, select.POLLIN | select.POLLHUP | select.POLLERR)
         try:
             while True:
                 stop_at = self._stop_at
                 if stop_at is not None and time.monotonic() >= stop_at:
                     break
-                ready, _, _ = select.select([self._fd], [], [], _POLL_SECONDS)
-                if not ready:
+                if not poller.poll(_POLL_SECONDS * 1000):
                     continue
                 data = os.read(self._fd, _CHUNK)
                 if not data:
