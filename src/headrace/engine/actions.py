@@ -78,7 +78,7 @@ def run_job_now(
         parse_job_settings(raw),
         job_id=job_id,
         parameters=parameters,
-        run_as=who.user_name,
+        run_as=job_service.run_identity(raw, who.user_name),  # the job's run_as, if set
         idempotency_token=idempotency_token,
         job_version=version,
         queue=queue,

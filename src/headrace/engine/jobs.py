@@ -148,6 +148,31 @@ def check_continuous_quota(
         )
 
 
+def run_identity(settings: Any, default: str | None) -> str | None:
+    """Who a job's runs execute as: its `run_as` (user or service principal), else `default`."""
+    run_as = settings.get("run_as") if isinstance(settings, dict) else None
+    if isinstance(run_as, dict):
+        return run_as.get("user_name") or run_as.get("service_principal_name") or default
+    return default
+
+
+def _check_run_as(
+    conn: Connection, principal: Principal, job_id: int | None, old: Any, new: Any
+) -> None:
+    """As Databricks: only an admin makes a job run as someone else, and changing a job's
+    run_as needs IS_OWNER (admins have it). Raises: PermissionDenied."""
+    before, after = run_identity(old, None), run_identity(new, None)
+    if after == before or principal.admin:
+        return
+    if after is not None and after != principal.user_name:
+        raise PermissionDenied(
+            f"run_as {after}: only an admin may make a job run as another identity than "
+            f"its author ({principal.user_name})"
+        )
+    if job_id is not None:
+        require(conn, principal, job_id, "IS_OWNER")
+
+
 def create_job(
     store: Store,
     principal: Principal,
@@ -163,6 +188,7 @@ def create_job(
     data = _settings_dict(settings)
     now = now_ms()
     with store.begin() as conn:
+        _check_run_as(conn, principal, None, {}, data)
         if source is None:
             check_continuous_quota(conn, principal, principal.user_name, data, max_continuous)
         job_id = job_store.create_job(
@@ -222,6 +248,7 @@ def _replace(
         job = require(conn, principal, job_id, "CAN_MANAGE")
         settings = parse_job_settings(build(job.settings))
         data = _settings_dict(settings)
+        _check_run_as(conn, principal, job_id, job.settings, data)
         if job.source is None:
             owner = _owner_of(conn, job_id) or principal.user_name
             check_continuous_quota(conn, principal, owner, data, max_continuous, job_id)

@@ -639,6 +639,7 @@ class TriggerLoop:
 
         Returns False when the job or its trigger state changed meanwhile (nothing was done).
         """
+        from headrace.engine.jobs import run_identity
         from headrace.spec.loader import parse_job_settings
 
         assert decision.fire is not None
@@ -669,7 +670,7 @@ class TriggerLoop:
                 settings,
                 job_id=job.job_id,
                 trigger_type=decision.fire.trigger_type,
-                run_as=current.creator_user_name,
+                run_as=run_identity(current.settings, current.creator_user_name),
                 job_version=version,
                 trigger_info=decision.fire.trigger_info,
                 on_created=record,
