@@ -308,7 +308,8 @@ def test_non_job_resources_and_references_to_any_of_them(tmp_path: Path) -> None
     text = "\n".join(bundle.warnings)
     assert "resources.dashboards (board): Headrace does not create dashboards" in text
     assert "resources.vector_search_indexes (idx)" in text
-    assert "schemas" not in text and "secret_scopes" not in text
+    assert "Headrace does not create schemas" not in text
+    assert "secret_scopes" not in text
     path = tmp_path / "databricks.yml"
     path.write_text(path.read_text().replace("schemas.raw.id", "schemas.cooked.id"))
     with pytest.raises(SpecError, match=r"schemas has no 'cooked' \(it has: raw\)"):
@@ -348,3 +349,37 @@ def test_environments_is_the_old_name_of_targets_and_sync_presets_are_read(
     }
     assert bundle.jobs["hello"].settings.name == "[x] hello"
     assert "presets.source_linked_deployment: ignored by Headrace" in bundle.warnings
+
+
+def test_settings_headrace_ignores_are_named_in_warnings(tmp_path: Path) -> None:
+    write(
+        tmp_path,
+        {
+            "databricks.yml": """
+            bundle: {name: ignored}
+            resources:
+              schemas:
+                raw: {catalog_name: main, grants: [{principal: users, privileges: [USE_SCHEMA]}]}
+              jobs:
+                watch:
+                  budget_policy_id: abc
+                  trigger:
+                    table_update: {table_names: [main.raw.orders]}
+                  tasks:
+                    - task_key: q
+                      sql_task:
+                        file: {path: ./daily.sql}
+            targets:
+              dev:
+                default: true
+                cluster_id: 0123-abc
+            """,
+            "daily.sql": "select * from orders where day = '{{day}}' and {{ region }} = 1\n",
+        },
+    )
+    text = "\n".join(load_bundle(tmp_path, env=ENV).warnings)
+    assert "resources.jobs.watch.budget_policy_id: ignored by Headrace" in text
+    assert "resources.jobs.watch.trigger.table_update: accepted, never fires" in text
+    assert "{{day}}, {{region}} in " in text and "write :day, :region" in text
+    assert "resources.schemas.raw.grants: not applied by Headrace" in text
+    assert "targets.dev.cluster_id: ignored by Headrace" in text

@@ -5,11 +5,15 @@ Split from the loader; each function takes the loader's issue collector (`add`/`
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from headrace.bundle.located import Loc, LocDict, LocList
 from headrace.spec._issues import did_you_mean
+from headrace.spec.references import NAMESPACES as DYNAMIC_NAMESPACES
 
 if TYPE_CHECKING:
     from headrace.bundle.loader import BundleJob
@@ -205,8 +209,62 @@ def ignored_settings(jobs: Mapping[str, BundleJob], presets: Any) -> list[str]:
                         f"resources.jobs.{key}.tasks[{task.task_key}].{name}: ignored by "
                         f"Headrace ({instead})"
                     )
+        trigger = job.settings.trigger
+        if trigger is not None and trigger.table_update is not None:
+            out.append(
+                f"resources.jobs.{key}.trigger.table_update: accepted, never fires in Headrace "
+                "(no table-change watcher); start the job by hand or on a schedule"
+            )
+        for task in job.settings.tasks:
+            out += _sql_file_markers(key, task)
     if isinstance(presets, dict):
         for name in IGNORED_PRESETS:
             if presets.get(name):
                 out.append(f"presets.{name}: ignored by Headrace")
+    return out
+
+
+_MUSTACHE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+
+
+def _sql_file_markers(key: str, task: Any) -> list[str]:
+    """Databricks SQL's `{{name}}` markers in a task's SQL file: not substituted here."""
+    sql = task.sql_task
+    path = sql.file.path if sql is not None and sql.file is not None else None
+    if not path or not os.path.isfile(path):
+        return []
+    try:
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    names = sorted({m.group(1) for m in _MUSTACHE.finditer(text)} - set(DYNAMIC_NAMESPACES))
+    if not names:
+        return []
+    marks = ", ".join("{{" + n + "}}" for n in names)
+    binds = ", ".join(f":{n}" for n in names)
+    return [
+        f"resources.jobs.{key}.tasks[{task.task_key}].sql_task.file: {marks} in {path} are not "
+        f"substituted by Headrace; write {binds} (bound as parameters)"
+    ]
+
+
+def resource_warnings(
+    resources: Mapping[str, Any], target: Mapping[str, Any], target_name: str
+) -> list[str]:
+    """Warnings for resource and target settings Headrace accepts and does not apply."""
+    out = []
+    for kind in ("schemas", "volumes", "secret_scopes"):
+        entries = resources.get(kind)
+        for key, fields in entries.items() if isinstance(entries, Mapping) else ():
+            for name in ("grants", "permissions"):
+                if isinstance(fields, Mapping) and fields.get(name):
+                    out.append(
+                        f"resources.{kind}.{key}.{name}: not applied by Headrace "
+                        "(no Unity Catalog privileges here)"
+                    )
+    for name in ("cluster_id", "compute_id"):
+        if target.get(name):
+            out.append(
+                f"targets.{target_name}.{name}: ignored by Headrace (tasks keep their own compute)"
+            )
     return out

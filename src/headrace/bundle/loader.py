@@ -27,6 +27,7 @@ from headrace.bundle.checks import (
     map_warehouses,
     merged_permissions,
     plain,
+    resource_warnings,
     sync_settings,
     warehouse_warning,
 )
@@ -310,6 +311,7 @@ def load_bundle(
                 _resolve_pipeline_paths(pipeline, root_file.parent)
     issues.raise_if_any(root_file)
     warnings = issues.warnings + warnings + ignored_settings(jobs, presets)
+    warnings += resource_warnings(resources, target_cfg, target_name)
     if warehouses:
         warnings.append(warehouse_warning(warehouses, warehouse_fallback))
     return Bundle(
