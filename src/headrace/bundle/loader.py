@@ -240,7 +240,7 @@ def load_bundle(
         config, target_cfg, variables or {}, env, fixed_scope, issues, warehouse_fallback
     )
     issues.raise_if_any(root_file)
-    warnings: list[str] = []
+    warnings = issues.warnings  # printed with the errors too, when there are any
     config = add_python_resources(
         config,
         root_file.parent,
@@ -310,7 +310,7 @@ def load_bundle(
             if isinstance(pipeline, LocDict):
                 _resolve_pipeline_paths(pipeline, root_file.parent)
     issues.raise_if_any(root_file)
-    warnings = issues.warnings + warnings + ignored_settings(jobs, presets)
+    warnings = [*warnings, *ignored_settings(jobs, presets)]
     warnings += resource_warnings(resources, target_cfg, target_name)
     if warehouses:
         warnings.append(warehouse_warning(warehouses, warehouse_fallback))
