@@ -59,8 +59,12 @@ PROCESS_TASK_TYPES = frozenset(
         "notebook_task",
         "sql_task",
         "dbt_task",
+        "spark_jar_task",
+        "spark_submit_task",
     }
 )
+# Task types whose runner gets the task's `libraries` (spark-submit's jars) with its settings.
+LIBRARY_TASK_TYPES = frozenset({"spark_jar_task", "spark_submit_task"})
 # Task types whose process runs on their environment's Python (others run Headrace's runners;
 # dbt_task's runner builds its dbt environment from the spec itself).
 ENVIRONMENT_TASK_TYPES = frozenset({"spark_python_task", "python_wheel_task", "dbt_task"})
@@ -606,6 +610,8 @@ class Coordinator:
         scope = self._scope(tx, tr, task, attempt_number)
         try:
             resolved = render_deep(_settings_json(task.task_type_settings), scope)
+            if task.libraries and kind in LIBRARY_TASK_TYPES:
+                resolved = {**resolved, "libraries": render_deep(task.libraries, scope)}
             resolved = git_source.task_settings(tx.plan.settings, task, resolved, default_home())
         except (UnresolvedReference, SpecError) as exc:
             self._fail_before_start(tx, tr, str(exc))

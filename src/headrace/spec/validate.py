@@ -25,8 +25,6 @@ MAX_QUERY_TEXT_CHARS = 16 * 1024
 # Task types the spec knows but no runner runs yet: a task type that validates must run, so
 # validation refuses them instead of letting the run fail later (issue 13 removes them one by one).
 NOT_YET_RUNNABLE: dict[str, str] = {
-    "spark_jar_task": "spark_jar_task cannot run in Headrace yet",
-    "spark_submit_task": "spark_submit_task cannot run in Headrace yet",
     "pipeline_task": "pipeline_task cannot run in Headrace yet",
 }
 

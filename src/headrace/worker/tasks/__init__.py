@@ -15,6 +15,8 @@ _MODULES = {
     "notebook_task": "headrace.worker.tasks.notebook",
     "sql_task": "headrace.worker.tasks.sql",
     "dbt_task": "headrace.worker.tasks.dbt",
+    "spark_jar_task": "headrace.worker.tasks.spark_jar",
+    "spark_submit_task": "headrace.worker.tasks.spark_submit",
 }
 
 
