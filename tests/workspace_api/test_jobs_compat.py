@@ -185,3 +185,25 @@ def test_runs_export_returns_the_executed_notebook_html(api, alice: User, server
     # A job run with one task exports that task.
     assert alice.w.jobs.export_run(run.run_id).views[0].name == "nb"
     assert wait_for(lambda: True)
+
+
+def test_jobs_api_2_0_single_task_job_settings(api, alice: User):
+    """`databricks jobs create` of the legacy CLI sends Jobs API 2.0 settings: one task."""
+    settings = {
+        "name": "old style",
+        "max_retries": 1,
+        "timeout_seconds": 60,
+        "spark_python_task": {"python_file": "/tmp/none.py"},
+    }
+    created = api.post("/api/2.0/jobs/create", json=settings)
+    assert created.status_code == 200, created.text
+    job = alice.w.jobs.get(created.json()["job_id"])
+    (task,) = job.settings.tasks
+    assert (task.task_key, task.max_retries) == ("old_style", 1)
+    assert job.settings.timeout_seconds == 60
+    reset = api.post(
+        "/api/2.0/jobs/reset",
+        json={"job_id": job.job_id, "new_settings": {**settings, "name": "renamed"}},
+    )
+    assert reset.status_code == 200, reset.text
+    assert alice.w.jobs.get(job.job_id).settings.tasks[0].task_key == "renamed"

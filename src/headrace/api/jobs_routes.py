@@ -50,6 +50,7 @@ def job_to_api(job: Job, *, with_tasks: bool = True) -> dict[str, Any]:
 def _with_version_defaults(request: Request, settings: Any) -> Any:
     """Jobs created through 2.0/2.1 do not queue unless asked to (2.2 does; reference §6.11)."""
     legacy = request.url.path.startswith(("/api/2.0/", "/api/2.1/"))
+    settings = run_overrides.single_task_form(settings, name_field="name")  # 2.0 job settings
     if legacy and isinstance(settings, dict) and "queue" not in settings:
         return {**settings, "queue": {"enabled": False}}
     return settings

@@ -8,7 +8,9 @@
 - run-now's `only` runs a subset of the job's tasks; dependencies on left-out tasks are dropped.
 - runs/submit's single-task form (a task type, `new_cluster`, `existing_cluster_id`,
   `libraries`, `timeout_seconds` at the top level, as Airflow's classic
-  `DatabricksSubmitRunOperator` sends) is one task keyed by the run name.
+  `DatabricksSubmitRunOperator` sends) is one task keyed by the run name; Jobs API 2.0 job
+  settings in that form (`databricks jobs create` of the legacy CLI) are one task keyed by the
+  job name.
 """
 
 from __future__ import annotations
@@ -145,18 +147,21 @@ def select_only(settings: dict[str, Any], only: Any) -> dict[str, Any]:
     return {**settings, "tasks": chosen}
 
 
-def single_task_form(body: dict[str, Any]) -> dict[str, Any]:
-    """A runs/submit body in the single-task form rewritten with one `tasks` entry.
+def single_task_form(body: dict[str, Any], *, name_field: str = "run_name") -> dict[str, Any]:
+    """A runs/submit body (or Jobs API 2.0 job settings, `name_field="name"`) in the
+    single-task form rewritten with one `tasks` entry, keyed by the run's (job's) name.
 
     Bodies with `tasks` (or without any task field) are returned unchanged.
     Raises: SpecError (both forms at once)."""
+    if not isinstance(body, dict):
+        return body
     present = [k for k in SINGLE_TASK_FIELDS if k in body]
     if not present:
         return body
     if body.get("tasks"):
         raise _bad(present[0], "give either tasks or a single task's fields, not both")
     task: dict[str, Any] = {k: body[k] for k in present}
-    task["task_key"] = _task_key(body.get("run_name"))
+    task["task_key"] = _task_key(body.get(name_field))
     if body.get("timeout_seconds") is not None:
         task["timeout_seconds"] = body["timeout_seconds"]
     rest = {k: v for k, v in body.items() if k not in present}
