@@ -1,7 +1,7 @@
 """Virtual environments of real client packages (Airflow's provider, the legacy CLI), built
 once with uv and cached under ~/.cache/headrace-tests/<name>-<hash of the requirements>.
 
-A cold Airflow build takes about 40 s with a warm uv cache (see docs/compatibility.md); later
+A cold Airflow build takes about 60 s (37 s with a warm uv cache; docs/compatibility.md); later
 sessions reuse the directory. HEADRACE_TEST_VENVS moves the cache.
 """
 
