@@ -164,6 +164,15 @@ def _error_traceback(cell: Any) -> list[str]:
     return []
 
 
+def _spark_head(evalue: str) -> list[str]:
+    """A Spark error's message without its query plan and JVM stack trace (issue 12)."""
+    lines = evalue.split("\nJVM stacktrace:", 1)[0].splitlines()
+    for i, line in enumerate(lines):
+        if "SQLSTATE: " in line:
+            return lines[: i + 1]
+    return lines
+
+
 def _report_failure(failed: CellFailed, notebook: Path, nb: Any) -> None:
     """The log's last lines: a Python-style traceback ending with `Name: message`."""
     number = sum(1 for c in nb.cells[: failed.index + 1] if c.cell_type == "code")
@@ -176,7 +185,7 @@ def _report_failure(failed: CellFailed, notebook: Path, nb: Any) -> None:
             if line.strip() and not set(line.strip()) <= {"-"}:
                 lines.append("  " + line)
     # The worker takes the error from the last line: the whole message, on one line.
-    message = " ".join(part.strip() for part in failed.evalue.splitlines() if part.strip())
+    message = " ".join(part.strip() for part in _spark_head(failed.evalue) if part.strip())
     lines.append(f"{failed.ename}: {message}".rstrip().rstrip(":"))
     sys.stdout.flush()
     sys.stderr.write("\n".join(lines) + "\n")
