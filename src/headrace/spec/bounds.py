@@ -18,6 +18,7 @@ from headrace.spec._issues import format_path
 
 # Enough to fix a file in one go; more would only make the answer long.
 MAX_ISSUES = 20
+_TOO_DEEP = f"nested too deeply (more than {limits.MAX_NESTING_DEPTH} levels)"
 
 
 def raw_issues(data: Any) -> list[SpecIssue]:
@@ -33,31 +34,42 @@ def raw_issues(data: Any) -> list[SpecIssue]:
 def shape_issues(data: Any, *, root: str = "") -> list[SpecIssue]:
     """Nesting deeper than the limit, NUL bytes and over-long text anywhere in `data`."""
     issues: list[SpecIssue] = []
-    stack: list[tuple[Any, tuple[str | int, ...]]] = [(data, ())]
+    # (value, parent entry, key in parent, depth): paths are rebuilt only for the issues.
+    stack: list[tuple[Any, Any, str | int | None, int]] = [(data, None, None, 0)]
     while stack and len(issues) < MAX_ISSUES:
-        value, loc = stack.pop()
+        entry = stack.pop()
+        value, _, _, depth = entry
         if isinstance(value, str):
             reason = text_error(value, limits.MAX_STRING_BYTES)
             if reason is not None:
-                issues.append(SpecIssue(_path(root, loc), reason))
-            continue
-        if not isinstance(value, dict | list):
-            continue
-        if len(loc) >= limits.MAX_NESTING_DEPTH:
-            reason = f"nested too deeply (more than {limits.MAX_NESTING_DEPTH} levels)"
-            issues.append(SpecIssue(_path(root, loc), reason))
-            continue
-        if isinstance(value, list):
-            stack.extend((item, (*loc, i)) for i, item in reversed(list(enumerate(value))))
-            continue
-        for key, item in reversed(list(value.items())):
-            if isinstance(key, str):
-                reason = text_error(key, limits.MAX_KEY_CHARS, unit="characters")
-                if reason is not None:
-                    issues.append(SpecIssue(_path(root, loc), f"a key {reason}"))
-                    continue
-            stack.append((item, (*loc, key if isinstance(key, str) else str(key))))
+                issues.append(SpecIssue(_path(root, _loc(entry)), reason))
+        elif isinstance(value, list):
+            if depth >= limits.MAX_NESTING_DEPTH:
+                issues.append(SpecIssue(_path(root, _loc(entry)), _TOO_DEEP))
+            else:
+                stack.extend((item, entry, i, depth + 1) for i, item in enumerate(value))
+        elif isinstance(value, dict):
+            if depth >= limits.MAX_NESTING_DEPTH:
+                issues.append(SpecIssue(_path(root, _loc(entry)), _TOO_DEEP))
+                continue
+            for key, item in value.items():
+                if isinstance(key, str) and (len(key) > 64 or "\x00" in key):
+                    reason = text_error(key, limits.MAX_KEY_CHARS, unit="characters")
+                    if reason is not None:
+                        issues.append(SpecIssue(_path(root, _loc(entry)), f"a key {reason}"))
+                        continue
+                stack.append((item, entry, key if isinstance(key, str) else str(key), depth + 1))
+    issues.sort(key=lambda issue: issue.path)
     return issues
+
+
+def _loc(entry: tuple[Any, Any, str | int | None, int]) -> tuple[str | int, ...]:
+    """The keys from the root down to `entry`."""
+    keys: list[str | int] = []
+    while entry[1] is not None:
+        keys.append(entry[2])
+        entry = entry[1]
+    return tuple(reversed(keys))
 
 
 def depth_issue(data: Any) -> SpecIssue | None:
