@@ -291,7 +291,8 @@ def preview(
             "settings": resolved,
             "waits_for": {ref: where for ref, where in sorted(scope.waiting.items())},
         }
-        for name in ("environment_key", "job_cluster_key", "existing_cluster_id", "worker_pool"):
+        names = ("environment_key", "job_cluster_key", "existing_cluster_id", "worker_pool")
+        for name in (*names, "priority"):
             if getattr(t, name) is not None:
                 row[name] = getattr(t, name)
         if t.max_retries:
@@ -311,7 +312,7 @@ def preview(
         if row["task_key"] in conditional:
             row["may_be_excluded"] = conditional[row["task_key"]]
     plan: dict[str, Any] = {
-        "job": {"job_id": job_id, "name": settings.name},
+        "job": {"job_id": job_id, "name": settings.name, "priority": settings.priority or 0},
         "task_count": len(settings.tasks),
         "layers": layers,
         "job_parameters": job_params,
