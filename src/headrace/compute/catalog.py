@@ -20,7 +20,7 @@ Layout under the data directory:
   `metastore.log`;
 - `spark-warehouse/`: managed tables, `<schema>.db/<table>/` (Parquet unless Delta is enabled);
 - `volumes/<catalog>/<schema>/<volume>/`: what `/Volumes/<catalog>/<schema>/<volume>` means
-  (see `headrace.compute.volumes`).
+  (see `headrace.compute.volumes`), also for the metastore service.
 
 Three-part names: the default catalog (`main`, or `HEADRACE_DEFAULT_CATALOG`) and
 `hive_metastore` are names of Spark's session catalog (a 5-line plugin in
@@ -90,9 +90,10 @@ def catalog_spark_conf(home: Path) -> dict[str, str]:
     Starts the data directory's metastore service if it is not running (waits until it
     listens; the first start creates the Derby schema and takes tens of seconds). Keys:
     the Hive catalog and its metastore URI, the warehouse folder, the catalog aliases
-    (`spark.sql.catalog.main`, ...), `spark.driver.extraClassPath` (Headrace's jar: join a
-    user's own value with `os.pathsep`, see `merge_spark_conf`) and the `/Volumes` and
-    `dbfs:/` file system mapping (`headrace.compute.volumes.volumes_spark_conf`).
+    (`spark.sql.catalog.main`, ...), the `USE CATALOG` SQL extension,
+    `spark.driver.extraClassPath` (Headrace's jar: join a user's own value with `os.pathsep`,
+    see `merge_spark_conf`) and the `/Volumes` file system mapping
+    (`headrace.compute.volumes.volumes_spark_conf`).
 
     Raises:
         CatalogError: Java is missing or the metastore did not start (its log's last lines).
@@ -214,23 +215,32 @@ def _start(home: Path) -> int:
     _state_file(home).unlink(missing_ok=True)
     log = _log_file(home)
     with open(log, "ab") as out:
-        proc = subprocess.Popen(
+        # `serve` forks the supervisor into its own session and returns at once with its pid
+        # on stdout: the supervisor outlives the task or server that asked for it.
+        started = subprocess.run(
             [sys.executable, "-m", "headrace.compute.catalog", "serve", str(home)],
             stdin=subprocess.DEVNULL,
-            stdout=out,
+            stdout=subprocess.PIPE,
             stderr=out,
-            start_new_session=True,  # outlives the task or server that asked for it
+            check=False,
         )
+    try:
+        pid = int(started.stdout.decode().strip())
+    except ValueError:
+        raise CatalogError(
+            f"the Spark catalog's metastore service did not start: {_tail(log)}"
+        ) from None
     limit = float(os.environ.get(START_TIMEOUT_ENV) or DEFAULT_START_TIMEOUT)
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
         state = _read_state(home)
-        if state and state.get("port") and state.get("pid") == proc.pid:
+        if state and state.get("port") and state.get("pid") == pid:
             return int(state["port"])
-        if proc.poll() is not None:
+        if not _alive(pid):
             raise CatalogError(f"the Spark catalog's metastore service did not start: {_tail(log)}")
         time.sleep(0.2)
-    proc.send_signal(signal.SIGTERM)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
     raise CatalogError(
         f"the Spark catalog's metastore service was not ready after {limit:.0f} s "
         f"({START_TIMEOUT_ENV}); see {log}"
@@ -265,6 +275,8 @@ def stop_metastore(home: Path, timeout: float = 30.0) -> bool:
 
 
 def _write_conf(home: Path) -> Path:
+    from headrace.compute.volumes import hadoop_conf
+
     conf = catalog_dir(home) / "conf"
     conf.mkdir(parents=True, exist_ok=True)
     db = catalog_dir(home) / "metastore_db"
@@ -275,6 +287,7 @@ def _write_conf(home: Path) -> Path:
         "hive.metastore.schema.verification": "false",
         "hive.metastore.schema.verification.record.version": "false",
         "datanucleus.connectionPoolingType": "None",
+        **hadoop_conf(home),  # the service creates table folders: /Volumes means the same here
     }
     body = "".join(
         f"  <property><name>{escape(k)}</name><value>{escape(v)}</value></property>\n"
@@ -411,7 +424,24 @@ def _serve(home: Path) -> int:
     return 0
 
 
+def _daemonize(home: Path) -> int:
+    """Fork the supervisor into its own session; the parent prints its pid and returns."""
+    pid = os.fork()
+    if pid:
+        print(pid, flush=True)
+        return 0
+    os.setsid()
+    log = open(_log_file(home), "ab", buffering=0)  # noqa: SIM115 (the daemon's whole life)
+    os.dup2(log.fileno(), 1)
+    os.dup2(log.fileno(), 2)
+    code = 1
+    try:
+        code = _serve(home)
+    finally:
+        os._exit(code)
+
+
 if __name__ == "__main__":  # python -m headrace.compute.catalog serve HOME
     if len(sys.argv) != 3 or sys.argv[1] != "serve":
         sys.exit("usage: python -m headrace.compute.catalog serve HOME")
-    sys.exit(_serve(Path(sys.argv[2])))
+    sys.exit(_daemonize(Path(sys.argv[2]).resolve()))

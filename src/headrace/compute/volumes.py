@@ -11,13 +11,14 @@ DBFS's root is `<home>/dbfs/` (the folder the DBFS and Files APIs serve, `engine
 
 Nothing is ever created at `/Volumes` on the machine. Who maps:
 
-- `dbutils.fs` (`headrace.runtime.fs`), in Python;
+- `dbutils.fs` (`headrace.runtime.fs`), in Python: all three rows;
 - Spark (readers, writers, `LOCATION`, ``csv.`/Volumes/...` ``): Hadoop's
   `ViewFileSystemOverloadScheme` serves the `file` scheme with a mount table (`default`) whose
-  `/Volumes` link points into the data directory and whose fallback is the machine's `/`;
-  `dbfs:` is the same mount-table file system (`io.headrace.spark.DbfsFileSystem`, in
-  Headrace's jar) over its own table, whose fallback is `<home>/dbfs`. Settings only: no
-  symlink, mount or root.
+  `/Volumes` link points into the data directory and whose fallback is the machine's `/`.
+  Settings only: no symlink, mount or root. The metastore service gets the same settings (it
+  creates table folders). `dbfs:` paths are not mapped for Spark (Spark says "No FileSystem
+  for scheme dbfs"): a second mount table for `dbfs:` made Spark's committer write files
+  under `<dbfs>/<dbfs>/...` (Hadoop 3.5), so use `/Volumes/...` with Spark;
 - plain `open('/Volumes/...')` in task code: see `headrace.runtime.fs.install_volume_guard`.
 """
 
@@ -26,8 +27,6 @@ from __future__ import annotations
 from pathlib import Path
 
 VOLUMES_PREFIX = "/Volumes"
-DBFS_CLASS = "io.headrace.spark.DbfsFileSystem"
-_DBFS_TABLE = "headrace-dbfs"
 
 
 def dbfs_root(home: Path) -> Path:
@@ -48,12 +47,11 @@ def volume_path(home: Path, catalog: str, schema: str, volume: str) -> Path:
 
 
 def volumes_spark_conf(home: Path) -> dict[str, str]:
-    """Hadoop settings (as `spark.hadoop.*` conf) mapping `/Volumes` and `dbfs:/` into `home`."""
+    """Hadoop settings (as `spark.hadoop.*` conf) mapping `/Volumes` into `home`."""
     home = Path(home)
     volumes_root(home).mkdir(parents=True, exist_ok=True)
     volumes = volumes_root(home).as_uri()
     local = "fs.viewfs.mounttable.default"
-    dbfs = f"fs.viewfs.mounttable.{_DBFS_TABLE}"
     return {
         "spark.hadoop.fs.file.impl": "org.apache.hadoop.fs.viewfs.ViewFileSystemOverloadScheme",
         "spark.hadoop.fs.viewfs.overload.scheme.target.file.impl": (
@@ -61,7 +59,11 @@ def volumes_spark_conf(home: Path) -> dict[str, str]:
         ),
         f"spark.hadoop.{local}.link.{VOLUMES_PREFIX}": volumes,
         f"spark.hadoop.{local}.linkFallback": "file:///",
-        "spark.hadoop.fs.dbfs.impl": DBFS_CLASS,
-        f"spark.hadoop.{dbfs}.link.{VOLUMES_PREFIX}": volumes,
-        f"spark.hadoop.{dbfs}.linkFallback": dbfs_root(home).as_uri(),
     }
+
+
+def hadoop_conf(home: Path) -> dict[str, str]:
+    """The same mapping as plain Hadoop settings (for the metastore service's hive-site.xml:
+    it creates table folders, so `LOCATION '/Volumes/...'` must mean the same folder there)."""
+    prefix = "spark.hadoop."
+    return {k[len(prefix) :]: v for k, v in volumes_spark_conf(home).items()}

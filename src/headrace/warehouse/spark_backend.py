@@ -106,14 +106,15 @@ def _session(url: str, warehouse_id: str, home: Path) -> Any:
     remote = _remote(url, warehouse_id, home)
     try:
         with warnings.catch_warnings():
+            # pyspark warns on import when pandas is 3.x: not the task's concern
             warnings.filterwarnings("ignore", message="PySpark does not yet fully support")
             from pyspark.sql import SparkSession
-    except ImportError:
+
+            return SparkSession.builder.remote(remote).create()
+    except ImportError as exc:
         raise WarehouseError(
-            f"warehouse {warehouse_id!r} runs on Spark: pip install 'headrace[spark]'"
+            f"warehouse {warehouse_id!r} runs on Spark: pip install 'headrace[spark]' ({exc})"
         ) from None
-    try:
-        return SparkSession.builder.remote(remote).create()
     except Exception as exc:
         raise WarehouseError(
             f"cannot connect to warehouse {warehouse_id!r} ({remote}): {spark_message(exc)}"
