@@ -153,12 +153,16 @@ def validate(
 
     failed = False
     for path in files:
+        warnings: list[str] = []
         try:
-            jobs = load_job_file(path)
+            jobs = load_job_file(path, warnings=warnings)
         except SpecError as exc:
             failed = True
             print(str(exc), file=sys.stderr)
             continue
+        finally:
+            for warning in warnings:  # read-only/legacy fields of a jobs/get export
+                print(f"warning: {path}: {warning}", file=sys.stderr)
         names = ", ".join(repr(j.name) for j in jobs)
         tasks = sum(len(j.tasks) for j in jobs)
         print(

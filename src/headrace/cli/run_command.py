@@ -57,7 +57,10 @@ def run_job_file(
     from headrace.spec.loader import load_job_file
 
     source = file.resolve()
-    settings_obj = _pick_job(load_job_file(file), job_name, file)
+    warnings: list[str] = []
+    settings_obj = _pick_job(load_job_file(file, warnings=warnings), job_name, file)
+    for warning in warnings:  # read-only/legacy fields of a jobs/get export, left out
+        print(f"warning: {file}: {warning}", file=sys.stderr)
     settings = Settings.load(db=db, slots=slots)
     store = open_store(settings.db_url)
     job_id = _store_local_job(store, settings_obj, source)

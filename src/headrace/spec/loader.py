@@ -36,6 +36,12 @@ _JOB_KEYS = frozenset(
     }
 )
 _LIST_KEYS = frozenset({"jobs", "has_more", "next_page_token", "prev_page_token"})
+# Read-only fields of a jobs/get `Job` that older responses and exports carry: a job file holding
+# them loads, with a warning (they describe the job on Databricks, not what to run).
+_READ_ONLY_JOB_KEYS = frozenset({"run_as_owner", "effective_performance_target", "job_type"})
+# Job-level fields of the Jobs API 2.0 single-task format that jobs/get still returns for old
+# jobs; a job file holding them loads with a warning and without them.
+_LEGACY_SETTINGS = frozenset({"max_retries", "min_retry_interval_millis", "retry_on_timeout"})
 # (task type, path field, whether `source: GIT` / a job git_source makes it repo-relative)
 _TASK_PATHS = (
     ("spark_python_task", "python_file", True),
@@ -47,8 +53,11 @@ _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+:")
 _FILE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".txt")
 
 
-def load_job_file(path: str | Path) -> list[JobSettings]:
+def load_job_file(path: str | Path, *, warnings: list[str] | None = None) -> list[JobSettings]:
     """Every job in a YAML or JSON file, validated; relative paths resolved against its folder.
+
+    `warnings`, when given, receives one line per read-only or legacy field of a jobs/get
+    export that was accepted and left out; without it such fields are errors.
 
     Raises:
         SpecError: the file is missing or unreadable, or any job in it is invalid (all issues).
@@ -77,6 +86,8 @@ def load_job_file(path: str | Path) -> list[JobSettings]:
     base_dir = Path(os.path.abspath(path.parent))
     jobs, issues = [], []
     for prefix, entry in _entries(data, source):
+        if warnings is not None:
+            entry = _without_exported_fields(entry, prefix, warnings)
         try:
             jobs.append(_parse(entry, base_dir, prefix))
         except SpecError as exc:
@@ -122,6 +133,31 @@ def _parse(data: Any, base_dir: Path | None, prefix: str) -> JobSettings:
     if issues:
         raise SpecError([SpecIssue(join_path(prefix, i.path), i.message) for i in issues])
     return settings
+
+
+def _without_exported_fields(entry: Any, prefix: str, warnings: list[str]) -> Any:
+    """A jobs/get export without its read-only and legacy fields, each named in `warnings`."""
+    if not isinstance(entry, dict):
+        return entry
+    out = dict(entry)
+    for key in sorted(_READ_ONLY_JOB_KEYS & set(out)):
+        warnings.append(f"{join_path(prefix, key)}: read-only field of jobs/get; ignored")
+        del out[key]
+    settings = out.get("settings") if "settings" in out else out
+    if isinstance(settings, dict):
+        settings = dict(settings)
+        inner = join_path(prefix, "settings") if "settings" in out else prefix
+        for key in sorted(_LEGACY_SETTINGS & set(settings)):
+            warnings.append(
+                f"{join_path(inner, key)}: job-level field of the single-task format; ignored "
+                "(set it on each task)"
+            )
+            del settings[key]
+        if "settings" in out:
+            out["settings"] = settings
+        else:
+            out = settings
+    return out
 
 
 def _raw_dag_issues(data: Any) -> list[SpecIssue]:
