@@ -4,7 +4,7 @@ create, add-block, close (what `w.dbfs` and `databricks fs` call).
 Paths map into `<HEADRACE_HOME>/dbfs/` (engine.files). A streaming upload (`create`, then
 `add-block`s of at most 1 MB, then `close`) writes a hidden part file next to its target and
 moves it into place on `close`; the handle's state is on disk, so it survives a restart.
-`put` takes base64 `contents` (at most 1 MB) or a multipart form with a `contents` file
+A stream idle for an hour is dropped. `put` takes base64 `contents` (at most 1 MB) or a multipart form with a `contents` file
 (streamed to disk, up to the Files API's 5 GiB).
 """
 
@@ -33,6 +33,8 @@ Who = Depends(principal_of)
 JsonBody = Depends(json_body)
 DEFAULT_READ_BYTES = 512 * 1024  # Databricks reads 0.5 MB when no length is given
 _UPLOADS = "dbfs-uploads"
+# A stream not written to for this long is dropped (Databricks: 10 minutes; kinder here).
+IDLE_HANDLE_SECONDS = 3600
 
 
 def _home(request: Request) -> Path:
@@ -174,12 +176,31 @@ def _open_handle(home: Path, value: Any, who: Principal) -> tuple[Path, dict[str
     return folder, meta
 
 
+def _drop_idle_handles(home: Path) -> None:
+    """Remove streams nobody wrote to for IDLE_HANDLE_SECONDS (abandoned uploads)."""
+    import shutil
+    import time
+
+    root = home / _UPLOADS
+    if not root.is_dir():
+        return
+    cutoff = time.time() - IDLE_HANDLE_SECONDS
+    for folder in root.iterdir():
+        try:
+            idle = (folder / "data").stat().st_mtime < cutoff
+        except FileNotFoundError:
+            idle = folder.stat().st_mtime < cutoff
+        if idle:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 @router.post("/create")
 def create(request: Request, body: dict[str, Any] = JsonBody, who: Principal = Who) -> Any:
     home = _home(request)
     path = _writable(body.get("path"), who)
     overwrite = body_bool(body, "overwrite")
     files.prepare_file(home, path, overwrite=overwrite)  # fail now, not at close
+    _drop_idle_handles(home)
     handle = secrets.randbelow(2**53)
     folder = _handle_dir(home, handle)
     folder.mkdir(parents=True)
