@@ -149,14 +149,35 @@ def one_line_error(exc: BaseException) -> str | None:
         first = "Spark Connect server unreachable: " + (
             getattr(exc, "details", lambda: first)() or first
         )
+    first = delta_hint(first) or first
     return f"{type(exc).__name__}: {first.rstrip(';')}"
+
+
+DELTA_HINT = (
+    "Delta Lake is not installed on this Spark: Headrace's tables are Parquet (omit USING DELTA "
+    "or write format('parquet')); to enable Delta give the cluster spark_conf "
+    "spark.jars.packages=io.delta:delta-spark_2.13:<version> (downloads from Maven: needs "
+    "network), spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension and "
+    "spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog"
+)
+
+
+def delta_hint(message: str) -> str | None:
+    """How to enable Delta, when Spark's message says the `delta` data source is missing."""
+    if "DATA_SOURCE_NOT_FOUND" in message and "delta" in message.lower():
+        return DELTA_HINT
+    return None
 
 
 # --- hooks installed in task processes (sitecustomize) ---------------------------------------
 
 
 def install_hooks() -> None:
-    """Patch pyspark when (if) the task imports it; show Spark errors on one last line."""
+    """Patch pyspark when (if) the task imports it; show Spark errors on one last line;
+    refuse plain file access to `/Volumes` (see `headrace.runtime.fs.install_volume_guard`)."""
+    from headrace.runtime.fs import install_volume_guard
+
+    install_volume_guard()
     quiet_warnings()
     sys.meta_path.insert(0, _SessionPatcher())
     previous = sys.excepthook

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from headrace.runtime.spark import delta_hint
 from headrace.warehouse.errors import WarehouseError
 from headrace.warehouse.markers import for_duckdb
 from headrace.warehouse.parameters import check_given
@@ -24,13 +25,6 @@ from headrace.warehouse.result import MAX_PREVIEW_ROWS, PreviewCollector, SqlRes
 
 SPARK_SCHEME = "spark://"
 CONNECT_SCHEME = "sc://"
-_DELTA_HINT = (
-    "Delta Lake is not installed on this Spark: Headrace's tables are Parquet (omit USING DELTA "
-    "or write format('parquet')); to enable Delta give the cluster spark_conf "
-    "spark.jars.packages=io.delta:delta-spark_2.13:<version> (downloads from Maven: needs "
-    "network), spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension and "
-    "spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog"
-)
 
 
 def is_spark_url(url: str | None) -> bool:
@@ -128,8 +122,9 @@ def spark_message(exc: BaseException) -> str:
         text = text.split(marker, 1)[0]
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     first = lines[0] if lines else type(exc).__name__
-    if "DATA_SOURCE_NOT_FOUND" in first and "delta" in first.lower():
-        return _DELTA_HINT
+    hint = delta_hint(first)
+    if hint:
+        return hint
     if "SQLSTATE" not in first:
         state = next((line for line in lines if line.startswith("SQLSTATE")), None)
         first = f"{first} {state}" if state else first
