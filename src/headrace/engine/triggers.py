@@ -652,7 +652,13 @@ class TriggerLoop:
         again = trigger_of(current.settings)
         if again is None or again.signature != trigger.signature:
             return False  # its trigger changed meanwhile: decide again
-        settings = parse_job_settings(current.settings)  # the job's current settings
+        try:
+            settings = parse_job_settings(current.settings)  # the job's current settings
+        except SpecError as exc:  # stored before a rule it now breaks (issue 11's limits)
+            what = f"{trigger.kind} could not start a run: {exc}"
+            self._warn_once(job.job_id, f"settings: {exc}", what)
+            self._remember(job.job_id, seq, decision.state, now)
+            return True
         state = {**decision.state, "seq": seq + 1}
         only_run = trigger.kind == "continuous"
 
