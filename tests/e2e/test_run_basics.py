@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from support import Headrace
 
 from .helpers import EXAMPLES, attempts, result_of, results, task
@@ -115,28 +113,6 @@ def test_diamond_runs_in_dependency_order_and_in_parallel(hr: Headrace) -> None:
     assert seen[("start", "b")] >= seen[("end", "a")]
     assert seen[("start", "c")] >= seen[("end", "a")]
     assert seen[("start", "b")] < seen[("end", "c")] and seen[("start", "c")] < seen[("end", "b")]
-
-
-def test_a_task_type_that_cannot_run_does_not_validate(hr: Headrace) -> None:
-    from headrace.spec.validate import NOT_YET_RUNNABLE
-
-    if not NOT_YET_RUNNABLE:
-        pytest.skip("every task type runs")
-    kind = sorted(NOT_YET_RUNNABLE)[0]
-    job = hr.write(
-        "later.yml",
-        f"""
-        name: later
-        tasks:
-          - task_key: nb
-            {kind}: {{some_field: x}}
-        """,
-    )
-    for command in ("validate", "run"):
-        result = hr(command, job)
-        assert result.returncode == 2, str(result)
-        assert f"tasks[0].{kind}: {kind} cannot run in Headrace yet" in result.stderr, str(result)
-    assert list(hr.home.iterdir()) == []
 
 
 def test_runs_get_of_missing_run_is_not_found(hr: Headrace) -> None:

@@ -20,6 +20,7 @@ from headrace.api import (
     notifications_routes,
     ops_routes,
     permissions_routes,
+    pipelines_routes,
     runs_routes,
     secrets_routes,
     tokens_routes,
@@ -63,6 +64,7 @@ def create_app(ctx: ApiContext) -> FastAPI:
     app.include_router(files_routes.router, prefix="/api/2.0")
     app.include_router(secrets_routes.router, prefix="/api/2.0")
     app.include_router(tokens_routes.router, prefix="/api/2.0")
+    app.include_router(pipelines_routes.router, prefix="/api/2.0")  # issue 13
     for version in ("2.0", "2.1"):  # the SDK calls clusters/* under 2.1 (issue 12)
         app.include_router(clusters_routes.router, prefix=f"/api/{version}")
 

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from headrace.cli import db_commands, ops_commands, spark_commands
+from headrace.cli import db_commands, ops_commands, pipeline_commands, spark_commands
 from headrace.errors import HeadraceError
 
 app = typer.Typer(
@@ -48,6 +48,7 @@ db_app = typer.Typer(help="The store's schema (Alembic migrations).", no_args_is
 app.add_typer(db_app, name="db")
 app.add_typer(spark_commands.clusters_app, name="clusters")  # named Spark clusters (issue 12)
 app.command("doctor")(spark_commands.doctor)
+app.add_typer(pipeline_commands.pipelines_app, name="pipelines")  # issue 13
 
 # Exit codes of `headrace run` / `runs repair` by run result (documented in the README).
 RESULT_EXIT_CODES = {

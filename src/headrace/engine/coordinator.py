@@ -61,6 +61,7 @@ PROCESS_TASK_TYPES = frozenset(
         "dbt_task",
         "spark_jar_task",
         "spark_submit_task",
+        "pipeline_task",
     }
 )
 # Task types whose runner gets the task's `libraries` (spark-submit's jars) with its settings.

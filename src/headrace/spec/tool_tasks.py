@@ -45,3 +45,15 @@ def _dbt_command_error(command: Any) -> str | None:
     if len(words) < 2 or words[0] != "dbt":
         return f"must start with 'dbt' and name a dbt command, e.g. 'dbt run' (got {command!r})"
     return None
+
+
+def pipeline_task_problems(settings: Any) -> Iterator[tuple[str, str]]:
+    """(field suffix, reason) for each problem in a `pipeline_task`."""
+    if not isinstance(settings, dict):
+        yield "", "must be a mapping"
+        return
+    pipeline_id = settings.get("pipeline_id")
+    if not isinstance(pipeline_id, str) or not pipeline_id:
+        yield ".pipeline_id", "field required (the id of a pipeline: pipelines/create)"
+    if settings.get("full_refresh") is not None and not isinstance(settings["full_refresh"], bool):
+        yield ".full_refresh", "must be a boolean (true or false)"

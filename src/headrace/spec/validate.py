@@ -15,7 +15,7 @@ from headrace.spec.references import (
     single_reference,
     validate_references,
 )
-from headrace.spec.tool_tasks import dbt_task_problems
+from headrace.spec.tool_tasks import dbt_task_problems, pipeline_task_problems
 
 _STARTERS = ("schedule", "trigger", "continuous", "triggers")
 _SQL_KINDS = ("query", "file", "alert", "dashboard")
@@ -24,9 +24,7 @@ _SQL_INSTEAD = "put the SQL inline in sql_task.query.query_text or in a file (sq
 MAX_QUERY_TEXT_CHARS = 16 * 1024
 # Task types the spec knows but no runner runs yet: a task type that validates must run, so
 # validation refuses them instead of letting the run fail later (issue 13 removes them one by one).
-NOT_YET_RUNNABLE: dict[str, str] = {
-    "pipeline_task": "pipeline_task cannot run in Headrace yet",
-}
+NOT_YET_RUNNABLE: dict[str, str] = {}
 
 
 def validate_job(settings: JobSettings) -> list[SpecIssue]:
@@ -76,6 +74,10 @@ def _task_problems(
         yield from _sql_task_problems(task.sql_task)
     if task.dbt_task is not None:
         yield from ((f".dbt_task{f}", r) for f, r in dbt_task_problems(task.dbt_task))
+    if task.pipeline_task is not None:
+        yield from (
+            (f".pipeline_task{f}", r) for f, r in pipeline_task_problems(task.pipeline_task)
+        )
     if task.environment_key is not None and task.environment_key not in environments:
         name = task.environment_key
         yield ".environment_key", f"no environment named '{name}' in the job's environments"

@@ -17,6 +17,7 @@ _MODULES = {
     "dbt_task": "headrace.worker.tasks.dbt",
     "spark_jar_task": "headrace.worker.tasks.spark_jar",
     "spark_submit_task": "headrace.worker.tasks.spark_submit",
+    "pipeline_task": "headrace.worker.tasks.pipeline",
 }
 
 

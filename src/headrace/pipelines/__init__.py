@@ -1,0 +1,1 @@
+"""Pipeline updates on Spark Declarative Pipelines (pyspark.pipelines) over Spark Connect."""

@@ -1,0 +1,207 @@
+"""One pipeline update: its sources gathered, Spark Declarative Pipelines run on Spark Connect.
+
+- `python -m headrace.pipelines.update PIPELINE_ID UPDATE_ID`: an update the API started
+  (engine.pipelines.start_update) runs in this process;
+- `python -m headrace.pipelines.update --task SETTINGS_JSON`: a `pipeline_task` starts an update
+  and runs it here, so the task succeeds or fails with it (its output is the task's log).
+
+Sources (`libraries`: `glob.include` folders or files, `file.path`, `notebook.path`; `.py` and
+`.sql`) are copied under the update's folder and handed to `pyspark.pipelines.cli.run` with a
+pipeline spec (`catalog`, `schema`/`target` as the default database, `configuration` as SQL conf,
+a storage folder per pipeline for checkpoints). The Spark session is the task's cluster
+(`SPARK_REMOTE`) or the data directory's warm Spark Connect server, so datasets land in the
+shared catalog. `import dlt` finds Headrace's mapping of DLT names (`dlt_path/dlt`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+from headrace.engine import pipelines as store
+
+_DLT_PATH = Path(__file__).resolve().parent / "dlt_path"
+_SUFFIXES = (".py", ".sql")
+
+
+class UpdateFailed(Exception):
+    """The update cannot run as set up (a missing source, a bad library)."""
+
+
+def main(argv: list[str]) -> int:
+    home = Path(os.environ.get("HEADRACE_HOME") or Path.home() / ".headrace")
+    if argv[:1] == ["--task"]:
+        settings = json.loads(argv[1])
+        pipeline_id = str(settings.get("pipeline_id") or "")
+        try:
+            update = store.new_update(
+                home, pipeline_id, full_refresh=bool(settings.get("full_refresh")), cause="JOB_TASK"
+            )
+        except Exception as exc:  # NotFound, a running update: the task's error
+            print(f"pipeline_task: {_first_line(exc)}", flush=True)
+            return 1
+        update = store.set_update(home, update, pid=os.getpid())
+        print(f"[headrace] pipeline {pipeline_id}: update {update['update_id']}", flush=True)
+    else:
+        pipeline_id, update_id = argv[0], argv[1]
+        update = store.get_update(home, pipeline_id, update_id)
+        update = store.set_update(home, update, pid=os.getpid())
+    return run_update(home, update)
+
+
+def run_update(home: Path, update: dict[str, Any]) -> int:
+    """Run the update to its end, recording its state; 0 when COMPLETED."""
+
+    def canceled(_signum: int, _frame: Any) -> None:
+        store.set_update(home, update, state="CANCELED", state_message="canceled")
+        os._exit(143)
+
+    signal.signal(signal.SIGTERM, canceled)
+    update = store.set_update(home, update, state="INITIALIZING")
+    folder = store.update_path(home, update["pipeline_id"], update["update_id"]).with_suffix("")
+    try:
+        spec_path = _prepare(home, update, folder)
+        remote = _remote(home)
+        os.environ["SPARK_REMOTE"] = remote
+        sys.path.insert(0, str(_DLT_PATH))
+        update = store.set_update(home, update, state="RUNNING")
+        _run(spec_path, update)
+    except BaseException as exc:  # the tool's own message is the update's (and task's) error
+        if isinstance(exc, KeyboardInterrupt | SystemExit) and not str(exc):
+            raise
+        message = _first_line(exc)
+        traceback.print_exc()
+        store.set_update(home, update, state="FAILED", state_message=message)
+        print(f"pipeline update failed: {message}", flush=True)
+        return 1
+    store.set_update(home, update, state="COMPLETED")
+    print("[headrace] pipeline update completed", flush=True)
+    return 0
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    first = lines[0] if lines else text
+    if type(exc).__name__ not in first and not first.startswith("["):
+        first = f"{type(exc).__name__}: {first}"
+    return first[:2000]
+
+
+def _prepare(home: Path, update: dict[str, Any], folder: Path) -> Path:
+    """The update's folder: its sources copied under `src/`, and the SDP spec file."""
+    config = update["config"]
+    src = folder / "src"
+    shutil.rmtree(src, ignore_errors=True)
+    src.mkdir(parents=True)
+    count = 0
+    for i, library in enumerate(config.get("libraries") or []):
+        for path in _library_files(library, config.get("root_path")):
+            target = src / f"{i:03d}" / path.name
+            if path.suffix not in _SUFFIXES:
+                path = _with_suffix(path)
+            target = target.with_suffix(path.suffix)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(path, target)
+            count += 1
+    if count == 0:
+        raise UpdateFailed("the pipeline has no source files (.py or .sql) in its libraries")
+    storage = store.pipelines_dir(home) / update["pipeline_id"] / "storage"
+    if update.get("full_refresh"):
+        shutil.rmtree(storage, ignore_errors=True)
+    storage.mkdir(parents=True, exist_ok=True)
+    spec: dict[str, Any] = {
+        "name": config.get("name") or update["pipeline_id"],
+        "storage": storage.as_uri(),
+        "configuration": {str(k): str(v) for k, v in (config.get("configuration") or {}).items()},
+        "libraries": [{"glob": {"include": "src/**"}}],
+    }
+    if config.get("catalog"):
+        spec["catalog"] = config["catalog"]
+    schema = config.get("schema") or config.get("target")
+    if schema:
+        spec["database"] = schema
+    import yaml
+
+    path = folder / "pipeline.yml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def _library_files(library: dict[str, Any], root: str | None) -> list[Path]:
+    from headrace.engine.workspace import task_local_path
+
+    ((kind, value),) = library.items()
+    raw = value["include"] if kind == "glob" else value["path"]
+    if root and not os.path.isabs(raw):
+        raw = os.path.join(root, raw)
+    recursive = raw.endswith("/**")
+    base = Path(task_local_path(raw.removesuffix("/**")))
+    if base.is_dir():
+        pattern = "**/*" if recursive or kind == "glob" else "*"
+        return sorted(p for p in base.glob(pattern) if p.is_file() and p.suffix in _SUFFIXES)
+    if kind == "notebook" and not base.exists():
+        base = _with_suffix(base)
+    if not base.is_file():
+        raise UpdateFailed(f"libraries: {kind} {raw!r}: no such file or folder")
+    return [base]
+
+
+def _with_suffix(path: Path) -> Path:
+    """A notebook named without its extension: its `.py` or `.sql` file."""
+    for suffix in _SUFFIXES:
+        candidate = path.with_name(path.name + suffix)
+        if candidate.is_file():
+            return candidate
+    raise UpdateFailed(f"libraries: {str(path)!r} is not a .py or .sql source")
+
+
+def _remote(home: Path) -> str:
+    """The Spark Connect address: the task's cluster, else the warm server (started if need be)."""
+    remote = os.environ.get("SPARK_REMOTE")
+    if remote:
+        return remote
+    from headrace.compute.warm import ensure_warm, take_lease
+
+    take_lease(home)
+    return ensure_warm(home).remote
+
+
+def _run(spec_path: Path, update: dict[str, Any]) -> None:
+    from pyspark.pipelines import cli
+
+    config = update["config"]
+    with _schema_exists(config):
+        pass
+    with contextlib.chdir(spec_path.parent):
+        cli.run(
+            spec_path=spec_path,
+            full_refresh=[],
+            full_refresh_all=bool(update.get("full_refresh")),
+            refresh=[],
+            dry=False,
+        )
+
+
+@contextlib.contextmanager
+def _schema_exists(config: dict[str, Any]) -> Any:
+    """Create the pipeline's target schema first (Databricks creates it with the pipeline)."""
+    schema = config.get("schema") or config.get("target")
+    if schema:
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.builder.getOrCreate()
+        name = f"`{config['catalog']}`.`{schema}`" if config.get("catalog") else f"`{schema}`"
+        spark.sql(f"CREATE SCHEMA IF NOT EXISTS {name}")
+    yield
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
