@@ -42,15 +42,26 @@ def upload(server: Server, token: str, path: str) -> httpx.Response:
 
 @pytest.mark.parametrize(
     "path",
-    ["/Users", "/Workspace/Users", "/Users/", "/Users/alice", "/Workspace/Users/alice", "/"],
+    [
+        "/Users",
+        "/Workspace/Users",
+        "/Users/",
+        "/Users/alice",
+        "/Workspace/Users/alice",
+        "/",
+        "/Workspace",
+    ],
 )
 def test_a_user_cannot_delete_users_or_another_users_folder(
     server: Server, tokens: dict[str, str], path: str
 ) -> None:
     assert upload(server, tokens["alice"], "/Users/alice/keep/a.py").status_code == 200
     done = call(server, tokens["bob"], "delete", {"path": path, "recursive": True})
-    assert done.status_code == 403, done.text
-    assert done.json()["error_code"] == "PERMISSION_DENIED"
+    if path in ("/", "/Workspace"):  # nobody deletes the root
+        assert done.status_code == 400 and "root" in done.json()["message"], done.text
+    else:
+        assert done.status_code == 403, done.text
+        assert done.json()["error_code"] == "PERMISSION_DENIED"
     assert (server.workspace_tree / "Users/alice/keep/a.py").exists()
 
 

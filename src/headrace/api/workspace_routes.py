@@ -40,8 +40,13 @@ def _root(request: Request) -> Any:
 
 
 def _check_write(path: Any, who: Principal) -> None:
-    """`/Users/<name>/...` may be changed only by that user (or an admin)."""
+    """`/Users/<name>/...` may be changed only by that user (or an admin); `/Users` by admins."""
     if isinstance(path, str) and path and not workspace.may_write(path, who.user_name, who.admin):
+        if workspace.normalize(path) == "/Users":
+            raise PermissionDenied(
+                f"User {who.user_name} may not change {path}: it holds every user's folder; "
+                "only admins may."
+            )
         raise PermissionDenied(
             f"User {who.user_name} may not change {path}: it belongs to another user."
         )

@@ -413,12 +413,13 @@ def export_file(root: Path, workspace_path: Any, fmt: Any) -> tuple[Path, bytes]
 
 def may_write(workspace_path: str, user_name: str, admin: bool) -> bool:
     """Whether a user may change a path: `/Users/<name>` and everything under it belong to that
-    user (and admins); `/Users` itself and the root only to admins (deleting either would take
-    every user's folder); everything else (`/Shared`, ...) to every signed-in user."""
+    user (and admins); `/Users` itself only to admins (deleting it would take every user's
+    folder); everything else (`/Shared`, ...) to every signed-in user. (The root can be
+    deleted by nobody: `delete` refuses it.)"""
     if admin:
         return True
     parts = normalize(workspace_path).split("/")[1:]
-    if parts == [""] or parts == ["Users"]:
+    if parts == ["Users"]:
         return False
     if parts[0] == "Users":
         return parts[1] == user_name
