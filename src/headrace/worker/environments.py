@@ -99,9 +99,9 @@ def ensure_environment(spec: dict[str, Any], home: Path, log: IO[bytes]) -> Path
         started = time.monotonic()
         try:
             _uv(log, "venv", "--quiet", "--python", sys.executable, str(env))
-            extra = runtime_packages(deps)
-            if deps or extra:
-                _uv(log, "pip", "install", "--python", str(python_of(env)), *pip_args, *extra)
+            if deps:
+                _uv(log, "pip", "install", "--python", str(python_of(env)), *pip_args)
+            _install_runtime(log, env, deps)
             _expose_headrace(env)
         except EnvironmentFailed:
             shutil.rmtree(env, ignore_errors=True)
@@ -124,6 +124,18 @@ def runtime_packages(deps: list[str]) -> list[str]:
         return [f"databricks-sdk=={version('databricks-sdk')}"]
     except Exception:  # not installed next to Headrace: the latest one
         return ["databricks-sdk"]
+
+
+def _install_runtime(log: IO[bytes], env: Path, deps: list[str]) -> None:
+    """databricks-sdk into the environment; without it (no package index reachable) the
+    environment still works, only `databricks.sdk` is missing: said in the task's log."""
+    extra = runtime_packages(deps)
+    if not extra:
+        return
+    try:
+        _uv(log, "pip", "install", "--python", str(python_of(env)), *extra)
+    except EnvironmentFailed as exc:
+        _say(log, f"[headrace] {' '.join(extra)} not installed ({exc}); continuing\n")
 
 
 def _name(dep: str) -> str:
