@@ -78,7 +78,8 @@ def export(git_dir: Path, folder: str, dest: Path) -> Path:
     return repo / folder
 
 
-def headrace(args: list[str], cwd: Path, home: Path, timeout: float) -> tuple[int, str]:
+def headrace(args: list[str], cwd: Path, home: Path, timeout: float) -> tuple[int, str, str]:
+    """(exit code, stdout, stderr) of one headrace command."""
     env = {**os.environ, "HEADRACE_HOME": str(home), "DATABRICKS_USER": "someone@example.com"}
     env.pop("DATABRICKS_HOST", None)
     try:
@@ -92,8 +93,22 @@ def headrace(args: list[str], cwd: Path, home: Path, timeout: float) -> tuple[in
             stdin=subprocess.DEVNULL,
         )
     except subprocess.TimeoutExpired:
-        return -1, f"timed out after {timeout} s"
-    return proc.returncode, (proc.stderr + proc.stdout).strip()
+        return -1, "", f"timed out after {timeout} s"
+    return proc.returncode, proc.stdout, proc.stderr
+
+
+def _reason(text: str, errors: str) -> str:
+    """Why a run failed: the failed tasks' messages from its JSON, else stderr's end."""
+    try:
+        run = json.loads(text)
+    except ValueError:
+        return errors[-600:]
+    failed = [
+        f"{t['task_key']}: {t['state'].get('state_message', '')}"
+        for t in run.get("tasks", [])
+        if t.get("state", {}).get("result_state") not in (None, "SUCCESS")
+    ]
+    return "; ".join(failed)[:600] or run.get("state", {}).get("state_message", "")
 
 
 def measure(args: argparse.Namespace) -> dict:
@@ -107,22 +122,27 @@ def measure(args: argparse.Namespace) -> dict:
         sources += [("cli", Path(args.cli), f, True) for f in bundle_folders(Path(args.cli), True)]
     if args.only:
         sources = [s for s in sources if args.only in s[2]]
+    if args.part:
+        index, count = (int(x) for x in args.part.split("/"))
+        sources = sources[index::count]
     results = []
     with tempfile.TemporaryDirectory(prefix="headrace-public-bundles-") as tmp:
         for origin, git_dir, folder, _ in sources:
             work = export(git_dir, folder, Path(tmp) / origin)
             home = Path(tmp) / "home" / f"{origin}-{folder.replace('/', '_')}"
             home.mkdir(parents=True, exist_ok=True)
-            code, out = headrace(["bundle", "validate", "--json"], work, home, args.timeout)
+            code, out, err = headrace(["bundle", "validate", "--json"], work, home, args.timeout)
             entry = {"origin": origin, "folder": folder, "validate": code == 0, "jobs": {}}
             if code != 0:
-                entry["error"] = out[-2000:]
+                entry["error"] = err[-2000:]
             else:
-                doc = json.loads(out[out.index("{") :]) if "{" in out else {}
+                doc = json.loads(out)
                 keys = list(doc.get("resources", {}).get("jobs", {}))
                 for key in keys if not args.no_run else ():
-                    rc, text = headrace(["bundle", "run", key, "-q"], work, home, args.timeout)
-                    entry["jobs"][key] = {"exit": rc, "tail": text[-600:] if rc else ""}
+                    rc, text, err = headrace(
+                        ["bundle", "run", key, "--json"], work, home, args.timeout
+                    )
+                    entry["jobs"][key] = {"exit": rc, "reason": _reason(text, err) if rc else ""}
             results.append(entry)
             ran = entry["jobs"]
             ok = sum(1 for j in ran.values() if j["exit"] == 0)
@@ -159,6 +179,7 @@ def main() -> None:
     parser.add_argument("--no-run", action="store_true", help="validate only")
     parser.add_argument("--timeout", type=float, default=120.0, help="seconds per command")
     parser.add_argument("--only", help="only folders whose path contains this")
+    parser.add_argument("--part", help="I/N: every N-th folder from the I-th (parallel runs)")
     parser.add_argument("--json", help="write every result here")
     args = parser.parse_args()
     summary = measure(args)
