@@ -112,6 +112,14 @@ def test_plan_of_a_stored_job_shows_the_queue_and_leaves_the_store_unchanged(
     plan = hr("plan", job, "--json").json()  # a file whose job `headrace run` stored
     assert plan["job"]["job_id"] is not None
     assert plan["queue"]["admission"] == "RUN" and plan["queue"]["active_runs"] == 0
+    named = hr.write(
+        "named.yml",
+        "name: n\ntasks:\n  - task_key: s\n    existing_cluster_id: nowhere\n"
+        "    spark_python_task: {python_file: x.py}\n",
+    )
+    plan = hr("plan", named, "--json").json()
+    [cluster] = plan["clusters"]
+    assert cluster["cluster_id"] == "nowhere" and cluster["problem"] == "no such cluster"
     assert _dump(db) == before
     missing = hr("plan", "no-such-job")
     assert missing.returncode != 0 and "no-such-job" in missing.stderr

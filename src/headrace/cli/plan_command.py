@@ -40,7 +40,7 @@ def plan(target: str, *, params: dict[str, str], job_name: str | None, db: str |
 
         job = _pick_job(load_job_file(path), job_name, path)
         store = _store_if_present(settings)
-        job_id, facts = None, None
+        job_id, facts, clusters = None, None, None
         if store is not None:
             from headrace.store import jobs as job_store
 
@@ -49,9 +49,15 @@ def plan(target: str, *, params: dict[str, str], job_name: str | None, db: str |
                 if found is not None:
                     job_id = found.job_id
                     facts = plan_preview.queue_facts(conn, job, job_id)
+                clusters = plan_preview.cluster_probe_of(conn, job)
             store.dispose()
         return plan_preview.preview(
-            job, parameters=params, job_id=job_id, queue=facts, env_probe=probe
+            job,
+            parameters=params,
+            job_id=job_id,
+            queue=facts,
+            env_probe=probe,
+            cluster_probe=clusters,
         )
     store = _store_if_present(settings)
     if store is None:

@@ -408,6 +408,25 @@ def _clusters(settings: JobSettings, probe: ClusterProbe | None) -> list[dict[st
     return rows
 
 
+def cluster_probe_of(conn: Connection, settings: JobSettings) -> ClusterProbe:
+    """A probe that reads named clusters' states from the store (never starts one): whether a
+    run would find its `existing_cluster_id` running, start it, or fail for want of it."""
+    from headrace.store import spark_clusters
+
+    wanted = {t.existing_cluster_id for t in settings.tasks if t.existing_cluster_id}
+    found = {cid: spark_clusters.find_cluster(conn, cid) for cid in sorted(wanted)}
+
+    def probe(kind: str, row: dict[str, Any]) -> dict[str, Any]:
+        if kind != "existing_cluster":
+            return {"would_start": True}
+        cluster = found.get(row["cluster_id"])
+        if cluster is None:
+            return {"state": None, "would_start": False, "problem": "no such cluster"}
+        return {"state": cluster.state, "would_start": cluster.state != "RUNNING"}
+
+    return probe
+
+
 def preview_job(
     store: Store,
     who: Principal | None,
@@ -431,6 +450,8 @@ def preview_job(
             job = job_store.get_job(conn, job_id)
         settings = parse_job_settings(job.settings)
         facts = queue_facts(conn, settings, job_id)
+        if cluster_probe is None:
+            cluster_probe = cluster_probe_of(conn, settings)
     return preview(
         settings,
         parameters=parameters,
