@@ -178,6 +178,31 @@ def test_a_nul_byte_in_a_command_is_refused(server: Server, token: str) -> None:
     refused(post(server, token, "runs/submit", submit), 400, "contains a NUL byte")
 
 
+def test_every_post_route_answers_hostile_bodies_without_a_5xx(server: Server) -> None:
+    """Deep, 900-deep and NUL-holding bodies on every POST route of the API."""
+    headers = {"Authorization": f"Bearer {server.token('root', admin=True)}"}
+    spec = httpx.get(f"{server.url}/openapi.json", headers=headers, timeout=30).json()
+    routes = sorted(p for p, ops in spec["paths"].items() if "post" in ops and "{" not in p)
+    assert len(routes) > 20
+    nested: object = "x"
+    for _ in range(900):
+        nested = [nested]
+    bodies = [
+        b'{"a": ' + b"[" * 5000 + b"]" * 5000 + b"}",
+        json.dumps({k: nested for k in ("path", "name", "job_id", "run_id", "tasks")}).encode(),
+        json.dumps({"path": "/Users/root/a\u0000b", "name": "a\u0000", "tasks": []}).encode(),
+    ]
+    for route in routes:
+        for body in bodies:
+            response = httpx.post(
+                f"{server.url}{route}",
+                content=body,
+                headers={**headers, "Content-Type": "application/json"},
+                timeout=60,
+            )
+            assert response.status_code < 500, (route, response.status_code, response.text[:300])
+
+
 # --- after all of it ---------------------------------------------------------------------------
 
 
