@@ -204,3 +204,48 @@ def test_api_backfill_is_cancelled_as_a_whole(server: Server, tmp_path: Path) ->
     with _api(server, "bf-stranger") as other:
         denied = other.post("/jobs/backfills/cancel", json={"backfill_id": backfill_id})
         assert denied.status_code == 403, denied.text
+
+
+def test_ctrl_c_cancels_the_whole_local_backfill_and_retries_still_fire(hr: Headrace) -> None:
+    import json
+    import signal
+
+    gate = hr.dir / "gate"
+    job = hr.write(
+        "job.yml",
+        f"""
+        name: slow
+        tasks:
+          - task_key: t
+            max_retries: 1
+            min_retry_interval_millis: 200
+            shell_command_task:
+              command: >-
+                test -f {hr.dir}/retried-{{{{backfill.iso_date}}}} ||
+                {{ touch {hr.dir}/retried-{{{{backfill.iso_date}}}}; exit 1; }};
+                while [ ! -f {gate} ]; do sleep 0.05; done
+        """,
+    )
+    gate.touch()
+    assert hr("run", job, "-q").returncode == 0
+    gate.unlink()
+    proc = hr.popen("jobs", "backfill", "slow", "--from", "2026-11-01", "--to", "2026-11-03",
+                    "--every", "1d", "--json")  # fmt: skip
+
+    def second_attempt_running() -> bool:
+        got = hr("backfills", "get", "1", "--json")
+        if got.returncode != 0:
+            return False
+        [first, *_] = json.loads(got.stdout)["dates"]
+        return first["state"] == "RUNNING" and (hr.dir / "retried-2026-11-01").exists()
+
+    wait_for(second_attempt_running, timeout=60, what="the retry of the first date")
+    time.sleep(0.5)  # the retry (200 ms later) is running, blocked on the gate
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 1, err
+    progress = json.loads(out)
+    assert progress["state"] == "CANCELED", progress
+    assert [d["state"] for d in progress["dates"]] == ["CANCELED"] * 3, progress
+    run = hr.get(progress["dates"][0]["run_id"])
+    assert len(run["tasks"][0]["attempts"]) == 2  # the retry fired in this process

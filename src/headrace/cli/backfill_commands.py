@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from typing import Any
 
 from headrace.config import Settings
@@ -83,32 +82,64 @@ def _server_holds(store: Store) -> bool:
 
 
 def _run_locally(store: Store, settings: Settings, backfill_id: int, *, quiet: bool) -> dict:
+    """Coordinate and execute the backfill in this process until it is over.
+
+    Every run this process drives advances in its worker pool; this loop only starts new dates
+    when a run ends, fires retry and timeout timers, and turns Ctrl-C / SIGTERM into a cancel
+    of the whole backfill."""
+    import signal
+    import threading
+
     from headrace.engine import backfill as backfills
+    from headrace.engine.coordinator import now_ms
     from headrace.store import backfills as backfill_store
+    from headrace.store import runs as run_store
     from headrace.worker.local import LocalRunner
 
     shown: dict[str, str] = {}
-    with LocalRunner(store, settings) as runner:
-        canceled = False
-        while True:
-            backfills.pump(store, runner.coordinator, only=backfill_id)
-            progress = backfills.get_progress(store, None, backfill_id)
-            if not quiet:
-                _report(progress, shown)
-            with store.read() as conn:
-                active = backfill_store.active_runs(conn, backfill_id)
-            if not active:
-                if progress["state"] != "RUNNING":
+    wake = threading.Event()
+    interrupted: list[int] = []
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        interrupted.append(signum)
+        wake.set()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with LocalRunner(store, settings) as runner:
+            runner.coordinator.subscribe(
+                lambda change: wake.set() if change.run_ended or change.timers_changed else None
+            )
+            canceled = False
+            while True:
+                if interrupted and not canceled:
+                    canceled = True
+                    coordinator = runner.coordinator
+                    for attempt in backfills.cancel_backfill(store, coordinator, None, backfill_id):
+                        runner.pool.kill(attempt.attempt_id, "CANCELED")
+                backfills.pump(store, runner.coordinator, only=backfill_id)
+                progress = backfills.get_progress(store, None, backfill_id)
+                if not quiet:
+                    _report(progress, shown)
+                with store.read() as conn:
+                    active = backfill_store.active_runs(conn, backfill_id)
+                    wake_at = run_store.next_timer_at(conn, runner.worker_id)
+                if not active and progress["state"] != "RUNNING":
                     return progress
-                time.sleep(_POLL_SECONDS)  # the job's slots are taken by runs of others
-                continue
-            runner.drive(active[0])  # the others progress meanwhile, in this process's pool
-            if runner.interrupts and not canceled:
-                canceled = True
-                for attempt in backfills.cancel_backfill(
-                    store, runner.coordinator, None, backfill_id
-                ):
-                    runner.pool.kill(attempt.attempt_id, "CANCELED")
+                if progress["counts"]["queued"]:
+                    runner.coordinator.admit_queued(progress["job_id"])
+                runner.pool.wake()
+                wait = _POLL_SECONDS if wake_at is None else (wake_at - now_ms()) / 1000
+                wake.wait(min(max(wait, 0.0), _POLL_SECONDS))
+                wake.clear()
+                with store.read() as conn:
+                    due = run_store.runs_with_due_timers(conn, now_ms(), runner.worker_id)
+                for run_id in due:
+                    for attempt in runner.coordinator.fire_timers(run_id):
+                        runner.pool.kill(attempt.attempt_id, "TIMEDOUT")
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _report(progress: dict[str, Any], shown: dict[str, str]) -> None:
