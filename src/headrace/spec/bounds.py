@@ -305,3 +305,25 @@ def _expansion_error(nodes: int, size: int, depth: int) -> str | None:
             f"{limits.MAX_YAML_EXPANDED_BYTES} bytes of text; the limit guards against alias bombs"
         )
     return None
+
+
+def load_yaml(text: str) -> Any:
+    """Safe YAML with alias expansion and nesting bounded, for any YAML a user hands us.
+
+    Raises:
+        SpecError: the document is over the limits (the reason says which).
+        yaml.YAMLError: it is not valid YAML.
+    """
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        reason = yaml_node_error(node)
+        if reason is not None:
+            raise SpecError(f"refused YAML: {reason}")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()

@@ -83,10 +83,15 @@ def _file_url(warehouse_id: str, home: Path) -> str | None:
         raise WarehouseError(f"cannot read {path}: {exc}") from None
     import yaml
 
+    from headrace.errors import SpecError
+    from headrace.spec.bounds import load_yaml
+
     try:
-        data: Any = yaml.safe_load(raw)
+        data: Any = load_yaml(raw)  # aliases and nesting bounded (issue 11)
     except yaml.YAMLError as exc:
         raise WarehouseError(f"{path} is not valid YAML: {exc}") from None
+    except SpecError as exc:
+        raise WarehouseError(f"{path}: {exc}") from None
     table = data.get("warehouses") if isinstance(data, dict) else None
     if data is not None and not isinstance(table, dict):
         raise WarehouseError(f"{path}: expected a mapping 'warehouses: {{ID: {{url: ...}}}}'")
