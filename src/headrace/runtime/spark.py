@@ -117,6 +117,8 @@ def spark_globals() -> dict[str, Any]:
     if not has_pyspark():
         return {}
     spark = LazySpark()
+    if os.environ.get(REMOTE_ENV) or _warm_running():
+        _preload()  # Spark is right there: have its client imported by the first `spark.`
 
     def udf(*args: Any, **kwargs: Any) -> Any:
         from pyspark.sql.functions import udf as make_udf
@@ -129,6 +131,28 @@ def spark_globals() -> dict[str, Any]:
         "table": lambda *a, **k: spark.table(*a, **k),
         "udf": udf,
     }
+
+
+def _warm_running() -> bool:
+    try:
+        from headrace.compute.warm import running_warm
+
+        home = Path(os.environ.get("HEADRACE_HOME") or Path.home() / ".headrace")
+        return running_warm(home) is not None
+    except Exception:  # no Headrace compute here: nothing to preload
+        return False
+
+
+def _preload() -> None:
+    """Import Spark Connect's client in the background (a few seconds of imports)."""
+    import threading
+
+    def load() -> None:
+        quiet_warnings()
+        with contextlib.suppress(Exception):
+            import pyspark.sql.connect.session  # noqa: F401
+
+    threading.Thread(target=load, name="spark-preload", daemon=True).start()
 
 
 def one_line_error(exc: BaseException) -> str | None:
