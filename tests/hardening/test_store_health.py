@@ -67,6 +67,7 @@ def test_health_and_writes_fail_when_the_store_file_is_deleted(server: Server) -
     assert answer.json()["status"] == "error"
     assert "was deleted" in answer.json()["store"]
     one_line_error(create_job(server, token), "headrace.db", "was deleted")
+    assert "Traceback" not in server.log(), server.log()  # the loops say it in one line
 
 
 def test_health_and_requests_fail_on_a_corrupt_store(server: Server) -> None:

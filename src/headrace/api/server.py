@@ -91,12 +91,21 @@ class CoordinatorLoop:
         self.leadership.release()
 
     def _run(self) -> None:
+        from headrace.store.health import problem
+
+        broken: str | None = None  # what is wrong with the store, said once (issue 11)
         while not self._stop.is_set():
             try:
                 wait = self._tick()
-            except Exception:
-                log.exception("coordinator loop tick failed")
-                wait = 1.0
+                broken = None
+            except Exception as exc:
+                now_broken = problem(exc)
+                if now_broken is None:
+                    log.exception("coordinator loop tick failed")
+                elif now_broken != broken:
+                    log.error("coordinator loop waits for the store: %s", now_broken)
+                broken = now_broken
+                wait = 1.0 if broken is None else 5.0
             self._wake.wait(wait)
             self._wake.clear()
 

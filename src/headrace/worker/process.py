@@ -68,5 +68,8 @@ class WorkerProcess:
             try:
                 with self.store.begin() as conn:
                     worker_store.heartbeat(conn, self.worker_id, now_ms())
-            except Exception:  # a missed beat is survivable; a dead heartbeat thread is not
-                log.warning("heartbeat failed; retrying", exc_info=True)
+            except Exception as exc:  # a missed beat is survivable; a dead heartbeat thread is not
+                from headrace.store.health import problem
+
+                broken = problem(exc)  # a broken store: one line, not a traceback per beat
+                log.warning("heartbeat failed; retrying: %s", broken, exc_info=broken is None)

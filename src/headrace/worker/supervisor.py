@@ -272,8 +272,11 @@ def _supervise(
             pid_at = None
             try:
                 record_pid(proc.pid)
-            except Exception:  # only crash recovery needs it; the task itself goes on
-                log.warning("could not record pid %s", proc.pid, exc_info=True)
+            except Exception as exc:  # only crash recovery needs it; the task itself goes on
+                from headrace.store.health import problem
+
+                broken = problem(exc)  # a broken store says so in one line
+                log.warning("could not record pid %s: %s", proc.pid, broken, exc_info=not broken)
 
 
 def terminate_group(proc: subprocess.Popen) -> None:
