@@ -68,6 +68,11 @@ def test_replay_uses_the_recorded_inputs_and_leaves_the_run_alone(hr: Headrace) 
     assert "up sees zz ['zz']" in up.stdout
     assert 'task values set (not stored): {"n": 41}' in up.stderr
 
+    assert "changed after the attempt started" not in up.stderr
+    hr.write("up.py", UP + "print('edited')\n")
+    edited = hr("runs", "replay", run_id, "up")
+    assert "up.py changed after the attempt started" in edited.stderr, str(edited)
+
     assert _dump(hr.home / "headrace.db") == before
     assert _logs(hr.home) == logs
 

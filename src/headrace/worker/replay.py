@@ -73,6 +73,12 @@ def replay(
         env.update(spark_task_env(payload, home, None, env, log))
     if command.cwd is not None and not Path(command.cwd).is_dir():
         raise ReplayError(f"working_directory {command.cwd!r} does not exist (try --here)")
+    for path in changed_files(attempt):
+        sys.stderr.write(
+            f"[headrace] warning: {path} changed after the attempt started; the replay runs"
+            " it as it is now\n"
+        )
+    sys.stderr.flush()
     proc = subprocess.run(command.argv, cwd=command.cwd, env=env, check=False)
     values = None
     if values_path.exists():
@@ -86,3 +92,32 @@ def replay(
         "task_values": values,
         "folder": str(folder),
     }
+
+
+_FILE_SETTINGS = ("python_file", "notebook_path", "path", "project_directory")
+
+
+def changed_files(attempt: Attempt) -> list[str]:
+    """The task's own files (script, notebook, SQL file) modified since the attempt started:
+    their old versions are not kept, so the replay can only say so."""
+    import os
+
+    from headrace.engine.workspace import task_local_path
+
+    settings = attempt.payload.get("settings") or {}
+    candidates = [settings.get(k) for k in _FILE_SETTINGS]
+    candidates.append((settings.get("file") or {}).get("path"))  # sql_task file
+    started = attempt.start_time or attempt.created_time
+    out = []
+    for value in candidates:
+        if not isinstance(value, str):
+            continue
+        try:
+            local = str(task_local_path(value, source=settings.get("source")))
+            for path in (local, local + ".py", local + ".ipynb"):
+                if os.path.isfile(path) and os.stat(path).st_mtime * 1000 > started:
+                    out.append(path)
+                    break
+        except (OSError, ValueError):
+            continue
+    return out
