@@ -1,0 +1,104 @@
+"""`/Volumes/...` maps into the data directory (`dbfs:/...` too, for dbutils.fs): for
+dbutils.fs, for Spark's readers, writers and SQL (both JVMs and the metastore service), and
+plain Python file access to `/Volumes` is refused clearly.
+Nothing is ever created at the machine's `/Volumes`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from headrace.runtime.fs import Fs, FsError
+
+VOLUME = "/Volumes/main/raw/files"
+
+
+@pytest.fixture
+def host_volumes_untouched() -> object:
+    existed = os.path.exists("/Volumes")
+    yield
+    if not existed:
+        assert not os.path.exists("/Volumes"), "something created /Volumes on the machine"
+    else:
+        assert not os.path.exists("/Volumes/main/raw"), "something wrote under /Volumes/main"
+
+
+def test_dbutils_fs_maps_volumes_under_the_data_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, host_volumes_untouched: object
+) -> None:
+    monkeypatch.setenv("HEADRACE_HOME", str(tmp_path))
+    fs = Fs()
+    fs.put(f"{VOLUME}/a.csv", "id,v\n1,x\n")
+    on_disk = tmp_path / "dbfs" / "Volumes" / "main" / "raw" / "files" / "a.csv"
+    assert on_disk.read_text() == "id,v\n1,x\n"
+    assert fs.head(f"file:{VOLUME}/a.csv") == "id,v\n1,x\n"
+    assert fs.head(f"dbfs:{VOLUME}/a.csv") == "id,v\n1,x\n"  # dbfs:/Volumes is /Volumes
+    [info] = fs.ls(VOLUME)
+    assert (info.path, info.name, info.size) == (f"{VOLUME}/a.csv", "a.csv", 9)
+    fs.cp(f"{VOLUME}/a.csv", "dbfs:/tmp/b.csv")
+    assert (tmp_path / "dbfs" / "tmp" / "b.csv").exists()
+    with pytest.raises(FsError, match=r"'\.\.' is not allowed"):
+        fs.ls("/Volumes/main/../../etc")
+
+
+def test_plain_open_of_a_volume_path_is_refused_with_the_folder_to_use(
+    tmp_path: Path, host_volumes_untouched: object
+) -> None:
+    code = (
+        "import os\n"
+        "from headrace.runtime.fs import install_volume_guard\n"
+        "install_volume_guard()\n"
+        "for attempt in (lambda: open('/Volumes/main/raw/files/x.csv', 'w'),\n"
+        "                lambda: os.makedirs('/Volumes/main/raw/files/d'),\n"
+        "                lambda: os.listdir('/Volumes/main')):\n"
+        "    try:\n"
+        "        attempt()\n"
+        "    except PermissionError as e:\n"
+        "        print(e)\n"
+        "open(os.path.join(os.environ['HEADRACE_HOME'], 'ok.txt'), 'w').close()\n"
+    )
+    env = {**os.environ, "HEADRACE_HOME": str(tmp_path)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    lines = out.stdout.splitlines()
+    assert len(lines) == 3, out.stdout + out.stderr
+    mapped = tmp_path / "dbfs" / "Volumes" / "main" / "raw" / "files" / "x.csv"
+    assert lines[0] == (
+        "/Volumes/main/raw/files/x.csv: volumes are not mounted on this machine; use "
+        f"dbutils.fs or Spark with this path, or the local file {mapped}"
+    )
+    assert (tmp_path / "ok.txt").exists()  # other paths are untouched
+
+
+@pytest.mark.spark
+def test_spark_reads_and_writes_volumes_in_the_data_directory(
+    catalog_env, host_volumes_untouched: object
+) -> None:
+    home = catalog_env.home
+    root = home / "dbfs" / "Volumes" / "main" / "raw" / "files"
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "in.csv").write_text("id,v\n1,x\n2,y\n3,z\n")
+    spark = catalog_env.a.session()
+
+    frame = spark.read.option("header", True).csv(f"{VOLUME}/in.csv")
+    assert frame.count() == 3
+    frame.write.mode("overwrite").parquet(f"{VOLUME}/out")
+    assert any(p.suffix == ".parquet" for p in (root / "out").iterdir())
+    # SQL paths and the other JVM map the same way.
+    other = catalog_env.b.session()
+    assert other.sql(f"SELECT count(*) AS n FROM parquet.`{VOLUME}/out`").collect()[0].n == 3
+    assert other.read.parquet(f"file:{VOLUME}/out").count() == 3
+    other.sql(
+        f"CREATE TABLE IF NOT EXISTS main.default.from_volume USING parquet LOCATION '{VOLUME}/out'"
+    )
+    assert spark.table("main.default.from_volume").count() == 3
+
+    # Other local paths are the machine's own.
+    plain = home / "plain"
+    spark.range(2).write.mode("overwrite").parquet(str(plain))
+    assert any(p.suffix == ".parquet" for p in plain.iterdir())
