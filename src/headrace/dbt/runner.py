@@ -34,6 +34,7 @@ from headrace.dbt.profiles import (
 ENVIRONMENT_SPEC_ENV = "HEADRACE_ENVIRONMENT_SPEC"
 # Packages that only work against Databricks: left out of the local dbt environment.
 _DATABRICKS_ONLY = ("dbt-databricks",)
+_PARTIAL_PARSE = "partial_parse.msgpack"
 
 
 def main(argv: list[str]) -> int:
@@ -64,7 +65,10 @@ def main(argv: list[str]) -> int:
             path = path if path.is_absolute() else project / path
             path.parent.mkdir(parents=True, exist_ok=True)
             stack.enter_context(exclusive(path))
+        cache = _parse_cache(home, project, profiles_dir)
+        _copy(cache, folder / "target" / _PARTIAL_PARSE)
         code = subprocess.call(child, cwd=project, env=env, stdin=subprocess.DEVNULL)
+    _copy(folder / "target" / _PARTIAL_PARSE, cache)
     _report_artifacts(folder / "target")
     return code
 
@@ -159,6 +163,29 @@ def _dbt_env(project: Path, profiles_dir: Path, folder: Path) -> dict[str, str]:
         }
     )
     return env
+
+
+def _parse_cache(home: Path, project: Path, profiles_dir: Path) -> Path:
+    """Where the project's last partial parse is kept: each attempt writes a fresh target/, and
+    dbt re-parsing every file costs seconds (dbt checks the saved parse against the files)."""
+    import hashlib
+
+    key = hashlib.sha256(
+        f"{project}\0{(profiles_dir / 'profiles.yml').read_text()}".encode()
+    ).hexdigest()[:16]
+    return home / "dbt" / "parse-cache" / key / _PARTIAL_PARSE
+
+
+def _copy(source: Path, target: Path) -> None:
+    import shutil
+
+    if not source.is_file():
+        return
+    with contextlib.suppress(OSError):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + f".{os.getpid()}")
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
 
 
 def _report_artifacts(target: Path) -> None:

@@ -67,6 +67,11 @@ _ACCEPTED = frozenset(
         "gateway_definition",
         "restart_window",
         "data_sampling",
+        "parameters",
+        "parent_path",
+        "serverless_compute_id",
+        "usage_policy_id",
+        "testing",
     }
 )
 

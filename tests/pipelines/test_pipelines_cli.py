@@ -1,0 +1,101 @@
+"""pipeline_task through `headrace run`: real Spark Declarative Pipelines on the warm Spark
+Connect server; datasets in the shared catalog read by a downstream task; the tool's own
+message for a cycle and for an unsupported DLT construct; for_each, run_if and retries."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support import Headrace
+
+pytestmark = pytest.mark.spark
+
+
+def task(run: dict[str, Any], key: str) -> dict[str, Any]:
+    return next(t for t in run["tasks"] if t["task_key"] == key)
+
+
+def result_of(t: dict[str, Any]) -> str | None:
+    return t["state"].get("result_state")
+
+
+def create(hr: Headrace, name: str, body: str) -> str:
+    path = hr.write(f"{name}.yml", body)
+    result = hr("pipelines", "create", path)
+    assert result.returncode == 0, str(result)
+    return result.stdout.strip()
+
+
+def test_pipeline_tasks(spark_hr: Headrace, sources: Path) -> None:
+    good = create(
+        spark_hr,
+        "good",
+        f"name: good\ncatalog: main\nschema: shop\nlibraries: [{{glob: {{include: {sources}/good/**}}}}]\n",
+    )
+    cycle = create(
+        spark_hr, "cycle", f"name: cycle\nlibraries: [{{glob: {{include: {sources}/cycle/**}}}}]\n"
+    )
+    expect = create(
+        spark_hr,
+        "expect",
+        f"name: expect\nlibraries: [{{file: {{path: {sources}/expect/checked.py}}}}]\n",
+    )
+    reader = spark_hr.write(
+        "read.py",
+        """
+        from pyspark.sql import SparkSession
+
+        spark = SparkSession.builder.getOrCreate()
+        print("summary", spark.table("main.shop.summary").collect())
+        """,
+    )
+    job = spark_hr.write(
+        "job.yml",
+        f"""
+        name: pipelines
+        tasks:
+          - task_key: refresh
+            pipeline_task: {{pipeline_id: {good}, full_refresh: true}}
+          - task_key: read
+            depends_on: [{{task_key: refresh}}]
+            spark_python_task: {{python_file: {reader}}}
+          - task_key: cycle
+            depends_on: [{{task_key: read}}]
+            max_retries: 1
+            pipeline_task: {{pipeline_id: {cycle}}}
+          - task_key: expect
+            depends_on: [{{task_key: read}}]
+            pipeline_task: {{pipeline_id: {expect}}}
+          - task_key: on_failure
+            depends_on: [{{task_key: cycle}}]
+            run_if: AT_LEAST_ONE_FAILED
+            for_each_task:
+              inputs: '["{good}"]'
+              task:
+                task_key: again
+                pipeline_task: {{pipeline_id: "{{{{input}}}}"}}
+        """,
+    )
+    result = spark_hr("run", job, "--json", timeout=1500)
+    run = result.json()
+    assert result_of(task(run, "refresh")) == "SUCCESS", str(result)
+    assert result_of(task(run, "read")) == "SUCCESS"
+    read_logs = list((spark_hr.home / "logs" / str(run["run_id"])).glob("read/*/output.log"))
+    assert "summary [Row(customers=3, orders=10)]" in read_logs[0].read_text()
+
+    cycle_task = task(run, "cycle")
+    assert result_of(cycle_task) == "FAILED"
+    assert len(cycle_task["attempts"]) == 2
+    message = cycle_task["state"]["state_message"]
+    assert "Circular dependencies are not supported in a pipeline" in message, message
+
+    message = task(run, "expect")["state"]["state_message"]
+    assert "dlt.expect is not supported by Spark Declarative Pipelines" in message, message
+
+    assert result_of(task(run, "on_failure")) == "SUCCESS"
+
+    listed = spark_hr("pipelines", "get", good)
+    assert '"state": "COMPLETED"' in listed.stdout, str(listed)
