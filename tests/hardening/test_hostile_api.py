@@ -127,6 +127,11 @@ def test_jobs_create_refuses_fields_over_their_limits(
     refused(post(server, token, "create", body), 400, needle)
 
 
+def test_runs_submit_names_run_name(server: Server, token: str) -> None:
+    body = {"run_name": "r" * 4097, "tasks": [shell("a")]}
+    refused(post(server, token, "runs/submit", body), 400, "run_name: is 4097 bytes long")
+
+
 def test_run_now_parameters_over_their_limit(server: Server, token: str) -> None:
     created = post(server, token, "create", job_body(shell("a"), name="params"))
     job_id = created.json()["job_id"]

@@ -28,6 +28,8 @@ from headrace.engine.coordinator import now_ms
 from headrace.engine.jobs import Principal
 from headrace.engine.run_view import base_run_to_api, run_durations, run_to_api, task_to_api
 from headrace.errors import Conflict, NotFound, SpecError, SpecIssue
+from headrace.limits import MAX_JOB_NAME_BYTES
+from headrace.spec.bounds import text_error
 from headrace.spec.loader import parse_job_settings
 from headrace.states import TERMINAL
 from headrace.store import runs as run_store
@@ -57,6 +59,9 @@ def submit(request: Request, body: dict[str, Any] = JsonBody, who: Principal = W
         if k not in ("run_name", "idempotency_token", "queue", "access_control_list", "run_as")
     }
     spec["name"] = body_str(body, "run_name") or "Untitled"
+    too_long = text_error(spec["name"], MAX_JOB_NAME_BYTES)  # named as the caller sent it
+    if too_long is not None:
+        raise SpecError([SpecIssue("run_name", too_long)])
     settings = parse_job_settings(spec)
     if not settings.tasks:  # Databricks refuses a one-time run with nothing to run
         raise SpecError([SpecIssue("tasks", "required: a one-time run needs at least one task")])
