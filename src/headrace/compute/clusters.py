@@ -94,6 +94,7 @@ def ensure_job_cluster(
 
     cluster_id = job_cluster_id(run_id, key)
     folder = cluster_folder(home, cluster_id)
+    asked_at = int(time.time() * 1000)
     with locked(folder):
         address = running_address(folder)
         if address is not None:
@@ -111,8 +112,9 @@ def ensure_job_cluster(
                     cluster_key=key,
                     state="PENDING",
                 )
-        if row is not None and row.state == "ERROR":
-            # It failed for the run's first task: the others fail with the same reason.
+        if row is not None and row.state == "ERROR" and (row.terminated_time or 0) >= asked_at:
+            # It failed while this task waited for it: fail with the same reason, no new JVM
+            # (a retry or repair later tries again).
             raise ComputeError(row.state_message)
         if row is not None and row.state == "TERMINATED" and records.run_ended(store, run_id):
             raise ComputeError(f"job cluster {key} was stopped: its run has ended")
