@@ -117,3 +117,16 @@ def test_a_jar_task_without_a_jar_names_the_fix(spark_hr: Headrace) -> None:
     run = run_job(spark_hr, job)
     message = task(run, "t")["state"]["state_message"]
     assert "no jar to run; add the jar that holds 'demo.Hello'" in message, message
+
+
+def test_the_example_builds_and_runs_its_jar(spark_hr: Headrace) -> None:
+    import os
+    import shutil
+    import sys
+
+    example = spark_hr.dir / "spark_jar"
+    shutil.copytree(Path(__file__).resolve().parents[2] / "examples" / "spark_jar", example)
+    spark_hr.env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + spark_hr.env["PATH"]
+    run = run_job(spark_hr, example / "job.yml")
+    assert result_of(task(run, "jar")) == "SUCCESS", run
+    assert f"hello from the jar {run['run_id']} count=5" in log_of(spark_hr, run, "jar")

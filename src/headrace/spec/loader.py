@@ -336,6 +336,13 @@ def _resolve_task(task: Any, base: str, in_git: bool) -> Any:
     sql = task.get("sql_task")
     if isinstance(sql, dict) and isinstance(sql.get("file"), dict):
         task["sql_task"] = {**sql, "file": _resolve_field(sql["file"], "path", base, in_git)}
+    if isinstance(task.get("libraries"), list):  # spark_jar_task's jars (issue 13)
+        task["libraries"] = [
+            {**lib, "jar": resolve_dependency(lib["jar"], base)}
+            if isinstance(lib, dict) and isinstance(lib.get("jar"), str)
+            else lib
+            for lib in task["libraries"]
+        ]
     loop = task.get("for_each_task")
     if isinstance(loop, dict) and "task" in loop:
         task["for_each_task"] = {**loop, "task": _resolve_task(loop["task"], base, in_git)}
