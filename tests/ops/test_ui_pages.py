@@ -59,3 +59,40 @@ def test_plan_page_backfill_form_and_grouped_backfills(server: Server) -> None:
         assert client.get("/backfills/999999").status_code == 404
     finally:
         client.close()
+
+
+def test_queue_page_shows_waiting_tasks_in_claim_order_with_priority(server: Server) -> None:
+    client, _csrf, token = _signed_in(server, "ui-queuer")
+    api = httpx.Client(
+        base_url=f"{server.url}/api/2.2", headers={"Authorization": f"Bearer {token}"}, timeout=30
+    )
+    # No worker serves pool 'nowhere': both tasks wait, the priority-7 one first.
+    body = {
+        "name": "ui-queued",
+        "priority": 7,
+        "tasks": [
+            {"task_key": "later", "priority": -2, "worker_pool": "nowhere",
+             "shell_command_task": {"command": "true"}},
+            {"task_key": "sooner", "worker_pool": "nowhere",
+             "shell_command_task": {"command": "true"}},
+        ],
+    }  # fmt: skip
+    try:
+        job_id = api.post("/jobs/create", json=body).json()["job_id"]
+        run_id = api.post("/jobs/run-now", json={"job_id": job_id}).json()["run_id"]
+
+        def listed() -> str | None:
+            html = client.get("/queue").text
+            return html if "later" in html and "sooner" in html else None
+
+        html = wait_for(listed, what="both tasks in the queue")
+        assert html.index("sooner") < html.index("later")
+        rows = re.findall(r"<td>(sooner|later)</td>\s*<td>.*?</td>\s*<td>(-?\d+)</td>", html, re.S)
+        assert rows == [("sooner", "7"), ("later", "-2")], html
+        stranger, _, _ = _signed_in(server, "ui-stranger")
+        assert "sooner" not in stranger.get("/queue").text  # runs one may not view stay hidden
+        stranger.close()
+        api.post("/jobs/runs/cancel", json={"run_id": run_id})
+    finally:
+        client.close()
+        api.close()

@@ -94,6 +94,25 @@ def backfill_cancel(request: Request, backfill_id: int, form: Any = PostedForm) 
     return _back(request, f"/backfills/{backfill_id}", "Backfill canceled.")
 
 
+@router.get("/queue")
+@_ui_errors
+def queue_page(request: Request) -> Response:
+    """Attempts waiting for a worker slot, in claim order (priority, aged by waiting)."""
+    from headrace.engine.actions import run_allowed
+    from headrace.store import runs as run_store
+    from headrace.store.queue import pending_in_claim_order
+
+    who = _who(request)
+    store = _ctx(request).store
+    with store.read() as conn:
+        rows = [
+            row
+            for row in pending_in_claim_order(conn)
+            if run_allowed(conn, who, run_store.get_run(conn, row["run_id"]), "CAN_VIEW")
+        ]
+    return _render(request, "queue.html", who=who, rows=rows, nav="queue")
+
+
 def _int(value: Any, default: int) -> int:
     from headrace.errors import SpecError, SpecIssue
 
