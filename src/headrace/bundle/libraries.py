@@ -26,6 +26,8 @@ from typing import Any
 from headrace.bundle.located import Loc, LocDict, LocList
 
 ENVIRONMENT_TASK_TYPES = ("spark_python_task", "python_wheel_task")
+# Task types whose jars go to spark-submit (worker/submit_runner.py): their libraries stay.
+JAR_TASK_TYPES = ("spark_jar_task", "spark_submit_task")
 REFUSED = {
     "jar": "JAR libraries need a JVM cluster; Headrace runs Python libraries only",
     "egg": "eggs are not installable by pip any more; build a wheel (whl)",
@@ -55,6 +57,9 @@ def apply_libraries(
             continue
         here = f"{where}.tasks[{i}].libraries"
         loc = getattr(task, "locs", {}).get("libraries")
+        if any(task.get(k) is not None for k in JAR_TASK_TYPES):
+            _keep_jars(task, here, loc, root, base_of, error)
+            continue
         deps = _dependencies(task["libraries"], here, loc, root, base_of, error)
         kind = next((k for k in ENVIRONMENT_TASK_TYPES if task.get(k) is not None), None)
         if kind is None:
@@ -139,3 +144,24 @@ def _local(value: str, base: Path) -> str:
     if os.path.isabs(value) or "://" in value or value.startswith(("/Workspace", "/Volumes")):
         return value
     return os.path.normpath(base / value)
+
+
+def _keep_jars(
+    task: Any,
+    here: str,
+    loc: Loc | None,
+    root: Path,
+    base_of: Callable[[Loc | None, Path], Path],
+    error: Callable[[Loc | None, str, str], None],
+) -> None:
+    """A JAR task's `libraries`: jars kept for spark-submit, relative paths made absolute."""
+    libraries = task["libraries"]
+    if not isinstance(libraries, list):
+        error(loc, here, "must be a list of libraries")
+        return
+    for j, library in enumerate(libraries):
+        if isinstance(library, dict) and isinstance(library.get("jar"), str):
+            library["jar"] = _local(library["jar"], base_of(loc, root))
+        elif isinstance(library, dict) and library:
+            kind = next(iter(library))
+            error(loc, f"{here}[{j}].{kind}", "a JAR task takes jar libraries only")
