@@ -99,3 +99,13 @@ def test_pipeline_tasks(spark_hr: Headrace, sources: Path) -> None:
 
     listed = spark_hr("pipelines", "get", good)
     assert '"state": "COMPLETED"' in listed.stdout, str(listed)
+
+
+def test_the_example_bundle_refreshes_and_reads_the_pipeline(spark_hr: Headrace) -> None:
+    example = Path(__file__).resolve().parents[2] / "examples" / "pipelines"
+    result = spark_hr("bundle", "run", "refresh_shop", "--path", example, "--json", timeout=1500)
+    run = result.json()
+    assert result_of(task(run, "refresh")) == "SUCCESS", str(result)
+    assert result_of(task(run, "report")) == "SUCCESS", str(result)
+    logs = (spark_hr.home / "logs" / str(run["run_id"])).glob("report/*/output.log")
+    assert "3 customers, 10 orders" in next(logs).read_text()
