@@ -18,7 +18,8 @@ from headrace.errors import HeadraceError, SpecError, SpecIssue
 if TYPE_CHECKING:
     from headrace.bundle.loader import Bundle
 
-ARTIFACT_TYPES = ("whl",)
+# `jar` artifacts are built by their own `build` command (sbt, mvn, ...), as the CLI does.
+ARTIFACT_TYPES = ("whl", "jar")
 
 
 class ArtifactBuildFailed(HeadraceError):
@@ -33,8 +34,10 @@ def build_artifacts(bundle: Bundle, say: Callable[[str], None]) -> None:
         kind = artifact.get("type", "whl")
         if kind not in ARTIFACT_TYPES:
             raise SpecError(
-                [SpecIssue(f"artifacts.{key}.type", f"{kind!r} is not supported; use whl")]
+                [SpecIssue(f"artifacts.{key}.type", f"{kind!r} is not supported; use whl or jar")]
             )
+        if kind == "jar" and not artifact.get("build"):
+            raise SpecError([SpecIssue(f"artifacts.{key}.build", "a jar artifact needs its build")])
         folder = _folder(bundle, artifact)
         if not folder.is_dir():
             raise SpecError([SpecIssue(f"artifacts.{key}.path", f"no such folder: {folder}")])
