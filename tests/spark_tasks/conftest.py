@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from support import Headrace, Server
+from support import Headrace
 
 from .jar_support import build_jar
 
@@ -31,11 +31,4 @@ def spark_hr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Headrace]:
         stop_everything(cli.home)
 
 
-@pytest.fixture(scope="module")
-def spark_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    from spark.compute_support import serve
-
-    yield from serve(tmp_path_factory.mktemp("spark-server"), workers=2)
-
-
-__all__ = ["hello_jar", "spark_hr", "spark_server"]
+__all__ = ["hello_jar", "spark_hr"]
