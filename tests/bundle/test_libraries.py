@@ -134,9 +134,20 @@ def test_a_notebooks_libraries_are_named_in_a_warning(tmp_path: Path) -> None:
         "bundle: {name: nb}\nresources:\n  jobs:\n    j:\n      tasks:\n"
         "        - task_key: n\n          notebook_task: {notebook_path: ./nb.py}\n"
         "          libraries: [{pypi: {package: requests}}]\n"
+        "        - task_key: loop\n"
+        "          for_each_task:\n"
+        "            inputs: '[1]'\n"
+        "            task:\n"
+        "              task_key: inner\n"
+        "              spark_python_task: {python_file: ./nb.py}\n"
+        "              libraries: [{pypi: {package: requests}}]\n"
     )
     bundle = load_bundle(tmp_path, env={})
     assert any(
         "resources.jobs.j.tasks[0].libraries: not installed for a notebook_task" in w
+        for w in bundle.warnings
+    ), bundle.warnings
+    assert any(
+        "tasks[1].for_each_task.task.libraries: not installed for a for_each_task" in w
         for w in bundle.warnings
     ), bundle.warnings

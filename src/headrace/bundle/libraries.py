@@ -53,6 +53,15 @@ def apply_libraries(
         environments = LocList()
     added = False
     for i, task in enumerate(tasks):
+        loop = task.get("for_each_task") if isinstance(task, dict) else None
+        inner = loop.get("task") if isinstance(loop, dict) else None
+        if isinstance(inner, dict) and inner.get("libraries"):
+            warn(
+                getattr(inner, "locs", {}).get("libraries"),
+                f"{where}.tasks[{i}].for_each_task.task.libraries",
+                "not installed for a for_each_task's nested task; give the libraries to an "
+                "environment (environment_key) instead",
+            )
         if not isinstance(task, dict) or not task.get("libraries"):
             continue
         here = f"{where}.tasks[{i}].libraries"
