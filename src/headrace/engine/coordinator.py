@@ -8,7 +8,6 @@ tells its listeners afterwards so workers and progress views wake at once.
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, event
 
+from headrace.clock import now_ms  # re-exported: many callers import it from here
 from headrace.config import default_home
 from headrace.engine import git_source, planner
 from headrace.engine.planner import RetryTask, SkipTask, StartTask, TaskState
@@ -94,10 +94,6 @@ def _environment_spec(settings: JobSettings, key: str) -> dict[str, Any]:
     """The spec of the job environment a task names (validation made sure it exists)."""
     env = next(e for e in settings.environments if e.environment_key == key)
     return env.spec.model_dump(mode="json", exclude_none=True)
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 @dataclass(frozen=True)
@@ -1338,7 +1334,7 @@ def _require_run_permission(conn: Connection, run_as: str | None, job_id: int) -
     """A run acting for a user may start another job only with CAN_MANAGE_RUN on it."""
     if run_as is None:  # a local `headrace run`: whoever runs it owns the store
         return
-    from headrace.engine.jobs import Principal, effective_level, level_rank  # avoids a cycle
+    from headrace.engine.jobs import Principal, effective_level, level_rank  # only for ACLs
 
     if level_rank(effective_level(conn, Principal(run_as), job_id)) < level_rank("CAN_MANAGE_RUN"):
         raise PermissionDenied(

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from headrace.engine.coordinator import now_ms
+from headrace.clock import now_ms
 from headrace.engine.run_plan import settings_to_json
 from headrace.errors import PermissionDenied, SpecError, SpecIssue
 from headrace.spec.loader import parse_job_settings

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from headrace.runtime.notebook import EXIT_FILE_ENV, NOTEBOOK_PATH_ENV, NotebookRunError
+from headrace.runtime.notebook_shared import EXIT_FILE_ENV, NOTEBOOK_PATH_ENV, NotebookRunError
 
 _KERNEL_ONLY = (EXIT_FILE_ENV, NOTEBOOK_PATH_ENV, "HEADRACE_NOTEBOOK_KERNEL", "JPY_PARENT_PID")
 _STOP_GRACE_SECONDS = 5.0

@@ -7,11 +7,20 @@ from pathlib import Path
 from typing import Any
 
 from headrace.limits import MAX_NOTEBOOK_RESULT_BYTES
+from headrace.runtime.notebook_shared import (  # re-exported
+    EXIT_FILE_ENV,
+    NOTEBOOK_PATH_ENV,
+    NotebookRunError,
+)
 
-# Set by the notebook runner in its kernel's environment: where exit() leaves the value.
-EXIT_FILE_ENV = "HEADRACE_NOTEBOOK_EXIT"
-# The notebook the kernel is running (relative %run / notebook.run paths start from its folder).
-NOTEBOOK_PATH_ENV = "HEADRACE_NOTEBOOK_PATH"
+__all__ = [
+    "EXIT_FILE_ENV",
+    "NOTEBOOK_PATH_ENV",
+    "NotebookExit",
+    "NotebookRunError",
+    "NotebookUtils",
+    "notebook_output",
+]
 
 
 class NotebookExit(BaseException):
@@ -23,10 +32,6 @@ class NotebookExit(BaseException):
     def __init__(self, value: str) -> None:
         super().__init__(value)
         self.value = value
-
-
-class NotebookRunError(RuntimeError):
-    """A notebook started by `dbutils.notebook.run` failed or timed out."""
 
 
 def notebook_output(value: str) -> dict[str, Any]:

@@ -14,10 +14,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from headrace.errors import HeadraceError
-
-# The newest migration; checked with one cheap query so Alembic loads only when needed.
-SCHEMA_HEAD = "0010"
-
+from headrace.store.migrate import SCHEMA_HEAD, upgrade  # SCHEMA_HEAD re-exported
 
 _FRESH_FILE_WAITS = (0.01, 0.05, 0.1, 0.2, 0.5, 1.0)
 
@@ -188,6 +185,4 @@ def ensure_schema(store: Store) -> None:
             f"the store is at schema {revision}, newer than this Headrace knows ({SCHEMA_HEAD});"
             " upgrade Headrace"
         )
-    from headrace.store.migrate import upgrade
-
     upgrade(store)
