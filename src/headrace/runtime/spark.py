@@ -166,9 +166,11 @@ def one_line_error(exc: BaseException) -> str | None:
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     first = lines[0] if lines else ""
     if "SQLSTATE" not in first:
-        sqlstate = next((ln for ln in lines if ln.startswith("SQLSTATE")), None)
-        if sqlstate:
-            first = f"{first} {sqlstate}"
+        import re
+
+        found = re.search(r"SQLSTATE: \w+", text)
+        if found:
+            first = f"{first} {found.group(0)}"
     if module.startswith("grpc"):
         first = "Spark Connect server unreachable: " + (
             getattr(exc, "details", lambda: first)() or first
