@@ -52,7 +52,8 @@ def stop_everything(home: Path) -> None:
             stop_server(folder)
     stop_warm(home)
     stop_metastore(home)
-    assert our_jvms(home) == []
+    # A stopped service's JVM may take a moment to exit after its parent did.
+    wait_for(lambda: our_jvms(home) == [], 30, f"no JVM of {home} left: {our_jvms(home)}")
 
 
 def write(path: Path, text: str) -> Path:
