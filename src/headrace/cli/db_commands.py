@@ -17,7 +17,7 @@ import typer
 
 def register(db_app: typer.Typer) -> None:
     """Add `db backup` to the CLI's `db` app."""
-    from headrace.cli.main import DbOption, _fail
+    from headrace.cli.main import DbOption
 
     @db_app.command("backup")
     def db_backup(
@@ -25,11 +25,7 @@ def register(db_app: typer.Typer) -> None:
         db: DbOption = None,
     ) -> None:
         """Copy a SQLite store into PATH, consistently, while it is in use (WAL included)."""
-        try:
-            size = backup(db, path)
-        except Exception as exc:  # the one error boundary
-            _fail(exc)
-            return
+        size = backup(db, path)
         print(f"backed up the store to {path} ({size} bytes)")
 
 

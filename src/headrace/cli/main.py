@@ -9,12 +9,33 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from headrace.cli import db_commands, ops_commands, pipeline_commands, spark_commands
 from headrace.errors import HeadraceError
 
+
+class _ErrorBoundary(TyperGroup):
+    """The one error boundary: every command's error becomes one line and an exit code.
+
+    The root group's `invoke` runs every subcommand (nested groups too), so commands need no
+    try/except of their own; `_fail` maps HeadraceError subclasses to their `exit_code`.
+    """
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            # typer.Exit, a usage error, Ctrl-C's Abort: the CLI framework ends those itself
+            # (typer vendors its click as typer._click; older typer versions use click).
+            if type(exc).__module__.startswith(("typer", "click")):
+                raise
+            _fail(exc)
+
+
 app = typer.Typer(
     name="headrace",
+    cls=_ErrorBoundary,
     help="Headrace: run Databricks-style jobs (multi-task workflows) anywhere.",
     no_args_is_help=True,
     add_completion=False,
@@ -186,21 +207,17 @@ def run(
     db: DbOption = None,
 ) -> None:
     """Run a job now, locally, and wait for it; the exit code is the run's result."""
-    try:
-        from headrace.cli.run_command import run_job_file
+    from headrace.cli.run_command import run_job_file
 
-        result, interrupted = run_job_file(
-            file,
-            params=_parse_params(param or []),
-            job_name=job,
-            as_json=as_json,
-            quiet=quiet,
-            slots=slots,
-            db=db,
-        )
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
-        return
+    result, interrupted = run_job_file(
+        file,
+        params=_parse_params(param or []),
+        job_name=job,
+        as_json=as_json,
+        quiet=quiet,
+        slots=slots,
+        db=db,
+    )
     if interrupted:
         raise typer.Exit(INTERRUPTED_EXIT_CODE)
     raise typer.Exit(RESULT_EXIT_CODES.get(result, 1))
@@ -215,12 +232,9 @@ def runs_list(
     db: DbOption = None,
 ) -> None:
     """List runs, newest first."""
-    try:
-        from headrace.cli.runs_commands import list_runs
+    from headrace.cli.runs_commands import list_runs
 
-        list_runs(*_open(db), job_id=job_id, limit=limit, active_only=active_only, as_json=as_json)
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    list_runs(*_open(db), job_id=job_id, limit=limit, active_only=active_only, as_json=as_json)
 
 
 @runs_app.command("get")
@@ -230,12 +244,9 @@ def runs_get(
     db: DbOption = None,
 ) -> None:
     """Show one run with its tasks."""
-    try:
-        from headrace.cli.runs_commands import get_run
+    from headrace.cli.runs_commands import get_run
 
-        get_run(*_open(db), run_id, as_json=as_json)
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    get_run(*_open(db), run_id, as_json=as_json)
 
 
 @runs_app.command("logs")
@@ -248,12 +259,9 @@ def runs_logs(
     db: DbOption = None,
 ) -> None:
     """Print a task's log (its last attempt unless --attempt)."""
-    try:
-        from headrace.cli.runs_commands import print_logs
+    from headrace.cli.runs_commands import print_logs
 
-        print_logs(*_open(db), run_id, task_key, attempt)
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    print_logs(*_open(db), run_id, task_key, attempt)
 
 
 @runs_app.command("export")
@@ -270,12 +278,9 @@ def runs_export(
     db: DbOption = None,
 ) -> None:
     """Export a notebook task's executed notebook (.ipynb, or HTML with --html)."""
-    try:
-        from headrace.cli.export_command import export
+    from headrace.cli.export_command import export
 
-        export(*_open(db), run_id, task_key, attempt=attempt, html=html, output=output)
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    export(*_open(db), run_id, task_key, attempt=attempt, html=html, output=output)
 
 
 @runs_app.command("repair")
@@ -296,22 +301,18 @@ def runs_repair(
     db: DbOption = None,
 ) -> None:
     """Rerun chosen (or all failed) tasks and their dependents inside the same run."""
-    try:
-        from headrace.cli.run_command import repair
+    from headrace.cli.run_command import repair
 
-        result, interrupted = repair(
-            run_id,
-            tasks=task or [],
-            all_failed=all_failed,
-            params=_parse_params(param or []),
-            as_json=as_json,
-            quiet=quiet,
-            slots=slots,
-            db=db,
-        )
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
-        return
+    result, interrupted = repair(
+        run_id,
+        tasks=task or [],
+        all_failed=all_failed,
+        params=_parse_params(param or []),
+        as_json=as_json,
+        quiet=quiet,
+        slots=slots,
+        db=db,
+    )
     if interrupted:
         raise typer.Exit(INTERRUPTED_EXIT_CODE)
     raise typer.Exit(RESULT_EXIT_CODES.get(result, 1))
@@ -323,12 +324,9 @@ def jobs_list(
     db: DbOption = None,
 ) -> None:
     """List stored jobs: id, name, creator, latest version."""
-    try:
-        from headrace.cli.jobs_commands import list_jobs
+    from headrace.cli.jobs_commands import list_jobs
 
-        list_jobs(*_open(db), as_json=as_json)
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    list_jobs(*_open(db), as_json=as_json)
 
 
 @jobs_app.command("history")
@@ -346,12 +344,9 @@ def jobs_history(
     db: DbOption = None,
 ) -> None:
     """List a job's versions (one per create, update and reset), or diff two of them."""
-    try:
-        from headrace.cli.jobs_commands import job_history
+    from headrace.cli.jobs_commands import job_history
 
-        job_history(*_open(db), job_id, diff=diff, as_json=as_json)
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    job_history(*_open(db), job_id, diff=diff, as_json=as_json)
 
 
 @app.command()
@@ -410,31 +405,28 @@ def server(
     db: DbOption = None,
 ) -> None:
     """Serve the Jobs API (and run jobs, schedules and triggers) until SIGTERM."""
-    try:
-        import dataclasses
+    import dataclasses
 
-        from headrace.api.server import ServerOptions, serve
-        from headrace.config import Settings
-        from headrace.notify.settings import NotifySettings
+    from headrace.api.server import ServerOptions, serve
+    from headrace.config import Settings
+    from headrace.notify.settings import NotifySettings
 
-        settings = Settings.load(db=db, slots=workers or None, pools=pool)
-        if workers == 0:
-            settings = dataclasses.replace(settings, slots=0)
-        from headrace.cli.tls_options import tls_files
+    settings = Settings.load(db=db, slots=workers or None, pools=pool)
+    if workers == 0:
+        settings = dataclasses.replace(settings, slots=0)
+    from headrace.cli.tls_options import tls_files
 
-        tls = tls_files(settings.home, host, tls_cert, tls_key, tls_self_signed)
-        scheme = "https" if tls is not None else "http"
-        notify = NotifySettings.load(
-            smtp_url=smtp_url, public_url=public_url, default_url=f"{scheme}://{host}:{port}"
-        )
-        from sqlalchemy.engine import make_url
+    tls = tls_files(settings.home, host, tls_cert, tls_key, tls_self_signed)
+    scheme = "https" if tls is not None else "http"
+    notify = NotifySettings.load(
+        smtp_url=smtp_url, public_url=public_url, default_url=f"{scheme}://{host}:{port}"
+    )
+    from sqlalchemy.engine import make_url
 
-        store_url = make_url(settings.db_url).render_as_string(hide_password=True)
-        print(f"headrace server on {scheme}://{host}:{port} (store: {store_url})", file=sys.stderr)
-        options = ServerOptions(host=host, port=port, grace_seconds=grace, notify=notify, tls=tls)
-        serve(settings, options)
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    store_url = make_url(settings.db_url).render_as_string(hide_password=True)
+    print(f"headrace server on {scheme}://{host}:{port} (store: {store_url})", file=sys.stderr)
+    options = ServerOptions(host=host, port=port, grace_seconds=grace, notify=notify, tls=tls)
+    serve(settings, options)
 
 
 @tokens_app.command("create")
@@ -448,23 +440,17 @@ def tokens_create(
     db: DbOption = None,
 ) -> None:
     """Create a token and print it once, alone on stdout."""
-    try:
-        from headrace.cli.tokens_commands import create_token
+    from headrace.cli.tokens_commands import create_token
 
-        print(create_token(*_open(db), user=user, admin=admin, lifetime=lifetime, comment=comment))
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    print(create_token(*_open(db), user=user, admin=admin, lifetime=lifetime, comment=comment))
 
 
 @tokens_app.command("list")
 def tokens_list(as_json: JsonOption = False, db: DbOption = None) -> None:
     """List tokens (never their secrets)."""
-    try:
-        from headrace.cli.tokens_commands import list_tokens
+    from headrace.cli.tokens_commands import list_tokens
 
-        list_tokens(*_open(db), as_json=as_json)
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    list_tokens(*_open(db), as_json=as_json)
 
 
 @tokens_app.command("revoke")
@@ -473,12 +459,9 @@ def tokens_revoke(
     db: DbOption = None,
 ) -> None:
     """Revoke a token: every later call with it gets 401."""
-    try:
-        from headrace.cli.tokens_commands import revoke_token
+    from headrace.cli.tokens_commands import revoke_token
 
-        revoke_token(*_open(db), token_id)
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    revoke_token(*_open(db), token_id)
 
 
 TargetOption = Annotated[
@@ -502,12 +485,9 @@ def bundle_validate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the resolved bundle.")] = False,
 ) -> None:
     """Check the bundle for a target; print every error with its file and line (exit 2)."""
-    try:
-        from headrace.cli.bundle_commands import parse_vars, validate_bundle
+    from headrace.cli.bundle_commands import parse_vars, validate_bundle
 
-        validate_bundle(path, target, parse_vars(var or []), as_json)
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    validate_bundle(path, target, parse_vars(var or []), as_json)
 
 
 ServerOption = Annotated[
@@ -535,20 +515,17 @@ def bundle_deploy(
     ] = False,
 ) -> None:
     """Create or update the target's jobs on a server (idempotent), uploading the files."""
-    try:
-        from headrace.cli.bundle_commands import deploy, parse_vars
+    from headrace.cli.bundle_commands import deploy, parse_vars
 
-        deploy(
-            path,
-            target=target,
-            variables=parse_vars(var or []),
-            server=server,
-            token=token,
-            auto_approve=auto_approve,
-            force_lock=force_lock,
-        )
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    deploy(
+        path,
+        target=target,
+        variables=parse_vars(var or []),
+        server=server,
+        token=token,
+        auto_approve=auto_approve,
+        force_lock=force_lock,
+    )
 
 
 @bundle_app.command("destroy")
@@ -566,20 +543,17 @@ def bundle_destroy(
     ] = False,
 ) -> None:
     """Delete a deployed target's jobs and workspace folder from a server (asks first)."""
-    try:
-        from headrace.cli.bundle_commands import destroy, parse_vars
+    from headrace.cli.bundle_commands import destroy, parse_vars
 
-        destroy(
-            path,
-            target=target,
-            variables=parse_vars(var or []),
-            server=server,
-            token=token,
-            auto_approve=auto_approve,
-            force_lock=force_lock,
-        )
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    destroy(
+        path,
+        target=target,
+        variables=parse_vars(var or []),
+        server=server,
+        token=token,
+        auto_approve=auto_approve,
+        force_lock=force_lock,
+    )
 
 
 @bundle_app.command("summary")
@@ -592,19 +566,16 @@ def bundle_summary(
     as_json: Annotated[bool, typer.Option("--json", help="Print it as JSON.")] = False,
 ) -> None:
     """The target's resources; with --server, their deployed ids and URLs."""
-    try:
-        from headrace.cli.bundle_commands import parse_vars, summary
+    from headrace.cli.bundle_commands import parse_vars, summary
 
-        summary(
-            path,
-            target=target,
-            variables=parse_vars(var or []),
-            server=server,
-            token=token,
-            as_json=as_json,
-        )
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    summary(
+        path,
+        target=target,
+        variables=parse_vars(var or []),
+        server=server,
+        token=token,
+        as_json=as_json,
+    )
 
 
 @bundle_app.command("run")
@@ -625,36 +596,32 @@ def bundle_run(
     db: DbOption = None,
 ) -> None:
     """Run a bundle's job now (locally, or deployed on --server) and wait; exit code = result."""
-    try:
-        from headrace.cli.bundle_commands import parse_vars, run_bundle_job, run_on_server
+    from headrace.cli.bundle_commands import parse_vars, run_bundle_job, run_on_server
 
-        interrupted = False
-        if server is not None:
-            result = run_on_server(
-                path,
-                key,
-                target=target,
-                variables=parse_vars(var or []),
-                params=_parse_params(param or []),
-                server=server,
-                token=token,
-                as_json=as_json,
-            )
-        else:
-            result, interrupted = run_bundle_job(
-                path,
-                key,
-                target=target,
-                variables=parse_vars(var or []),
-                params=_parse_params(param or []),
-                as_json=as_json,
-                quiet=quiet,
-                slots=slots,
-                db=db,
-            )
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
-        return
+    interrupted = False
+    if server is not None:
+        result = run_on_server(
+            path,
+            key,
+            target=target,
+            variables=parse_vars(var or []),
+            params=_parse_params(param or []),
+            server=server,
+            token=token,
+            as_json=as_json,
+        )
+    else:
+        result, interrupted = run_bundle_job(
+            path,
+            key,
+            target=target,
+            variables=parse_vars(var or []),
+            params=_parse_params(param or []),
+            as_json=as_json,
+            quiet=quiet,
+            slots=slots,
+            db=db,
+        )
     if interrupted:
         raise typer.Exit(INTERRUPTED_EXIT_CODE)
     raise typer.Exit(RESULT_EXIT_CODES.get(result, 1))
@@ -663,12 +630,9 @@ def bundle_run(
 @envs_app.command("list")
 def envs_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """List built environments, least recently used first."""
-    try:
-        from headrace.cli.envs_commands import list_envs
+    from headrace.cli.envs_commands import list_envs
 
-        list_envs(as_json)
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    list_envs(as_json)
 
 
 @envs_app.command("prune")
@@ -678,12 +642,9 @@ def envs_prune(
     ] = "7d",
 ) -> None:
     """Remove environments no task has used for a while; they are rebuilt when needed."""
-    try:
-        from headrace.cli.envs_commands import prune_envs
+    from headrace.cli.envs_commands import prune_envs
 
-        prune_envs(unused_for)
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    prune_envs(unused_for)
 
 
 @destinations_app.command("create")
@@ -705,31 +666,25 @@ def destinations_create(
     db: DbOption = None,
 ) -> None:
     """Create a destination; prints its id (use it in webhook_notifications)."""
-    try:
-        from headrace.cli.notify_commands import create_destination, destination_config
+    from headrace.cli.notify_commands import create_destination, destination_config
 
-        config = destination_config(
-            kind,
-            url=url,
-            addresses=address or [],
-            username=username,
-            password=password,
-            integration_key=integration_key,
-        )
-        create_destination(*_open(db), name=name, config=config, as_json=as_json)
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    config = destination_config(
+        kind,
+        url=url,
+        addresses=address or [],
+        username=username,
+        password=password,
+        integration_key=integration_key,
+    )
+    create_destination(*_open(db), name=name, config=config, as_json=as_json)
 
 
 @destinations_app.command("list")
 def destinations_list(as_json: JsonOption = False, db: DbOption = None) -> None:
     """List destinations (never their secrets)."""
-    try:
-        from headrace.cli.notify_commands import list_destinations
+    from headrace.cli.notify_commands import list_destinations
 
-        list_destinations(*_open(db), as_json=as_json)
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    list_destinations(*_open(db), as_json=as_json)
 
 
 @destinations_app.command("delete")
@@ -738,12 +693,9 @@ def destinations_delete(
     db: DbOption = None,
 ) -> None:
     """Delete a destination."""
-    try:
-        from headrace.cli.notify_commands import delete_destination
+    from headrace.cli.notify_commands import delete_destination
 
-        delete_destination(*_open(db), destination_id)
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    delete_destination(*_open(db), destination_id)
 
 
 @notifications_app.command("list")
@@ -754,12 +706,9 @@ def notifications_list(
     db: DbOption = None,
 ) -> None:
     """Notifications, newest first: recipient, state, attempts and the last error."""
-    try:
-        from headrace.cli.notify_commands import list_notifications
+    from headrace.cli.notify_commands import list_notifications
 
-        list_notifications(*_open(db), run_id=run_id, limit=limit, as_json=as_json)
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    list_notifications(*_open(db), run_id=run_id, limit=limit, as_json=as_json)
 
 
 @app.command("worker")
@@ -775,12 +724,9 @@ def worker(
     db: DbOption = None,
 ) -> None:
     """Run tasks for the servers sharing this store (PostgreSQL) until SIGTERM, then drain."""
-    try:
-        from headrace.cli.cluster_commands import run_worker
+    from headrace.cli.cluster_commands import run_worker
 
-        run_worker(db, slots, grace, pool or [])
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    run_worker(db, slots, grace, pool or [])
 
 
 @workers_app.command("list")
@@ -792,35 +738,25 @@ def workers_list(
     db: DbOption = None,
 ) -> None:
     """Live workers: host, slots, heartbeat and the tasks they run."""
-    try:
-        from headrace.cli.cluster_commands import list_workers
+    from headrace.cli.cluster_commands import list_workers
 
-        list_workers(db, as_json=as_json, include_stopped=include_stopped)
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    list_workers(db, as_json=as_json, include_stopped=include_stopped)
 
 
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None) -> None:
     """Apply the schema migrations (servers also do this on start, under a lock)."""
-    try:
-        from headrace.cli.cluster_commands import db_upgrade as upgrade
+    from headrace.cli.cluster_commands import db_upgrade as upgrade
 
-        upgrade(db)
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
+    upgrade(db)
 
 
 @db_app.command("current")
 def db_current(db: DbOption = None) -> None:
     """Print the schema revision (exit 1 if it needs an upgrade)."""
-    try:
-        from headrace.cli.cluster_commands import db_current as current
+    from headrace.cli.cluster_commands import db_current as current
 
-        code = current(db)
-    except Exception as exc:  # the one error boundary
-        _fail(exc)
-        return
+    code = current(db)
     raise typer.Exit(code)
 
 

@@ -14,7 +14,7 @@ def register(
     app: typer.Typer, *, jobs_app: typer.Typer, runs_app: typer.Typer, db_app: typer.Typer
 ) -> None:
     """Add this module's commands to the CLI's apps."""
-    from headrace.cli.main import DbOption, JsonOption, ParamOption, _fail, _parse_params
+    from headrace.cli.main import DbOption, JsonOption, ParamOption, _parse_params
 
     @app.command("plan")
     def plan(
@@ -27,14 +27,11 @@ def register(
         db: DbOption = None,
     ) -> None:
         """Show what a run would do (layers, parameters, environments, queue); starts nothing."""
-        try:
-            from headrace.cli.plan_command import plan as make_plan
-            from headrace.cli.plan_command import print_plan
+        from headrace.cli.plan_command import plan as make_plan
+        from headrace.cli.plan_command import print_plan
 
-            data = make_plan(target, params=_parse_params(param or []), job_name=job, db=db)
-            print_plan(data, as_json=as_json)
-        except Exception as exc:  # the one error boundary
-            _fail(exc)
+        data = make_plan(target, params=_parse_params(param or []), job_name=job, db=db)
+        print_plan(data, as_json=as_json)
 
     @db_app.command("copy")
     def db_copy(
@@ -47,12 +44,9 @@ def register(
         db: DbOption = None,
     ) -> None:
         """Copy the whole store (ids, history) into an empty database; the store must be idle."""
-        try:
-            from headrace.cli.copy_command import copy
+        from headrace.cli.copy_command import copy
 
-            copy(db, to, as_json=as_json, quiet=quiet)
-        except Exception as exc:  # the one error boundary
-            _fail(exc)
+        copy(db, to, as_json=as_json, quiet=quiet)
 
     @jobs_app.command("backfill")
     def jobs_backfill(
@@ -82,25 +76,21 @@ def register(
         db: DbOption = None,
     ) -> None:
         """One run per logical date (trigger BACKFILL), a few at a time; exit 1 if any failed."""
-        try:
-            from headrace.cli.backfill_commands import backfill
+        from headrace.cli.backfill_commands import backfill
 
-            code = backfill(
-                job,
-                start=start,
-                end=end,
-                every=every,
-                max_concurrent=max_concurrent,
-                reverse=reverse,
-                params=_parse_params(param or []),
-                rerun=rerun,
-                detach=detach,
-                as_json=as_json,
-                db=db,
-            )
-        except Exception as exc:  # the one error boundary
-            _fail(exc)
-            return
+        code = backfill(
+            job,
+            start=start,
+            end=end,
+            every=every,
+            max_concurrent=max_concurrent,
+            reverse=reverse,
+            params=_parse_params(param or []),
+            rerun=rerun,
+            detach=detach,
+            as_json=as_json,
+            db=db,
+        )
         raise typer.Exit(code)
 
     backfills_app = typer.Typer(help="Backfills: progress and cancellation.", no_args_is_help=True)
@@ -115,12 +105,9 @@ def register(
         db: DbOption = None,
     ) -> None:
         """List backfills, newest first, with their progress."""
-        try:
-            from headrace.cli.backfill_commands import list_backfills
+        from headrace.cli.backfill_commands import list_backfills
 
-            list_backfills(db, job, as_json=as_json)
-        except Exception as exc:  # the one error boundary
-            _fail(exc)
+        list_backfills(db, job, as_json=as_json)
 
     @backfills_app.command("get")
     def backfills_get(
@@ -129,12 +116,9 @@ def register(
         db: DbOption = None,
     ) -> None:
         """Show a backfill: each logical date with its state and run."""
-        try:
-            from headrace.cli.backfill_commands import get_backfill
+        from headrace.cli.backfill_commands import get_backfill
 
-            get_backfill(db, backfill_id, as_json=as_json)
-        except Exception as exc:  # the one error boundary
-            _fail(exc)
+        get_backfill(db, backfill_id, as_json=as_json)
 
     @backfills_app.command("cancel")
     def backfills_cancel(
@@ -142,12 +126,9 @@ def register(
         db: DbOption = None,
     ) -> None:
         """Cancel a backfill as a whole: no new dates start, its active runs are canceled."""
-        try:
-            from headrace.cli.backfill_commands import cancel
+        from headrace.cli.backfill_commands import cancel
 
-            cancel(db, backfill_id)
-        except Exception as exc:  # the one error boundary
-            _fail(exc)
+        cancel(db, backfill_id)
 
     @runs_app.command("replay")
     def runs_replay(
@@ -163,11 +144,7 @@ def register(
         db: DbOption = None,
     ) -> None:
         """Re-execute one task's recorded attempt in the foreground; the run is not touched."""
-        try:
-            from headrace.cli.replay_command import replay
+        from headrace.cli.replay_command import replay
 
-            code = replay(db, run_id, task, attempt=attempt, pdb=pdb, here=here)
-        except Exception as exc:  # the one error boundary
-            _fail(exc)
-            return
+        code = replay(db, run_id, task, attempt=attempt, pdb=pdb, here=here)
         raise typer.Exit(code)
