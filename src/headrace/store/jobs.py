@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, or_, select, update
@@ -156,6 +157,21 @@ def permissions_of(conn: Connection, job_id: int) -> list[dict[str, str]]:
         {"principal_type": r.principal_type, "principal": r.principal, "level": r.level}
         for r in conn.execute(stmt)
     ]
+
+
+def permissions_of_jobs(
+    conn: Connection, job_ids: Sequence[int]
+) -> dict[int, list[dict[str, str]]]:
+    """The access control lists of many jobs, one query per 900 jobs."""
+    found: dict[int, list[dict[str, str]]] = {j: [] for j in job_ids}
+    ids = list(job_ids)
+    for i in range(0, len(ids), 900):
+        stmt = select(job_permissions).where(job_permissions.c.job_id.in_(ids[i : i + 900]))
+        for r in conn.execute(stmt):
+            found[r.job_id].append(
+                {"principal_type": r.principal_type, "principal": r.principal, "level": r.level}
+            )
+    return found
 
 
 def set_permissions(conn: Connection, job_id: int, acl: list[dict[str, str]]) -> None:

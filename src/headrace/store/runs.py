@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
 from headrace.errors import AttemptEnded, InvalidTransition, NotFound
-from headrace.states import ACTIVE, RUN_ALLOWED, LifeCycle, sources_of
+from headrace.states import ACTIVE, RUN_ALLOWED, LifeCycle, Result, sources_of
 from headrace.store import health_timers
 from headrace.store.records import Attempt, Run, TaskRun
 from headrace.store.schema import attempts, counters, repairs, runs, task_runs
@@ -178,6 +178,46 @@ def list_runs(
         stmt = stmt.where(runs.c.start_time <= start_time_to)
     rows = conn.execute(stmt.limit(limit).offset(offset)).all()
     return [Run.from_row(r) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class RunCell:
+    """What a list shows of one run: its id, start and state."""
+
+    run_id: int
+    start_time: int
+    life_cycle: LifeCycle
+    result: Result | None
+
+
+def recent_runs_of_jobs(
+    conn: Connection, job_ids: Sequence[int], per_job: int
+) -> dict[int, list[RunCell]]:
+    """The newest `per_job` runs of each job, newest first, in one query per 900 jobs."""
+    found: dict[int, list[RunCell]] = {j: [] for j in job_ids}
+    ids = list(job_ids)
+    cols = [runs.c.job_id, runs.c.run_id, runs.c.start_time]
+    cols += [runs.c.life_cycle_state, runs.c.result_state]
+    for i in range(0, len(ids), 900):
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=runs.c.job_id,
+                order_by=(runs.c.start_time.desc(), runs.c.run_id.desc()),
+            )
+            .label("rank")
+        )
+        inner = select(*cols, rank).where(runs.c.job_id.in_(ids[i : i + 900])).subquery()
+        stmt = (
+            select(*[inner.c[c.name] for c in cols])
+            .where(inner.c.rank <= per_job)
+            .order_by(inner.c.job_id, inner.c.rank)
+        )
+        lives = {s.value: s for s in LifeCycle}
+        for job_id, run_id, start, life, result in conn.execute(stmt):
+            cell = RunCell(run_id, start, lives[life], Result(result) if result else None)
+            found[job_id].append(cell)
+    return found
 
 
 def count_admitted_runs(conn: Connection, job_id: int) -> int:

@@ -16,15 +16,37 @@ GAP_X, GAP_Y = 64, 14
 PAD = 12
 CENTRE_UP_TO = 12  # tasks in the tallest layer
 
+# Task-type icons are inline SVG symbols (ICON_PATHS, drawn in a 16x16 box by the graph
+# macro), never font glyphs: a glyph missing from the reader's fonts rendered as a box.
 _TYPE_ICONS = {
-    "notebook_task": ("📓", "notebook"),
-    "spark_python_task": ("🐍", "python"),
-    "python_wheel_task": ("📦", "wheel"),
-    "shell_command_task": ("$", "shell"),
-    "condition_task": ("◇", "condition"),
-    "for_each_task": ("⟳", "for each"),
-    "sql_task": ("⛁", "sql"),
-    "run_job_task": ("↗", "run job"),
+    "notebook_task": ("notebook", "notebook"),
+    "spark_python_task": ("python", "python"),
+    "python_wheel_task": ("wheel", "wheel"),
+    "shell_command_task": ("shell", "shell"),
+    "condition_task": ("condition", "condition"),
+    "for_each_task": ("loop", "for each"),
+    "sql_task": ("sql", "sql"),
+    "run_job_task": ("run-job", "run job"),
+    "pipeline_task": ("pipeline", "pipeline"),
+    "dbt_task": ("sql", "dbt"),
+    "spark_jar_task": ("jar", "spark jar"),
+    "spark_submit_task": ("jar", "spark submit"),
+}
+
+# SVG path data (16x16 viewBox, stroked, no fill) per icon id.
+ICON_PATHS = {
+    "notebook": "M3 1.5h9.5v13H3z M5.5 1.5v13 M8 5h3 M8 8h3",
+    "python": "M6 3L2 8l4 5 M10 3l4 5-4 5",
+    "wheel": "M2 5l6-3 6 3v6l-6 3-6-3z M2 5l6 3 6-3 M8 8v6",
+    "shell": "M2 4l4 4-4 4 M8 12.5h6",
+    "condition": "M8 1.5l6.5 6.5-6.5 6.5L1.5 8z",
+    "loop": "M13 8a5 5 0 1 1-1.5-3.6 M12 1.5v3h-3",
+    "sql": "M3 3.5c0-2.7 10-2.7 10 0s-10 2.7-10 0z M3 3.5v9c0 2.7 10 2.7 10 0v-9"
+    " M3 8c0 2.7 10 2.7 10 0",
+    "run-job": "M9 2h5v5 M14 2L7 9 M12 10v4H2V4h4",
+    "pipeline": "M1.5 3h5v3.5h-5z M9.5 9.5h5V13h-5z M4 6.5V11h5.5",
+    "jar": "M4 2h8 M5 2v2c-1.5 1-2 2-2 3.5V14h10V7.5c0-1.5-.5-2.5-2-3.5V2",
+    "task": "M8 4a4 4 0 1 0 .01 0z",
 }
 
 
@@ -32,7 +54,7 @@ _TYPE_ICONS = {
 class Node:
     key: str
     kind: str  # the task type's short name
-    icon: str
+    icon: str  # an ICON_PATHS id
     layer: int = 0
     order: float = 0.0
     x: int = 0
@@ -61,6 +83,11 @@ class Graph:
     width: int = 0
     height: int = 0
 
+    @property
+    def icons(self) -> dict[str, str]:
+        """The icon symbols this graph uses: id -> SVG path data."""
+        return {n.icon: ICON_PATHS[n.icon] for n in self.nodes}
+
 
 def task_kind(task: dict[str, Any]) -> tuple[str, str]:
     """(icon, short type name) of a task's settings."""
@@ -68,7 +95,7 @@ def task_kind(task: dict[str, Any]) -> tuple[str, str]:
         if task.get(key) is not None:
             return look
     kind = next((k for k in task if k.endswith("_task")), "task")
-    return "•", kind.removesuffix("_task").replace("_", " ")
+    return "task", kind.removesuffix("_task").replace("_", " ")
 
 
 def layout(tasks: list[dict[str, Any]]) -> Graph:

@@ -265,9 +265,32 @@ def home(request: Request) -> Response:
 @_ui_errors
 def jobs_page(request: Request) -> Response:
     who = _who(request)
-    query = request.query_params.get("q", "")
-    rows = views.job_rows(_ctx(request).store, who, query, now_ms())
-    return _render(request, "jobs.html", who=who, rows=rows, q=query, nav="jobs")
+    filters = _job_filters(request)
+    rows = views.job_rows(_ctx(request).store, who, filters, now_ms())
+    return _render(
+        request,
+        "jobs.html",
+        who=who,
+        rows=rows,
+        f=filters,
+        q=filters.name,
+        live_query=request.url.query,
+        job_states=views.JOB_STATES,
+        nav="jobs",
+    )
+
+
+def _job_filters(request: Request) -> views.JobFilters:
+    """The jobs search from the query string; an unknown state is refused by name."""
+    q = request.query_params
+    state = q.get("state", "")
+    if state and state not in views.JOB_STATES:
+        from headrace.errors import SpecError, SpecIssue
+
+        raise SpecError([SpecIssue("state", f"must be one of {', '.join(views.JOB_STATES)}")])
+    return views.JobFilters(
+        name=q.get("q", ""), tag=q.get("tag", ""), owner=q.get("owner", ""), state=state
+    )
 
 
 @router.get("/jobs/live")
@@ -275,8 +298,7 @@ def jobs_page(request: Request) -> Response:
 def jobs_live(request: Request) -> Response:
     """The jobs table's body, for the page's script to swap in when it changed."""
     who = _who(request)
-    query = request.query_params.get("q", "")
-    rows = views.job_rows(_ctx(request).store, who, query, now_ms())
+    rows = views.job_rows(_ctx(request).store, who, _job_filters(request), now_ms())
     token = session.session_token(request) or ""
     html = (
         _templates()
@@ -405,8 +427,9 @@ def runs_list(request: Request) -> Response:
         start_from=_ms_of(q.get("from"), "from"),
         start_to=_ms_of(q.get("to"), "to"),
         page=_int_param(request, "page") or 0,
+        search=views.RunSearch(name=q.get("q", ""), owner=q.get("owner", ""), tag=q.get("tag", "")),
     )
-    filters = {k: q.get(k, "") for k in ("state", "job_id", "from", "to")}
+    filters = {k: q.get(k, "") for k in ("state", "job_id", "from", "to", "q", "owner", "tag")}
     return _render(request, "runs.html", who=who, p=page, filters=filters, nav="runs")
 
 

@@ -22,6 +22,7 @@ from headrace.store import jobs as job_store
 from headrace.store import runs as run_store
 from headrace.store.db import Store
 from headrace.store.records import Job, Run
+from headrace.store.runs import RunCell
 from headrace.ui import cron_words
 from headrace.ui.graph import Graph, layout
 from headrace.ui.status import Status, status_of
@@ -35,7 +36,7 @@ def may(level: str | None, needed: str) -> bool:
     return level_rank(level) >= level_rank(needed)
 
 
-def run_status(run: Run) -> Status:
+def run_status(run: Run | RunCell) -> Status:
     return status_of(run.life_cycle, run.result)
 
 
@@ -76,7 +77,7 @@ class JobRow:
     trigger: str
     paused: bool
     next_fire: int | None
-    recent: list[Run]  # oldest first, so the newest cell is on the right
+    recent: list[RunCell]  # oldest first, so the newest cell is on the right
     level: str | None
 
     @property
@@ -84,26 +85,94 @@ class JobRow:
         return may(self.level, "CAN_MANAGE_RUN")
 
 
-def job_rows(store: Store, who: Principal, query: str, now: int) -> list[JobRow]:
-    """Jobs the user may see whose name contains `query` (case-insensitive)."""
+JOB_STATES = {
+    "succeeded": "Last run succeeded",
+    "failed": "Last run failed",
+    "active": "Running now",
+    "canceled": "Last run canceled",
+    "never": "Never run",
+}
+
+
+@dataclass
+class JobFilters:
+    """The jobs list's search: name (substring), tag (`key` or `key:value`), owner, state."""
+
+    name: str = ""
+    tag: str = ""
+    owner: str = ""
+    state: str = ""
+
+    def keeps(self, job: Job) -> bool:
+        if self.name.strip() and self.name.strip().lower() not in job.name.lower():
+            return False
+        owner = self.owner.strip().lower()
+        if owner and owner not in (job.creator_user_name or "").lower():
+            return False
+        return self.keeps_tags(job.settings.get("tags") or {})
+
+    def keeps_tags(self, tags: dict[str, Any]) -> bool:
+        tag = self.tag.strip()
+        if not tag:
+            return True
+        key, sep, value = tag.partition(":")
+        have = {str(k).lower(): str(v).lower() for k, v in tags.items()}
+        key, value = key.strip().lower(), value.strip().lower()
+        return key in have and (not sep or have[key] == value)
+
+    def keeps_runs(self, recent: list[RunCell]) -> bool:
+        """`recent`: newest first."""
+        if not self.state:
+            return True
+        if self.state == "never":
+            return not recent
+        if self.state == "active":
+            return any(_matches_state(r, "active") for r in recent)
+        return bool(recent) and _matches_state(recent[0], self.state)
+
+
+def _level_from(entries: list[dict[str, str]], who: Principal) -> str | None:
+    """`engine.jobs.effective_level` over an access control list already read."""
+    if who.admin:
+        return "IS_OWNER"
+    best: str | None = None
+    for entry in entries:
+        mine = (entry["principal_type"] == "user" and entry["principal"] == who.user_name) or (
+            entry["principal_type"] == "group" and entry["principal"] in who.groups
+        )
+        if mine and level_rank(entry["level"]) > level_rank(best):
+            best = entry["level"]
+    return best
+
+
+def job_rows(store: Store, who: Principal, query: str | JobFilters, now: int) -> list[JobRow]:
+    """Jobs the user may see that match the search (a string: the name, case-insensitive).
+
+    A fixed number of queries whatever the number of jobs: the recent runs and the permissions
+    of all listed jobs are read in one batch each.
+    """
+    filters = query if isinstance(query, JobFilters) else JobFilters(name=query)
     visible, _ = job_service.list_jobs(store, who, name=None, after_id=0, limit=10_000)
-    needle = query.strip().lower()
+    kept = [job for job in visible if filters.keeps(job)]
+    ids = [job.job_id for job in kept]
     rows = []
     with store.read() as conn:
-        for job in visible:
-            if needle and needle not in job.name.lower():
-                continue
-            recent = run_store.list_runs(conn, job_id=job.job_id, limit=RECENT_RUNS)
-            rows.append(
-                JobRow(
-                    job=job,
-                    trigger=cron_words.describe_trigger(job.settings),
-                    paused=actions.is_paused(job.settings),
-                    next_fire=cron_words.next_fire_ms(job.settings, now),
-                    recent=list(reversed(recent)),
-                    level=effective_level(conn, who, job.job_id),
-                )
+        recent_of = run_store.recent_runs_of_jobs(conn, ids, RECENT_RUNS)
+        acl_of = job_store.permissions_of_jobs(conn, ids)
+    for job in kept:
+        recent = recent_of[job.job_id]
+        if not filters.keeps_runs(recent):
+            continue
+        rows.append(
+            JobRow(
+                job=job,
+                trigger=cron_words.describe_trigger(job.settings),
+                paused=actions.is_paused(job.settings),
+                next_fire=cron_words.next_fire_ms(job.settings, now),
+                recent=list(reversed(recent)),
+                level=_level_from(acl_of[job.job_id], who),
             )
+        )
     return rows
 
 
@@ -337,7 +406,7 @@ STATE_FILTERS = {
 }
 
 
-def _matches_state(run: Run, state: str) -> bool:
+def _matches_state(run: Run | RunCell, state: str) -> bool:
     look = run_status(run)
     if state == "active":
         return run.life_cycle not in (
@@ -354,6 +423,26 @@ def _matches_state(run: Run, state: str) -> bool:
     return True
 
 
+@dataclass
+class RunSearch:
+    """The runs list's search: run name (substring), owner (who it runs as), job tag."""
+
+    name: str = ""
+    owner: str = ""
+    tag: str = ""
+
+    def keeps(self, run: Run) -> bool:
+        name, owner = self.name.strip().lower(), self.owner.strip().lower()
+        if name and name not in (run.run_name or "").lower():
+            return False
+        return not owner or owner in (run.run_as or "").lower()
+
+    def keeps_tags(self, settings_json: str) -> bool:
+        """Whether the run's settings carry the tag (`key` or `key:value`)."""
+        tags = json.loads(settings_json).get("tags") or {}
+        return JobFilters(tag=self.tag).keeps_tags(tags)
+
+
 def runs_page(
     store: Store,
     who: Principal,
@@ -363,8 +452,10 @@ def runs_page(
     start_from: int | None,
     start_to: int | None,
     page: int,
+    search: RunSearch | None = None,
 ) -> RunsPage:
     """One page of the runs the user may see, newest first."""
+    search = search or RunSearch()
     with store.read() as conn:
         candidates = run_store.list_runs(
             conn,
@@ -378,8 +469,14 @@ def runs_page(
         visible = [
             r
             for r in candidates
-            if _matches_state(r, state) and actions.run_allowed(conn, who, r, "CAN_VIEW")
+            if _matches_state(r, state)
+            and search.keeps(r)
+            and actions.run_allowed(conn, who, r, "CAN_VIEW")
         ]
+        if search.tag.strip():
+            visible = [
+                r for r in visible if search.keeps_tags(run_store.run_settings(conn, r.run_id))
+            ]
         chunk = visible[page * RUNS_PAGE : (page + 1) * RUNS_PAGE]
         names = job_store.job_names(conn, {r.job_id for r in chunk if r.job_id is not None})
     choices, _ = job_service.list_jobs(store, who, name=None, after_id=0, limit=10_000)
