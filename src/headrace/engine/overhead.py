@@ -25,6 +25,7 @@ that ended last (the one the task waited for), to a root, which waited for the r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 from sqlalchemy import Connection
 
@@ -156,7 +157,7 @@ def analyse(run_start: int, run_end: int | None, tasks: list[TaskTimes], now: in
         )
     out.critical_path = _critical_path(out, now)
     on_path = set(out.critical_path)
-    pairs = set(zip(out.critical_path, out.critical_path[1:], strict=False))
+    pairs = set(pairwise(out.critical_path))
     for task in out.tasks:
         task.critical = task.key in on_path
         if task.critical:

@@ -450,6 +450,7 @@ def run_live(request: Request, run_id: int) -> Response:
     token = session.session_token(request) or ""
     env = _templates()
     values = {"p": page, "csrf": session.csrf_token(token)}
+    crit = page.critical
     return JSONResponse(
         {
             "active": page.active,
@@ -459,11 +460,13 @@ def run_live(request: Request, run_id: int) -> Response:
                 "label": page.status.label,
             },
             "tasks": {
-                k: {"css": s.css, "icon": s.icon, "label": s.label}
+                k: {"css": s.css, "icon": s.icon, "label": s.label, "crit": k in crit["nodes"]}
                 for k, s in page.task_status.items()
             },
+            "critical_edges": [f"{a}>{b}" for a, b in sorted(crit["edges"])],
             "html": {
                 "run-summary": env.get_template("_run_summary.html").render(values),
+                "run-overhead": env.get_template("_run_overhead.html").render(values),
                 "run-timeline": env.get_template("_run_timeline.html").render(values),
                 "run-tasks": env.get_template("_run_tasks.html").render(values),
             },

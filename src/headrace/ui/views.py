@@ -9,13 +9,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import pairwise
 from typing import Any
 
 from sqlalchemy import Connection
 
-from headrace.engine import actions
+from headrace.engine import actions, overhead
 from headrace.engine import jobs as job_service
 from headrace.engine.jobs import Principal, effective_level, level_rank
+from headrace.engine.overhead import PHASE_LABELS, EdgeOverhead, RunOverhead, TaskOverhead
 from headrace.engine.run_view import run_to_api
 from headrace.states import LifeCycle, Result
 from headrace.store import jobs as job_store
@@ -266,6 +268,13 @@ class TimelineRow:
 
 
 @dataclass
+class OverheadRow:
+    task: TaskOverhead
+    segments: list[tuple[str, str, int, float]]  # phase, label, ms, % of the task's time
+    waits: list[EdgeOverhead]  # its upstream edges
+
+
+@dataclass
 class RunPage:
     run: Run
     view: dict[str, Any]
@@ -283,6 +292,30 @@ class RunPage:
     history: list[dict[str, Any]] = field(default_factory=list)
     # Deliveries of this run's notifications (state, attempts, last error), newest first.
     notifications: list[dict[str, Any]] = field(default_factory=list)
+    overhead: RunOverhead | None = None  # where the time goes (engine.overhead)
+
+    @property
+    def critical(self) -> dict[str, Any]:
+        """The critical path for the graph and timeline: task keys and (upstream, task) pairs."""
+        path = self.overhead.critical_path if self.overhead else []
+        return {"nodes": set(path), "edges": set(pairwise(path))}
+
+    @property
+    def overhead_rows(self) -> list[OverheadRow]:
+        """The overhead panel's rows, in the run's task order, critical path first."""
+        if self.overhead is None:
+            return []
+        rows = []
+        for t in self.overhead.tasks:
+            total = max(t.total, 1)
+            segments = [
+                (phase, PHASE_LABELS[phase], ms, round(100 * ms / total, 2))
+                for phase, ms in t.phases.items()
+                if ms > 0
+            ]
+            waits = [e for e in self.overhead.edges if e.target == t.key]
+            rows.append(OverheadRow(t, segments, waits))
+        return sorted(rows, key=lambda r: not r.task.critical)
 
     @property
     def active(self) -> bool:
@@ -312,6 +345,7 @@ def run_page(store: Store, who: Principal, run_id: int, now: int) -> RunPage:
         names = job_store.job_names(conn, {run.job_id}) if run.job_id is not None else {}
         defaults = actions.default_repair_tasks(conn, run_id) if not _active(run) else []
         deliveries = _notifications_of(conn, run_id)
+        spent = overhead.of_run(conn, run_id, now)
     tasks = view["tasks"]
     task_status = {t["task_key"]: api_status(t) for t in tasks}
     start = view["start_time"] or now
@@ -332,6 +366,7 @@ def run_page(store: Store, who: Principal, run_id: int, now: int) -> RunPage:
         span_label=fmt_duration(max(end, start + 1) - start),
         history=_history(view),
         notifications=deliveries,
+        overhead=spent,
     )
 
 

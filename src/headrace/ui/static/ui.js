@@ -25,12 +25,20 @@ function paintTasks(tasks) {
   for (const [key, look] of Object.entries(tasks)) {
     for (const node of document.querySelectorAll("g.node[data-task]")) {
       if (node.dataset.task !== key) continue;
-      node.setAttribute("class", `node st-${look.css}`);
+      node.setAttribute("class", `node st-${look.css}${look.crit ? " crit" : ""}`);
       const icon = node.querySelector(".state-icon");
       if (icon) icon.textContent = look.icon;
       const title = node.querySelector("title");
       if (title) title.textContent = title.textContent.replace(/(: .*)?$/, `: ${look.label}`);
     }
+  }
+}
+
+// The run's critical path on the graph's edges (names "upstream>task").
+function paintCritical(edges) {
+  const on = new Set(edges);
+  for (const edge of document.querySelectorAll("path.edge[data-edge]")) {
+    edge.classList.toggle("crit", on.has(edge.dataset.edge));
   }
 }
 
@@ -43,6 +51,7 @@ function livePage(root) {
     if (data) {
       for (const [id, html] of Object.entries(data.html || {})) swap(id, html);
       if (data.tasks) paintTasks(data.tasks);
+      if (data.critical_edges) paintCritical(data.critical_edges);
       if (data.interval) every = data.interval; // the server says how soon to ask again
       if (data.active === false) { root.dataset.done = "true"; return; }
     }
