@@ -48,6 +48,8 @@ DEFAULT_CATALOG_ENV = "HEADRACE_DEFAULT_CATALOG"
 IDLE_ENV = "HEADRACE_METASTORE_IDLE_SECONDS"
 DEFAULT_IDLE_SECONDS = 300.0
 START_TIMEOUT_ENV = "HEADRACE_METASTORE_START_SECONDS"
+# A Spark server may come up before the metastore: its client retries once a second this long.
+CONNECT_RETRIES = 300
 DEFAULT_START_TIMEOUT = 300.0
 # Catalog names that mean the session catalog (Databricks' legacy name is hive_metastore).
 ALIAS_CLASS = "io.headrace.spark.SessionCatalogAlias"
@@ -87,8 +89,9 @@ def jar_path() -> Path:
 def catalog_spark_conf(home: Path) -> dict[str, str]:
     """The Spark conf every Spark server of data directory `home` starts with.
 
-    Starts the data directory's metastore service if it is not running (waits until it
-    listens; the first start creates the Derby schema and takes tens of seconds). Keys:
+    Starts the data directory's metastore service if it is not running, without waiting for
+    it (its port is chosen first; the server's metastore client retries for up to
+    `CONNECT_RETRIES` seconds, and the first start creates the Derby schema). Keys:
     the Hive catalog and its metastore URI, the warehouse folder, the catalog aliases
     (`spark.sql.catalog.main`, ...), the `USE CATALOG` SQL extension,
     `spark.driver.extraClassPath` (Headrace's jar: join a user's own value with `os.pathsep`,
@@ -101,7 +104,9 @@ def catalog_spark_conf(home: Path) -> dict[str, str]:
     from headrace.compute.volumes import volumes_spark_conf
 
     home = Path(home).expanduser().resolve()
-    port = ensure_metastore(home)
+    # The server's JVM and the metastore's start side by side: Spark connects to the
+    # metastore on first catalog use, retrying while it is still starting.
+    port = ensure_metastore(home, wait=False)
     warehouse = warehouse_dir(home)
     warehouse.mkdir(parents=True, exist_ok=True)
     default = default_catalog()
@@ -110,6 +115,8 @@ def catalog_spark_conf(home: Path) -> dict[str, str]:
         "spark.hadoop.hive.metastore.uris": f"thrift://127.0.0.1:{port}",
         "spark.sql.warehouse.dir": warehouse.as_uri(),
         "spark.hadoop.hive.metastore.warehouse.dir": warehouse.as_uri(),
+        "spark.hadoop.hive.metastore.connect.retries": str(CONNECT_RETRIES),
+        "spark.hadoop.hive.metastore.client.connect.retry.delay": "1s",
         "spark.driver.extraClassPath": str(jar_path()),
         f"spark.sql.catalog.{default}": ALIAS_CLASS,
         f"spark.sql.catalog.{_LEGACY_CATALOG}": ALIAS_CLASS,
@@ -182,7 +189,29 @@ def _read_state(home: Path) -> dict | None:
         return None
     if not isinstance(state, dict) or not _alive(int(state.get("pid", 0))):
         return None
+    with contextlib.suppress(OSError):  # a recycled pid is not our supervisor
+        if b"headrace.compute.catalog" not in Path(f"/proc/{state['pid']}/cmdline").read_bytes():
+            return None
     return state
+
+
+def _previous_port(home: Path) -> int:
+    """The port the service had last time, if it is free (Spark servers started then still
+    name it), else 0 (any free port)."""
+    import socket
+
+    try:
+        port = int((catalog_dir(home) / "metastore.port").read_text())
+    except (OSError, ValueError):
+        return 0
+    with socket.socket() as probe:
+        # as Java's server socket: a port whose old connections linger in TIME_WAIT is free
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return 0
+    return port
 
 
 def metastore_port(home: Path) -> int | None:
@@ -191,20 +220,37 @@ def metastore_port(home: Path) -> int | None:
     return int(state["port"]) if state and state.get("port") else None
 
 
-def ensure_metastore(home: Path) -> int:
-    """The port of `home`'s metastore service, started (and waited for) if not running.
+def ensure_metastore(home: Path, *, wait: bool = True) -> int:
+    """The port of `home`'s metastore service, started if not running; with `wait`, once it
+    accepts connections.
 
     Safe from several processes at once: a file lock lets one of them start it.
+
+    Raises:
+        CatalogError: Java is missing, or (with `wait`) the service died or timed out.
     """
     home = Path(home).expanduser().resolve()
     with _locked(home):
         state = _read_state(home)
         if state and state.get("port"):
-            return int(state["port"])
-        return _start(home)
+            pid, port = int(state["pid"]), int(state["port"])
+        else:
+            pid, port = _start(home)
+    if wait:
+        _wait_ready(home, pid)
+    return port
 
 
-def _start(home: Path) -> int:
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _start(home: Path) -> tuple[int, int]:
+    """Launch the supervisor on a chosen port; (its pid, the port). Does not wait."""
     import shutil
 
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
@@ -213,12 +259,14 @@ def _start(home: Path) -> int:
             "openjdk-17-jre-headless)"
         )
     _state_file(home).unlink(missing_ok=True)
+    port = _previous_port(home) or _free_port()
+    (catalog_dir(home) / "metastore.port").write_text(str(port))
     log = _log_file(home)
     with open(log, "ab") as out:
         # `serve` forks the supervisor into its own session and returns at once with its pid
-        # on stdout: the supervisor outlives the task or server that asked for it.
+        # on stdout (after it recorded its state): it outlives whoever asked for it.
         started = subprocess.run(
-            [sys.executable, "-m", "headrace.compute.catalog", "serve", str(home)],
+            [sys.executable, "-m", "headrace.compute.catalog", "serve", str(home), str(port)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=out,
@@ -230,17 +278,20 @@ def _start(home: Path) -> int:
         raise CatalogError(
             f"the Spark catalog's metastore service did not start: {_tail(log)}"
         ) from None
+    return pid, port
+
+
+def _wait_ready(home: Path, pid: int) -> None:
     limit = float(os.environ.get(START_TIMEOUT_ENV) or DEFAULT_START_TIMEOUT)
     deadline = time.monotonic() + limit
+    log = _log_file(home)
     while time.monotonic() < deadline:
         state = _read_state(home)
-        if state and state.get("port") and state.get("pid") == pid:
-            return int(state["port"])
+        if state and state.get("pid") == pid and state.get("ready", True):
+            return
         if not _alive(pid):
             raise CatalogError(f"the Spark catalog's metastore service did not start: {_tail(log)}")
         time.sleep(0.2)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
     raise CatalogError(
         f"the Spark catalog's metastore service was not ready after {limit:.0f} s "
         f"({START_TIMEOUT_ENV}); see {log}"
@@ -316,7 +367,7 @@ def _java() -> str:
     return str(Path(java_home) / "bin" / "java") if java_home else "java"
 
 
-def _metastore_command(home: Path) -> list[str]:
+def _metastore_command(home: Path, port: int) -> list[str]:
     import pyspark
 
     jars = Path(pyspark.__file__).resolve().parent / "jars"
@@ -332,7 +383,7 @@ def _metastore_command(home: Path) -> list[str]:
         "-cp",
         os.pathsep.join([str(conf), str(jar_path()), f"{jars}/*"]),
         "io.headrace.spark.LoopbackMetastore",
-        "0",
+        str(port),
     ]
 
 
@@ -366,11 +417,19 @@ def _clients(uri: str) -> int:
     return count
 
 
-def _serve(home: Path) -> int:
-    """The supervisor: run the metastore JVM, publish its port, stop it when idle."""
+def _write_state(home: Path, state: dict) -> None:
+    tmp = _state_file(home).with_suffix(".tmp")
+    tmp.write_text(json.dumps(state))
+    tmp.replace(_state_file(home))
+
+
+def _serve(home: Path, port: int) -> int:
+    """The supervisor: run the metastore JVM on `port`, publish its state, stop it when idle."""
     idle_limit = float(os.environ.get(IDLE_ENV) or DEFAULT_IDLE_SECONDS)
+    state = {"pid": os.getpid(), "jvm_pid": None, "port": port, "home": str(home)}
+    _write_state(home, {**state, "ready": False})
     jvm = subprocess.Popen(
-        _metastore_command(home),
+        _metastore_command(home, port),
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         cwd=catalog_dir(home),
@@ -384,18 +443,15 @@ def _serve(home: Path) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     assert jvm.stdout is not None
-    port = 0
+    listening = False
     for raw in jvm.stdout:
-        line = raw.decode(errors="replace").strip()
-        if line.startswith("LISTENING "):
-            port = int(line.split()[1])
+        if raw.decode(errors="replace").strip() == f"LISTENING {port}":
+            listening = True
             break
-    if not port:
+    if not listening:
+        _state_file(home).unlink(missing_ok=True)
         return jvm.wait() or 1
-    state = {"pid": os.getpid(), "jvm_pid": jvm.pid, "port": port, "home": str(home)}
-    tmp = _state_file(home).with_suffix(".tmp")
-    tmp.write_text(json.dumps(state))
-    tmp.replace(_state_file(home))
+    _write_state(home, {**state, "jvm_pid": jvm.pid, "ready": True})
     print(f"metastore of {home} listening on 127.0.0.1:{port} (jvm pid {jvm.pid})", flush=True)
     uri = f"thrift://127.0.0.1:{port}"
     last_used = time.monotonic()
@@ -424,24 +480,31 @@ def _serve(home: Path) -> int:
     return 0
 
 
-def _daemonize(home: Path) -> int:
-    """Fork the supervisor into its own session; the parent prints its pid and returns."""
+def _daemonize(home: Path, port: int) -> int:
+    """Fork the supervisor into its own session; the parent prints its pid once the
+    supervisor has recorded its state, and returns."""
+    ready_r, ready_w = os.pipe()
     pid = os.fork()
     if pid:
+        os.close(ready_w)
+        os.read(ready_r, 1)  # the child closes its end after writing metastore.json
         print(pid, flush=True)
         return 0
+    os.close(ready_r)
     os.setsid()
+    _write_state(home, {"pid": os.getpid(), "port": port, "home": str(home), "ready": False})
+    os.close(ready_w)
     log = open(_log_file(home), "ab", buffering=0)  # noqa: SIM115 (the daemon's whole life)
     os.dup2(log.fileno(), 1)
     os.dup2(log.fileno(), 2)
     code = 1
     try:
-        code = _serve(home)
+        code = _serve(home, port)
     finally:
         os._exit(code)
 
 
 if __name__ == "__main__":  # python -m headrace.compute.catalog serve HOME
-    if len(sys.argv) != 3 or sys.argv[1] != "serve":
-        sys.exit("usage: python -m headrace.compute.catalog serve HOME")
-    sys.exit(_daemonize(Path(sys.argv[2]).resolve()))
+    if len(sys.argv) != 4 or sys.argv[1] != "serve":
+        sys.exit("usage: python -m headrace.compute.catalog serve HOME PORT")
+    sys.exit(_daemonize(Path(sys.argv[2]).resolve(), int(sys.argv[3])))

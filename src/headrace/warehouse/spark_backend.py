@@ -87,11 +87,14 @@ def _remote(url: str, warehouse_id: str, home: Path) -> str:
             f"warehouse {warehouse_id!r} runs on Spark, which is not installed here: "
             f"pip install 'headrace[spark]' ({exc})"
         ) from None
+    from headrace.compute.catalog import ensure_metastore
     from headrace.errors import HeadraceError
 
     try:
         take_lease(home, os.getpid())  # the warm server stays while this process uses it
-        return ensure_warm(home).remote
+        address = ensure_warm(home)
+        ensure_metastore(home)  # restarted (on its old port) if it stopped meanwhile
+        return address.remote
     except HeadraceError as exc:
         raise WarehouseError(f"warehouse {warehouse_id!r}: Spark did not start: {exc}") from None
 
