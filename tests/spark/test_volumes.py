@@ -102,3 +102,29 @@ def test_spark_reads_and_writes_volumes_in_the_data_directory(
     plain = home / "plain"
     spark.range(2).write.mode("overwrite").parquet(str(plain))
     assert any(p.suffix == ".parquet" for p in plain.iterdir())
+
+
+def test_task_code_gets_the_guard_from_the_task_hook(
+    tmp_path: Path, host_volumes_untouched: object
+) -> None:
+    """A Spark-capable task (here a spark_python_task that never starts Spark) runs with
+    Headrace's hook: its plain open() of a volume path fails with the folder to use."""
+    from support import Headrace
+
+    hr = Headrace(tmp_path)
+    hr.write("touch.py", "open('/Volumes/main/raw/files/x.txt', 'w').write('x')\n")
+    job = hr.write(
+        "job.yml",
+        """
+        name: guard
+        tasks:
+          - task_key: touch
+            spark_python_task: {python_file: touch.py}
+        """,
+    )
+    result = hr("run", job, "--json", timeout=300)
+    [task] = result.json()["tasks"]
+    assert task["state"]["result_state"] == "FAILED", result
+    message = task["state"]["state_message"]
+    assert "/Volumes/main/raw/files/x.txt: volumes are not mounted on this machine" in message
+    assert str(hr.home / "dbfs" / "Volumes" / "main" / "raw" / "files" / "x.txt") in message
