@@ -74,6 +74,9 @@ def create_app(ctx: ApiContext) -> FastAPI:
     from headrace.ui.ops_pages import router as ops_pages  # plan, backfills (issue 16)
 
     app.include_router(ops_pages)
+    from headrace.ui.builder import router as job_builder  # YAML editor, versions (issue 17)
+
+    app.include_router(job_builder)
 
     @app.get("/openapi.json", include_in_schema=False)
     def openapi(_who: Principal = Depends(principal_of)) -> Any:

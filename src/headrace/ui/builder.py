@@ -1,0 +1,211 @@
+"""The job builder's YAML tab (issue 17): create a job or edit one's settings as YAML text,
+through the same validation as the Jobs API (`engine.jobs.create_job` / `reset_job`); and a
+diff between any two versions of a job.
+
+A save is one engine call in one transaction: either the whole new version is stored or
+nothing is, and the page comes back with the text as typed and each error next to its field
+path.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+
+from headrace.errors import SpecError, SpecIssue
+from headrace.ui.routes import PostedForm, _back, _ctx, _form, _render, _ui_errors, _who
+
+router = APIRouter()
+
+STARTER = """\
+name: my job
+tasks:
+  - task_key: first
+    shell_command_task:
+      command: echo hello
+"""
+
+
+def _without_nulls(value: Any) -> Any:
+    """Settings minus null and empty fields (they mean the default); False and 0 are kept,
+    since a saved YAML must say exactly what the job sets."""
+    if isinstance(value, dict):
+        kept = {k: _without_nulls(v) for k, v in value.items()}
+        return {k: v for k, v in kept.items() if v is not None and v != [] and v != {}}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def settings_yaml(settings: dict[str, Any]) -> str:
+    import yaml
+
+    return yaml.safe_dump(_without_nulls(settings), sort_keys=False, allow_unicode=True, width=100)
+
+
+def parse_yaml(text: str) -> dict[str, Any]:
+    """The settings in the text. Raises: SpecError (YAML syntax, with its line; not a mapping)."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError([SpecIssue("yaml", f"{where}{problem}")]) from None
+    if not isinstance(data, dict):
+        raise SpecError([SpecIssue("yaml", "must be a mapping of job settings (name, tasks, …)")])
+    return data
+
+
+def _issues(exc: SpecError) -> list[SpecIssue]:
+    return exc.issues or [SpecIssue("", str(exc))]
+
+
+def _editor(
+    request: Request,
+    who: Any,
+    *,
+    job: Any,
+    text: str,
+    issues: list[SpecIssue] | None = None,
+    version: int | None = None,
+) -> Response:
+    return _render(
+        request,
+        "job_edit.html",
+        status_code=400 if issues else 200,
+        who=who,
+        job=job,
+        text=text,
+        issues=issues or [],
+        version=version,
+        nav="jobs",
+    )
+
+
+@router.get("/new-job")
+@_ui_errors
+def new_job(request: Request) -> Response:
+    return _editor(request, _who(request), job=None, text=STARTER)
+
+
+@router.post("/new-job")
+@_ui_errors
+def create_job(request: Request, form: Any = PostedForm) -> Response:
+    from headrace.engine import jobs as job_service
+
+    who = _who(request)
+    _form(request, form)
+    text = str(form.get("yaml", ""))
+    ctx = _ctx(request)
+    try:
+        settings = parse_yaml(text)
+        cap = ctx.settings.max_continuous_jobs_per_user
+        job_id = job_service.create_job(ctx.store, who, settings, max_continuous=cap)
+    except SpecError as exc:
+        return _editor(request, who, job=None, text=text, issues=_issues(exc))
+    return _back(request, f"/jobs/{job_id}", "Job created (version 1).")
+
+
+@router.get("/jobs/{job_id}/edit")
+@_ui_errors
+def edit_job(request: Request, job_id: int) -> Response:
+    from headrace.engine.jobs import require
+    from headrace.store import jobs as job_store
+
+    who = _who(request)
+    store = _ctx(request).store
+    with store.read() as conn:
+        job = require(conn, who, job_id, "CAN_MANAGE")
+        version = job_store.latest_version(conn, job_id)
+    return _editor(request, who, job=job, text=settings_yaml(job.settings), version=version)
+
+
+@router.post("/jobs/{job_id}/edit")
+@_ui_errors
+def save_job(request: Request, job_id: int, form: Any = PostedForm) -> Response:
+    from headrace.engine import jobs as job_service
+    from headrace.store import jobs as job_store
+
+    who = _who(request)
+    _form(request, form)
+    text = str(form.get("yaml", ""))
+    ctx = _ctx(request)
+    with ctx.store.read() as conn:
+        job = job_service.require(conn, who, job_id, "CAN_MANAGE")
+        before = job_store.latest_version(conn, job_id)
+    if str(form.get("version", "")) != str(before):
+        issue = SpecIssue(
+            "version",
+            f"the job was saved by someone else since you opened it (now version {before}); "
+            "your text is below: copy your changes, reload and apply them again",
+        )
+        return _editor(request, who, job=job, text=text, issues=[issue], version=before)
+    try:
+        settings = parse_yaml(text)
+        cap = ctx.settings.max_continuous_jobs_per_user
+        job_service.reset_job(ctx.store, who, job_id, settings, max_continuous=cap)
+    except SpecError as exc:
+        return _editor(request, who, job=job, text=text, issues=_issues(exc), version=before)
+    with ctx.store.read() as conn:
+        after = job_store.latest_version(conn, job_id)
+    return _back(request, f"/jobs/{job_id}/versions?to={after}", f"Saved as version {after}.")
+
+
+@router.get("/jobs/{job_id}/versions")
+@_ui_errors
+def versions(request: Request, job_id: int) -> Response:
+    from headrace.engine.jobs import require
+    from headrace.store import jobs as job_store
+
+    who = _who(request)
+    with _ctx(request).store.read() as conn:
+        job = require(conn, who, job_id, "CAN_VIEW")
+        found = job_store.versions(conn, job_id)
+    numbers = [v["version"] for v in found]
+    latest = numbers[-1] if numbers else None
+    to = _version_param(request, "to", numbers, latest)
+    default_from = max((n for n in numbers if to is not None and n < to), default=to)
+    since = _version_param(request, "from", numbers, default_from)
+    by_number = {v["version"]: v for v in found}
+    lines: list[tuple[str, str]] = []
+    if since is not None and to is not None:
+        old = settings_yaml(by_number[since]["settings"]).splitlines()
+        new = settings_yaml(by_number[to]["settings"]).splitlines()
+        for line in difflib.unified_diff(
+            old, new, f"version {since}", f"version {to}", lineterm=""
+        ):
+            kind = (
+                "meta"
+                if line.startswith(("---", "+++", "@@"))
+                else "add"
+                if line.startswith("+")
+                else "del"
+                if line.startswith("-")
+                else "same"
+            )
+            lines.append((kind, line))
+    return _render(
+        request,
+        "job_versions.html",
+        who=who,
+        job=job,
+        versions=found,
+        since=since,
+        to=to,
+        diff=lines,
+        nav="jobs",
+    )
+
+
+def _version_param(request: Request, name: str, numbers: list[int], default: int | None) -> Any:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or int(raw) not in numbers:
+        raise SpecError([SpecIssue(name, f"must be one of the job's versions, got {raw!r}")])
+    return int(raw)
