@@ -10,6 +10,7 @@ path.
 from __future__ import annotations
 
 import difflib
+import functools
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -39,10 +40,41 @@ def _without_nulls(value: Any) -> Any:
     return value
 
 
+@functools.cache
+def _defaults() -> tuple[dict[str, Any], dict[str, Any]]:
+    """What the stored settings of a job and of a task hold when nothing is set."""
+    import json
+
+    from headrace.engine.run_plan import settings_to_json
+    from headrace.spec.loader import parse_job_settings
+
+    task = {"task_key": "t", "shell_command_task": {"command": "x"}}
+    stored = json.loads(settings_to_json(parse_job_settings({"name": "x", "tasks": [task]})))
+    job = {k: v for k, v in stored.items() if k not in ("name", "tasks")}
+    (one,) = stored["tasks"]
+    return job, {k: v for k, v in one.items() if k not in ("task_key", "shell_command_task")}
+
+
+def _without_defaults(settings: dict[str, Any]) -> dict[str, Any]:
+    """Settings minus the job and task fields at their default value: what the job sets.
+    Saving the text back gives the same settings (an omitted field takes its default)."""
+    job_defaults, task_defaults = _defaults()
+    out = {k: v for k, v in settings.items() if k not in job_defaults or job_defaults[k] != v}
+    if isinstance(settings.get("tasks"), list):
+        out["tasks"] = [
+            {k: v for k, v in t.items() if k not in task_defaults or task_defaults[k] != v}
+            if isinstance(t, dict)
+            else t
+            for t in settings["tasks"]
+        ]
+    return out
+
+
 def settings_yaml(settings: dict[str, Any]) -> str:
     import yaml
 
-    return yaml.safe_dump(_without_nulls(settings), sort_keys=False, allow_unicode=True, width=100)
+    concise = _without_nulls(_without_defaults(settings))
+    return yaml.safe_dump(concise, sort_keys=False, allow_unicode=True, width=100)
 
 
 def parse_yaml(text: str) -> dict[str, Any]:
