@@ -51,6 +51,10 @@ def test_create_edit_and_diff_a_job_as_yaml(
     assert refused.status_code == 400
     assert "Not saved" in refused.text and "cycle" in refused.text.lower()
     assert _textarea(refused.text) == cyclic  # the text comes back as typed
+    assert "is outlined on the graph" in refused.text  # the cycle, drawn
+    outlined = re.findall(r'<g class="node st-none crit" data-task="(\w+)"', refused.text)
+    assert set(outlined) == {"check", "load", "report"}  # extract is not in it
+    assert len(re.findall(r'class="edge[^"]* crit"', refused.text)) == 3
     missing = JOB.replace("command: echo load", "")
     refused = ui.post("/new-job", {"yaml": missing})
     assert refused.status_code == 400

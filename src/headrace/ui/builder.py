@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import difflib
 import functools
+from itertools import pairwise
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -106,6 +107,7 @@ def _editor(
     issues: list[SpecIssue] | None = None,
     version: int | None = None,
 ) -> Response:
+    graph, cycle = _preview(text, issues or [])
     return _render(
         request,
         "job_edit.html",
@@ -115,8 +117,43 @@ def _editor(
         text=text,
         issues=issues or [],
         version=version,
+        graph=graph,
+        cycle=cycle,
+        marked={"nodes": set(cycle), "edges": set(pairwise(cycle))},
         nav="jobs",
     )
+
+
+def _preview(text: str, issues: list[SpecIssue]) -> tuple[Any, list[str]]:
+    """The task graph of the text as it stands (None if it does not parse), and the
+    dependency cycle an error names (drawn outlined on it)."""
+    import re
+
+    from headrace.ui.graph import layout
+
+    cycle: list[str] = []
+    for issue in issues:
+        found = re.search(r"dependency cycle: (.+)$", issue.message)
+        if found:
+            cycle = [k.strip() for k in found.group(1).split("->")]
+            break
+    try:
+        data = parse_yaml(text)
+    except SpecError:
+        return None, cycle
+    tasks = [
+        t
+        for t in data.get("tasks") or []
+        if isinstance(t, dict) and isinstance(t.get("task_key"), str)
+    ]
+    for t in tasks:  # keep only well-formed dependencies for the drawing
+        deps = t.get("depends_on")
+        t["depends_on"] = (
+            [d for d in deps if isinstance(d, dict) and isinstance(d.get("task_key"), str)]
+            if isinstance(deps, list)
+            else []
+        )
+    return (layout(tasks) if tasks else None), cycle
 
 
 @router.get("/new-job")

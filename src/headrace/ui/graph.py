@@ -186,6 +186,9 @@ def _place(graph: Graph, layers: dict[int, list[Node]], nodes: dict[str, Node]) 
         x2, y2 = b.x, b.y + NODE_H // 2
         mid = (x1 + x2) // 2
         e.path = f"M{x1},{y1} C{mid},{y1} {mid},{y2} {x2},{y2}"
+        if x2 <= a.x:  # a back edge (only in a cycle being shown): loop round below the boxes
+            low = max(a.y, b.y) + NODE_H + GAP_Y
+            e.path = f"M{x1},{y1} C{x1 + 40},{low} {x2 - 40},{low} {x2},{y2}"
         e.label_x, e.label_y = x1 + 10, y1 + (6 if y2 >= y1 else -6) + (4 if y2 >= y1 else 0)
     graph.width = PAD * 2 + (max(layers, default=0) + 1) * (NODE_W + GAP_X) - GAP_X
     graph.height = int(PAD * 2 + max(tallest, 1) * (NODE_H + GAP_Y) - GAP_Y)
