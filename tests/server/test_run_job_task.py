@@ -68,10 +68,8 @@ def test_python_params_replace_the_task_parameters(alice: User, files: Path) -> 
     assert "argv ['a', 'b']" in w.jobs.get_run_output(run.tasks[0].run_id).logs
 
 
-def test_run_now_refuses_unknown_and_unsupported_fields(alice: User) -> None:
+def test_run_now_refuses_unknown_fields(alice: User) -> None:
     w = alice.w
     job_id = w.jobs.create(name="strict", tasks=[shell("a", "true")]).job_id
-    with pytest.raises(InvalidParameterValue, match="jar_params: not supported"):
-        w.jobs.run_now(job_id, jar_params=["x"])
     with pytest.raises(InvalidParameterValue, match="colour: unknown field"):
         w.api_client.do("POST", "/api/2.2/jobs/run-now", body={"job_id": job_id, "colour": "red"})
