@@ -58,7 +58,8 @@ def test_create_edit_and_diff_a_job_as_yaml(
     missing = JOB.replace("command: echo load", "")
     refused = ui.post("/new-job", {"yaml": missing})
     assert refused.status_code == 400
-    assert re.search(r'<li data-field="tasks\[2\][^"]*"><code>tasks\[2\]', refused.text)
+    assert re.search(r'<li data-field="tasks\[2\][^"]*">', refused.text)
+    assert '<span class="line-no">line 12</span> <code>tasks[2]</code>' in refused.text  # its line
     assert "built in the ui" not in ui.get("/jobs").text  # nothing saved
 
     made = ui.post("/new-job", {"yaml": JOB})

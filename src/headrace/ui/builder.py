@@ -98,6 +98,36 @@ def _issues(exc: SpecError) -> list[SpecIssue]:
     return exc.issues or [SpecIssue("", str(exc))]
 
 
+def line_of(text: str, path: str) -> int | None:
+    """The line (1-based) of the YAML text where a field path such as
+    `tasks[2].shell_command_task.command` is written, or of its nearest written parent."""
+    import re
+
+    import yaml
+
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    if node is None or not path or path == "yaml":
+        return None
+    line = None
+    for name, index in re.findall(r"([^.\[\]]+)|\[(\d+)\]", path):
+        child = None
+        if name and isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if getattr(k, "value", None) == name), None)
+            key = next((k for k, _ in node.value if getattr(k, "value", None) == name), None)
+            if key is not None:
+                line = key.start_mark.line + 1
+        elif index and isinstance(node, yaml.SequenceNode) and int(index) < len(node.value):
+            child = node.value[int(index)]
+            line = child.start_mark.line + 1
+        if child is None:
+            break
+        node = child
+    return line
+
+
 def _editor(
     request: Request,
     who: Any,
@@ -108,6 +138,7 @@ def _editor(
     version: int | None = None,
 ) -> Response:
     graph, cycle = _preview(text, issues or [])
+    lines = {i.path: line_of(text, i.path) for i in issues or []}
     return _render(
         request,
         "job_edit.html",
@@ -119,6 +150,7 @@ def _editor(
         version=version,
         graph=graph,
         cycle=cycle,
+        lines=lines,
         marked={"nodes": set(cycle), "edges": set(pairwise(cycle))},
         nav="jobs",
     )
