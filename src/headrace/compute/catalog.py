@@ -253,6 +253,8 @@ def _start(home: Path) -> tuple[int, int]:
     """Launch the supervisor on a chosen port; (its pid, the port). Does not wait."""
     import shutil
 
+    from headrace.compute.server import service_env
+
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         raise CatalogError(
             "Java is not installed: Spark needs Java 17 (Debian: apt-get install "
@@ -270,6 +272,7 @@ def _start(home: Path) -> tuple[int, int]:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=out,
+            env=service_env(),
             check=False,
         )
     try:

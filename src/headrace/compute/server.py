@@ -263,7 +263,7 @@ def start_server(folder: Path, config: dict[str, Any]) -> ClusterAddress:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=keeper_log,
-            env=_keeper_env(),
+            env=service_env(),
             start_new_session=True,  # outlives the task or worker thread that asked
         )
     assert proc.stdout is not None
@@ -284,10 +284,15 @@ def start_server(folder: Path, config: dict[str, Any]) -> ClusterAddress:
     raise ComputeError(line.removeprefix("ERROR").strip())
 
 
-def _keeper_env() -> dict[str, str]:
-    # A task's identity must not leak into the keeper: recovery kills processes by it.
-    drop = ("HEADRACE_TASK_RUN_ID", "HEADRACE_WORKER_ID", "HEADRACE_RUN_ID", "SPARK_REMOTE")
-    env = {k: v for k, v in os.environ.items() if k not in drop}
+_TASK_IDENTITY = ("HEADRACE_TASK_RUN_ID", "HEADRACE_WORKER_ID", "HEADRACE_RUN_ID", "SPARK_REMOTE")
+
+
+def service_env() -> dict[str, str]:
+    """The environment of a service that outlives the task that started it (keeper, metastore).
+
+    A task's identity must not leak into it: recovery kills a lost attempt's processes by it.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in _TASK_IDENTITY}
     package_root = str(Path(__file__).resolve().parents[2])
     path = env.get("PYTHONPATH")
     env["PYTHONPATH"] = package_root + (os.pathsep + path if path else "")

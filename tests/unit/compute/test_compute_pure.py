@@ -113,3 +113,19 @@ def test_named_cluster_specs_keep_cloud_values_and_name_bad_fields() -> None:
         check_spec({"cluster_name": "c", "spark_conf": ["a=b"]})
     with pytest.raises(SpecError, match="num_workers"):
         check_spec({"cluster_name": "c", "num_workers": -1})
+
+
+def test_services_started_from_a_task_do_not_carry_its_identity(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Recovery kills a lost attempt's processes by these entries: a shared metastore or warm
+    # server that a task happened to start must not look like part of that task.
+    from headrace.compute.server import service_env
+
+    for name in ("HEADRACE_TASK_RUN_ID", "HEADRACE_WORKER_ID", "HEADRACE_RUN_ID", "SPARK_REMOTE"):
+        monkeypatch.setenv(name, "1001")
+    monkeypatch.setenv("JAVA_HOME", "/usr/lib/jvm/x")
+    env = service_env()
+    assert not {"HEADRACE_TASK_RUN_ID", "HEADRACE_WORKER_ID", "HEADRACE_RUN_ID"} & env.keys()
+    assert "SPARK_REMOTE" not in env
+    assert env["JAVA_HOME"] == "/usr/lib/jvm/x"
