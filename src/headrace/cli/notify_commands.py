@@ -103,8 +103,13 @@ def _target(dest: outbox.Destination) -> str:
     """Where a destination sends, without secrets: addresses, or the URL's host."""
     from urllib.parse import urlsplit
 
+    from headrace.runtime.secrets import SecretError
+
     kind = service.TYPE_TO_KIND[dest.destination_type]
-    config = dest.config[kind]
+    try:  # URLs are stored sealed: only their host is shown, and only with the key at hand
+        config = service.unseal(dest.config)[kind]
+    except SecretError:
+        return "(sealed: the secrets key is not available here)"
     if kind == "email":
         return ", ".join(config["addresses"])
     if "url" in config:
