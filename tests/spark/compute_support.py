@@ -14,7 +14,7 @@ from typing import Any
 
 from databricks.sdk import WorkspaceClient
 
-from support import Server, settle, wait_for
+from support import Headrace, Server, settle, wait_for
 
 from .catalog_support import our_jvms
 
@@ -38,6 +38,17 @@ def serve(root: Path, *, workers: int = 3) -> Iterator[Server]:
     finally:
         server.close()
         stop_everything(server.home)
+
+
+def spark_cli(home: Path) -> Iterator[Headrace]:
+    """The CLI over one data directory (one metastore start); every JVM of it stopped after."""
+    cli = Headrace(home)
+    cli.env["HEADRACE_SPARK_DRIVER_MEMORY"] = DRIVER_MEMORY
+    try:
+        yield cli
+    finally:
+        cli.close()
+        stop_everything(cli.home)
 
 
 def stop_everything(home: Path) -> None:

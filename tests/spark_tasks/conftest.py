@@ -20,15 +20,9 @@ def hello_jar(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def spark_hr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Headrace]:
     """The CLI over one data directory for the module (one metastore start); stopped after."""
-    from spark.compute_support import DRIVER_MEMORY, stop_everything
+    from spark.compute_support import spark_cli
 
-    cli = Headrace(tmp_path_factory.mktemp("spark-cli"))
-    cli.env["HEADRACE_SPARK_DRIVER_MEMORY"] = DRIVER_MEMORY
-    try:
-        yield cli
-    finally:
-        cli.close()
-        stop_everything(cli.home)
+    yield from spark_cli(tmp_path_factory.mktemp("spark-cli"))
 
 
 __all__ = ["hello_jar", "spark_hr"]

@@ -9,6 +9,7 @@ Chromium these tests skip, except with CI=true, where they fail (`.ci/run` insta
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,7 +110,9 @@ def test_run_now_watch_it_turn_green_and_read_logs_live(
     run_id = int(page.url.rsplit("/", 1)[1].split("?")[0])
     mark_page(page)
     transform = page.locator("g.node[data-task=transform]")
-    expect(transform).to_have_class("node st-run", timeout=WAIT_MS)  # live: running
+    expect(transform).to_have_class(
+        re.compile(r"\bnode st-run\b"), timeout=WAIT_MS
+    )  # live: running
     shot(page, "run-running")
 
     # The task page follows the log while the task runs.
@@ -127,7 +130,9 @@ def test_run_now_watch_it_turn_green_and_read_logs_live(
 
     expect(page.locator("#run-state")).to_contain_text("Succeeded", timeout=WAIT_MS)
     for key in ("extract", "transform", "load"):
-        expect(page.locator(f"g.node[data-task={key}]")).to_have_class("node st-ok")
+        expect(page.locator(f"g.node[data-task={key}]")).to_have_class(
+            re.compile(r"\bnode st-ok\b")
+        )
     assert not_reloaded(page), "the run page reloaded instead of updating itself"
     expect(page.locator(".timeline .bar.st-ok")).to_have_count(3)
     shot(page, "run-succeeded")
@@ -173,8 +178,8 @@ def test_a_retry_is_followed_in_the_log_and_shown_on_the_timeline(
     page.goto(f"{server.url}/runs/{run_id}")
     bars = page.locator(".tl-row", has_text="flaky").locator(".bar")
     expect(bars).to_have_count(2)  # one bar per attempt
-    expect(bars.first).to_have_class("bar st-fail")
-    expect(bars.last).to_have_class("bar st-ok")
+    expect(bars.first).to_have_class(re.compile(r"\bbar st-fail\b"))
+    expect(bars.last).to_have_class(re.compile(r"\bbar st-ok\b"))
     shot(page, "run-retried")
 
 
@@ -223,7 +228,9 @@ def test_repair_a_failed_run_from_the_ui(
     page = page_for(alice)
     page.goto(f"{server.url}/runs/{run_id}")
     expect(page.locator("#run-state")).to_contain_text("Failed")
-    expect(page.locator("g.node[data-task=validate]")).to_have_class("node st-fail")
+    expect(page.locator("g.node[data-task=validate]")).to_have_class(
+        re.compile(r"\bnode st-fail\b")
+    )
     form = page.locator("details.repair form")
     expect(form.locator("input[value=validate]")).to_be_checked()
     expect(form.locator("input[value=publish]")).to_be_checked()
@@ -241,7 +248,7 @@ def test_repair_a_failed_run_from_the_ui(
     expect(page.locator(".flash")).to_contain_text("Repairing")
     mark_page(page)
     expect(page.locator("#run-state")).to_contain_text("Succeeded", timeout=WAIT_MS)
-    expect(page.locator("g.node[data-task=publish]")).to_have_class("node st-ok")
+    expect(page.locator("g.node[data-task=publish]")).to_have_class(re.compile(r"\bnode st-ok\b"))
     assert not_reloaded(page)
     shot(page, "run-repaired")
     run = alice.w.jobs.get_run(run_id)
