@@ -274,10 +274,16 @@ def jobs_page(request: Request) -> Response:
         rows=rows,
         f=filters,
         q=filters.name,
-        live_query=request.url.query,
+        # The search only: a flash message is shown once, never carried into the live refresh.
+        live_query=urlencode(
+            [(k, v) for k, v in request.query_params.multi_items() if k in _JOB_SEARCH]
+        ),
         job_states=views.JOB_STATES,
         nav="jobs",
     )
+
+
+_JOB_SEARCH = frozenset({"q", "tag", "owner", "state"})
 
 
 def _job_filters(request: Request) -> views.JobFilters:
