@@ -51,8 +51,18 @@ def effective_level(conn: Connection, principal: Principal, job_id: int) -> str 
     """The highest permission `principal` holds on a job (admins: IS_OWNER)."""
     if principal.admin:
         return "IS_OWNER"
+    return level_from_entries(job_store.permissions_of(conn, job_id), principal)
+
+
+def level_from_entries(entries: list[dict[str, str]], principal: Principal) -> str | None:
+    """The highest level `principal` holds in an access control list already read.
+
+    Lists read in one batch (the jobs page) use this directly, so the rule lives here once.
+    """
+    if principal.admin:
+        return "IS_OWNER"
     best: str | None = None
-    for entry in job_store.permissions_of(conn, job_id):
+    for entry in entries:
         mine = (
             entry["principal_type"] == "user" and entry["principal"] == principal.user_name
         ) or (entry["principal_type"] == "group" and entry["principal"] in principal.groups)

@@ -133,20 +133,6 @@ class JobFilters:
         return bool(recent) and _matches_state(recent[0], self.state)
 
 
-def _level_from(entries: list[dict[str, str]], who: Principal) -> str | None:
-    """`engine.jobs.effective_level` over an access control list already read."""
-    if who.admin:
-        return "IS_OWNER"
-    best: str | None = None
-    for entry in entries:
-        mine = (entry["principal_type"] == "user" and entry["principal"] == who.user_name) or (
-            entry["principal_type"] == "group" and entry["principal"] in who.groups
-        )
-        if mine and level_rank(entry["level"]) > level_rank(best):
-            best = entry["level"]
-    return best
-
-
 def job_rows(store: Store, who: Principal, query: str | JobFilters, now: int) -> list[JobRow]:
     """Jobs the user may see that match the search (a string: the name, case-insensitive).
 
@@ -172,7 +158,7 @@ def job_rows(store: Store, who: Principal, query: str | JobFilters, now: int) ->
                 paused=actions.is_paused(job.settings),
                 next_fire=cron_words.next_fire_ms(job.settings, now),
                 recent=list(reversed(recent)),
-                level=_level_from(acl_of[job.job_id], who),
+                level=job_service.level_from_entries(acl_of[job.job_id], who),
             )
         )
     return rows
