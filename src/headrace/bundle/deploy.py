@@ -57,9 +57,7 @@ def deploy_bundle(
 ) -> DeployResult:
     """Deploy the bundle's target. Raises: SpecError (bundle), Conflict (deletion refused,
     DeployLocked), PermissionDenied / NotFound / HeadraceError (server)."""
-    user = client.get("/api/2.0/preview/scim/v2/Me")["userName"]
-    env = {**os.environ, "DATABRICKS_USER": user}
-    bundle = load_bundle(start, target=target, variables=variables, env=env, local=False)
+    user, env, bundle = load_for_server(start, client, target, variables)
     build_artifacts(bundle, say)
     bundle = load_bundle(start, target=target, variables=variables, env=env, local=False)
     with deployment_lock(client, bundle.workspace["state_path"], user, force=force_lock):
@@ -73,6 +71,19 @@ def deploy_bundle(
             confirm=confirm,
             say=say,
         )
+
+
+def load_for_server(
+    start: Path | None, client: ApiClient, target: str | None, variables: Mapping[str, str]
+) -> tuple[str, dict[str, str], Bundle]:
+    """The server's user, the environment naming it, and the target loaded for that server.
+
+    `${workspace.current_user.userName}` and the root path depend on who the token is, so the
+    bundle is loaded only after asking the server.
+    """
+    user = client.get("/api/2.0/preview/scim/v2/Me")["userName"]
+    env = {**os.environ, "DATABRICKS_USER": user}
+    return user, env, load_bundle(start, target=target, variables=variables, env=env, local=False)
 
 
 def _deploy_locked(

@@ -8,14 +8,12 @@ folder (`${workspace.root_path}`: files, artifacts, state). Nothing is changed w
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from headrace.bundle.client import ApiClient
-from headrace.bundle.deploy import STATE_FILE, _read_state
-from headrace.bundle.loader import load_bundle
+from headrace.bundle.deploy import STATE_FILE, _read_state, load_for_server
 from headrace.bundle.lock import deployment_lock
 from headrace.errors import Conflict, NotFound
 
@@ -41,9 +39,7 @@ def destroy_bundle(
 ) -> DestroyResult:
     """Delete the target's deployed jobs and workspace folder. Raises: Conflict (not confirmed,
     or locked), SpecError (bundle), HeadraceError (server)."""
-    user = client.get("/api/2.0/preview/scim/v2/Me")["userName"]
-    env = {**os.environ, "DATABRICKS_USER": user}
-    bundle = load_bundle(start, target=target, variables=variables, env=env, local=False)
+    user, _, bundle = load_for_server(start, client, target, variables)
     root_path = bundle.workspace["root_path"]
     state = _read_state(client, f"{bundle.workspace['state_path']}/{STATE_FILE}")
     jobs = {str(k): int(v) for k, v in state.get("jobs", {}).items()}
