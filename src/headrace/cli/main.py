@@ -498,6 +498,9 @@ TokenOption = Annotated[
     str | None,
     typer.Option("--token", help="API token (env DATABRICKS_TOKEN).", show_default=False),
 ]
+ForceLockOption = Annotated[
+    bool, typer.Option("--force-lock", help="Take the deployment lock even if it is held.")
+]
 
 
 @bundle_app.command("deploy")
@@ -510,9 +513,7 @@ def bundle_deploy(
     auto_approve: Annotated[
         bool, typer.Option("--auto-approve", help="Delete jobs the bundle dropped, no question.")
     ] = False,
-    force_lock: Annotated[
-        bool, typer.Option("--force-lock", help="Take the deployment lock even if it is held.")
-    ] = False,
+    force_lock: ForceLockOption = False,
 ) -> None:
     """Create or update the target's jobs on a server (idempotent), uploading the files."""
     from headrace.cli.bundle_commands import deploy, parse_vars
@@ -538,9 +539,7 @@ def bundle_destroy(
     auto_approve: Annotated[
         bool, typer.Option("--auto-approve", help="Destroy without asking.")
     ] = False,
-    force_lock: Annotated[
-        bool, typer.Option("--force-lock", help="Take the deployment lock even if it is held.")
-    ] = False,
+    force_lock: ForceLockOption = False,
 ) -> None:
     """Delete a deployed target's jobs and workspace folder from a server (asks first)."""
     from headrace.cli.bundle_commands import destroy, parse_vars
