@@ -300,6 +300,38 @@ health_timers = Table(
 Index("ix_health_timers_due", health_timers.c.due_at)
 Index("ix_health_timers_run", health_timers.c.run_id)
 
+# Pipelines (issue 13) and their updates; queries in store/pipelines.py.
+pipelines = Table(
+    "pipelines",
+    metadata,
+    Column("pipeline_id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("spec", Text, nullable=False),  # JSON: the Pipelines API settings as stored
+    Column("bundle", Text),  # "<bundle source>:<resource key>" of a bundle deployment
+    Column("creator_user_name", Text),
+    Column("created_time", BigInteger, nullable=False),
+    Column("last_modified", BigInteger, nullable=False),
+)
+Index("ix_pipelines_name", pipelines.c.name)
+Index("ix_pipelines_bundle", pipelines.c.bundle)
+
+pipeline_updates = Table(
+    "pipeline_updates",
+    metadata,
+    Column("update_id", String(64), primary_key=True),
+    Column("pipeline_id", String(64), nullable=False),
+    Column("state", String(16), nullable=False),  # QUEUED ... COMPLETED FAILED CANCELED
+    Column("state_message", Text),
+    Column("cause", String(32), nullable=False),
+    Column("full_refresh", Boolean, nullable=False, default=False),
+    Column("config", Text, nullable=False),  # JSON: the pipeline's settings when it started
+    Column("creation_time", BigInteger, nullable=False),
+    Column("host", Text),  # where the update's process runs (its pid means something there)
+    Column("pid", Integer),
+)
+Index("ix_pipeline_updates_pipeline", pipeline_updates.c.pipeline_id)
+
+
 # Spark clusters (and backfills, issue 16) live in their own modules; importing them adds
 # their tables to `metadata`.
 from headrace.store import backfills as _backfills  # noqa: E402, F401
