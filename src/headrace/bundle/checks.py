@@ -6,7 +6,6 @@ Split from the loader; each function takes the loader's issue collector (`add`/`
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -215,8 +214,9 @@ def ignored_settings(jobs: Mapping[str, BundleJob], presets: Any) -> list[str]:
                 f"resources.jobs.{key}.trigger.table_update: accepted, never fires in Headrace "
                 "(no table-change watcher); start the job by hand or on a schedule"
             )
+        job_parameters = {p.name for p in job.settings.parameters or []}
         for task in job.settings.tasks:
-            out += _sql_file_markers(key, task)
+            out += _sql_file_markers(key, task, job_parameters)
     if isinstance(presets, dict):
         for name in IGNORED_PRESETS:
             if presets.get(name):
@@ -224,27 +224,33 @@ def ignored_settings(jobs: Mapping[str, BundleJob], presets: Any) -> list[str]:
     return out
 
 
-_MUSTACHE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+def _sql_file_markers(key: str, task: Any, job_parameters: set[str]) -> list[str]:
+    """`{{name}}` parameters in a task's SQL that neither the task nor the job gives."""
+    from headrace.warehouse import braces
 
-
-def _sql_file_markers(key: str, task: Any) -> list[str]:
-    """Databricks SQL's `{{name}}` markers in a task's SQL file: not substituted here."""
     sql = task.sql_task
-    path = sql.file.path if sql is not None and sql.file is not None else None
-    if not path or not os.path.isfile(path):
+    if sql is None:
         return []
-    try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    text, where = None, "query.query_text"
+    if sql.query is not None and getattr(sql.query, "query_text", None):
+        text = sql.query.query_text
+    path = sql.file.path if sql.file is not None else None
+    if path and os.path.isfile(path):
+        try:
+            text, where = Path(path).read_text(encoding="utf-8", errors="replace"), path
+        except OSError:
+            return []
+    if not text:
         return []
-    names = sorted({m.group(1) for m in _MUSTACHE.finditer(text)} - set(DYNAMIC_NAMESPACES))
+    given = set(sql.parameters or {}) | job_parameters
+    names = [n for n in braces.names(text) if n not in DYNAMIC_NAMESPACES and n not in given]
     if not names:
         return []
     marks = ", ".join("{{" + n + "}}" for n in names)
-    binds = ", ".join(f":{n}" for n in names)
     return [
-        f"resources.jobs.{key}.tasks[{task.task_key}].sql_task.file: {marks} in {path} are not "
-        f"substituted by Headrace; write {binds} (bound as parameters)"
+        f"resources.jobs.{key}.tasks[{task.task_key}].sql_task: {marks} in {where} given by "
+        "neither sql_task.parameters nor the job's parameters; the task fails unless run-now "
+        "gives them"
     ]
 
 

@@ -2,7 +2,8 @@
 
 SPEC_JSON carries `warehouse_id`, `parameters` and either `query_text` or `file` (a local
 path). Job parameters pushed down by the worker (the task context) win over the task's own,
-as on Databricks. Exit code 0 on success, 1 when the SQL fails, 2 for a bad spec.
+as on Databricks. `{{name}}` in the SQL is replaced by the parameter's text first
+(`warehouse/braces.py`), then `:name` markers are bound as values. Exit code 0 on success, 1 when the SQL fails, 2 for a bad spec.
 """
 
 from __future__ import annotations
@@ -36,10 +37,11 @@ def main(argv: list[str]) -> int:
 def run(spec: dict[str, Any]) -> None:
     """Run the task's SQL, print a summary and the preview, report `sql_output`."""
     from headrace.runtime.output import report_output
-    from headrace.warehouse import execute
+    from headrace.warehouse import braces, execute
 
-    sql = _sql_text(spec)
     parameters = {**(spec.get("parameters") or {}), **_pushed_down_parameters()}
+    parameters = {str(k): str(v) for k, v in parameters.items()}
+    sql = braces.substitute(_sql_text(spec), parameters)  # Databricks' {{name}}, as text
     warehouse_id = spec.get("warehouse_id") or "default"
     print(f"warehouse: {warehouse_id}", flush=True)
     result = execute(sql, warehouse_id, parameters)
