@@ -1,15 +1,26 @@
-"""engine.pipelines without Spark: settings checks, the stored definitions, update records."""
+"""engine.pipelines without Spark: settings checks, definitions and update records in the SQL
+store, old JSON files moved into it."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from headrace.engine import pipelines
 from headrace.errors import NotFound, SpecError
+from headrace.store.db import Store, open_store
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    opened = open_store(f"sqlite:///{tmp_path / 'headrace.db'}")
+    yield opened
+    opened.dispose()
 
 
 def messages(exc: SpecError) -> list[str]:
@@ -39,51 +50,131 @@ def test_settings_are_checked_with_field_paths() -> None:
     ]
 
 
-def test_create_get_list_edit_delete(tmp_path: Path) -> None:
+def test_create_get_list_edit_delete(store: Store, tmp_path: Path) -> None:
     settings = {"name": "sales", "catalog": "main", "libraries": [{"glob": {"include": "/s/**"}}]}
-    pid = pipelines.create_pipeline(tmp_path, settings, creator="alice")
-    got = pipelines.get_pipeline(tmp_path, pid)
+    pid = pipelines.create_pipeline(store, settings, creator="alice")
+    got = pipelines.get_pipeline(store, pid)
     assert got["spec"] == {**settings, "id": pid}
     assert got["state"] == "IDLE" and got["creator_user_name"] == "alice"
-    assert [p["pipeline_id"] for p in pipelines.list_pipelines(tmp_path)] == [pid]
-    pipelines.edit_pipeline(tmp_path, pid, {**settings, "name": "sales2", "pipeline_id": pid})
-    assert pipelines.get_pipeline(tmp_path, pid)["name"] == "sales2"
-    assert pipelines.find_by_name(tmp_path, "sales2") == pid
-    pipelines.delete_pipeline(tmp_path, pid)
+    assert [p["pipeline_id"] for p in pipelines.list_pipelines(store)] == [pid]
+    pipelines.edit_pipeline(store, pid, {**settings, "name": "sales2", "pipeline_id": pid})
+    assert pipelines.get_pipeline(store, pid)["name"] == "sales2"
+    assert pipelines.find_by_name(store, "sales2") == pid
+    (tmp_path / "pipelines" / pid / "storage").mkdir(parents=True)
+    pipelines.delete_pipeline(store, pid, tmp_path)
+    assert not (tmp_path / "pipelines" / pid).exists()
     with pytest.raises(NotFound, match="does not exist"):
-        pipelines.get_pipeline(tmp_path, pid)
+        pipelines.get_pipeline(store, pid)
     with pytest.raises(NotFound):
-        pipelines.get_pipeline(tmp_path, "../etc")
+        pipelines.get_pipeline(store, "../etc")
 
 
-def test_one_active_update_at_a_time_and_a_dead_one_is_failed(tmp_path: Path) -> None:
-    pid = pipelines.create_pipeline(tmp_path, {"name": "p"})
-    first = pipelines.new_update(tmp_path, pid)
+def test_one_active_update_at_a_time_and_a_dead_one_is_failed(store: Store) -> None:
+    pid = pipelines.create_pipeline(store, {"name": "p"})
+    first = pipelines.new_update(store, pid)
     sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    first = pipelines.set_update(tmp_path, first, pid=sleeper.pid)
+    first = pipelines.set_update(store, first, pid=sleeper.pid)
     with pytest.raises(SpecError, match="is still running"):
-        pipelines.new_update(tmp_path, pid)
+        pipelines.new_update(store, pid)
     sleeper.kill()
     sleeper.wait()
-    done = pipelines.get_update(tmp_path, pid, first["update_id"])
+    done = pipelines.get_update(store, pid, first["update_id"])
     assert done["state"] == "FAILED" and done["state_message"] == "the update's process ended"
-    second = pipelines.new_update(tmp_path, pid, full_refresh=True, cause="JOB_TASK")
-    listed = pipelines.list_updates(tmp_path, pid)
+    second = pipelines.new_update(store, pid, full_refresh=True, cause="JOB_TASK")
+    listed = pipelines.list_updates(store, pid)
     assert [u["update_id"] for u in listed] == [second["update_id"], first["update_id"]]
     assert listed[0]["full_refresh"] is True and listed[0]["cause"] == "JOB_TASK"
-    assert pipelines.get_pipeline(tmp_path, pid)["latest_updates"][0]["state"] == "QUEUED"
+    assert pipelines.get_pipeline(store, pid)["latest_updates"][0]["state"] == "QUEUED"
 
 
-def test_bundle_pipelines_are_created_once_then_updated(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_bundle_pipelines_are_created_once_then_updated_then_destroyed(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HEADRACE_HOME", str(tmp_path))
     spec = {"name": "etl", "libraries": [{"file": {"path": "/a.py"}}], "permissions": []}
-    first = pipelines.deploy_bundle_pipeline(
-        None, key="etl", source="/b/databricks.yml#dev", spec=spec
-    )
+    source = "/b/databricks.yml#dev"
+    first = pipelines.deploy_bundle_pipeline(store, key="etl", source=source, spec=spec)
     again = pipelines.deploy_bundle_pipeline(
-        None, key="etl", source="/b/databricks.yml#dev", spec={**spec, "schema": "s"}
+        store, key="etl", source=source, spec={**spec, "schema": "s"}
     )
     assert first == again
-    assert pipelines.get_pipeline(tmp_path, first)["spec"]["schema"] == "s"
+    assert pipelines.get_pipeline(store, first)["spec"]["schema"] == "s"
+    other = pipelines.deploy_bundle_pipeline(
+        store, key="etl", source="/c/databricks.yml#dev", spec=spec
+    )
+    assert other != first
+    with pytest.raises(SpecError, match="libraries"):
+        pipelines.deploy_bundle_pipeline(store, key="bad", source=source, spec={"libraries": 3})
+    assert [p["pipeline_id"] for p in pipelines.list_pipelines(store)] == sorted([first, other])
+    assert pipelines.delete_bundle_pipeline(store, key="etl", source=source) == first
+    assert pipelines.delete_bundle_pipeline(store, key="etl", source=source) is None
+    assert [p["pipeline_id"] for p in pipelines.list_pipelines(store)] == [other]
+
+
+def test_a_second_process_sees_the_same_pipelines(store: Store, tmp_path: Path) -> None:
+    """The server and the workers share the store: another process lists what this one made."""
+    pid = pipelines.create_pipeline(store, {"name": "shared"})
+    update = pipelines.new_update(store, pid)
+    code = (
+        "from headrace.engine import pipelines as p; s = p.open_pipelines(); "
+        "print([x['pipeline_id'] for x in p.list_pipelines(s)], "
+        f"[u['update_id'] for u in p.list_updates(s, {pid!r})])"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HEADRACE_DB": str(tmp_path / "headrace.db")}
+    env["HEADRACE_HOME"] = str(tmp_path / "elsewhere")
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == f"[{pid!r}] [{update['update_id']!r}]"
+
+
+def test_json_files_of_an_older_headrace_are_moved_into_the_store(tmp_path: Path) -> None:
+    """Pipelines kept as <home>/pipelines/<id>/pipeline.json are in the store after the first
+    open; an update that was running then is FAILED; the files are renamed, not read again."""
+    folder = tmp_path / "pipelines" / "p-old"
+    (folder / "updates").mkdir(parents=True)
+    spec = {"name": "legacy", "schema": "s", "libraries": [{"glob": {"include": "/x/**"}}]}
+    (folder / "pipeline.json").write_text(
+        json.dumps(
+            {
+                "pipeline_id": "p-old",
+                "spec": spec,
+                "creator_user_name": "bob",
+                "created": 1000,
+                "last_modified": 2000,
+                "bundle": "/b.yml#dev:etl",
+            }
+        )
+    )
+    for uid, state, when in (("u1", "COMPLETED", 3000), ("u2", "RUNNING", 4000)):
+        (folder / "updates" / f"{uid}.json").write_text(
+            json.dumps(
+                {
+                    "pipeline_id": "p-old",
+                    "update_id": uid,
+                    "state": state,
+                    "cause": "API_CALL",
+                    "creation_time": when,
+                    "full_refresh": False,
+                    "config": spec,
+                    "pid": 999999,
+                }
+            )
+        )
+    store = pipelines.open_pipelines(tmp_path)
+    try:
+        got = pipelines.get_pipeline(store, "p-old")
+        assert got["name"] == "legacy" and got["creator_user_name"] == "bob"
+        assert got["spec"] == {**spec, "id": "p-old"}
+        updates = pipelines.list_updates(store, "p-old")
+        assert [(u["update_id"], u["state"]) for u in updates] == [
+            ("u2", "FAILED"),
+            ("u1", "COMPLETED"),
+        ]
+        assert updates[0]["state_message"] == "the update's process ended"
+        assert not (folder / "pipeline.json").exists() and (folder / "pipeline.json.moved").exists()
+        # Bundle deployments keep their tag: deploying again updates the moved pipeline.
+        again = pipelines.deploy_bundle_pipeline(store, key="etl", source="/b.yml#dev", spec=spec)
+        assert again == "p-old"
+    finally:
+        store.dispose()

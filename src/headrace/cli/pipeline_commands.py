@@ -14,6 +14,13 @@ pipelines_app = typer.Typer(
 )
 
 
+def _store() -> Any:
+    """The store (HEADRACE_DB, else the data directory's), old JSON pipelines moved in."""
+    from headrace.engine.pipelines import open_pipelines
+
+    return open_pipelines()
+
+
 def _home() -> Path:
     from headrace.config import default_home
 
@@ -49,7 +56,7 @@ def create(
     """Store a pipeline; prints its id."""
     from headrace.engine import pipelines
 
-    print(pipelines.create_pipeline(_home(), _load(settings_file)))
+    print(pipelines.create_pipeline(_store(), _load(settings_file)))
 
 
 @pipelines_app.command("list")
@@ -57,7 +64,7 @@ def list_all() -> None:
     """Every pipeline (JSON)."""
     from headrace.engine import pipelines
 
-    print(json.dumps({"statuses": pipelines.list_pipelines(_home())}, indent=2))
+    print(json.dumps({"statuses": pipelines.list_pipelines(_store())}, indent=2))
 
 
 @pipelines_app.command("get")
@@ -65,7 +72,7 @@ def get(pipeline_id: str) -> None:
     """One pipeline with its latest updates (JSON)."""
     from headrace.engine import pipelines
 
-    print(json.dumps(pipelines.get_pipeline(_home(), pipeline_id), indent=2))
+    print(json.dumps(pipelines.get_pipeline(_store(), pipeline_id), indent=2))
 
 
 @pipelines_app.command("delete")
@@ -73,7 +80,7 @@ def delete(pipeline_id: str) -> None:
     """Remove a pipeline (its datasets stay)."""
     from headrace.engine import pipelines
 
-    pipelines.delete_pipeline(_home(), pipeline_id)
+    pipelines.delete_pipeline(_store(), pipeline_id, _home())
 
 
 @pipelines_app.command("update")
@@ -85,7 +92,9 @@ def update(
     from headrace.engine import pipelines
     from headrace.pipelines.update import run_update
 
-    home = _home()
-    record = pipelines.new_update(home, pipeline_id, full_refresh=full_refresh, cause="USER_ACTION")
-    record = pipelines.set_update(home, record, pid=os.getpid())
-    raise typer.Exit(run_update(home, record))
+    store = _store()
+    record = pipelines.new_update(
+        store, pipeline_id, full_refresh=full_refresh, cause="USER_ACTION"
+    )
+    record = pipelines.set_update(store, record, pid=os.getpid())
+    raise typer.Exit(run_update(store, _home(), record))

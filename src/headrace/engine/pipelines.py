@@ -1,28 +1,38 @@
 """Pipelines (Lakeflow / Spark Declarative Pipelines): stored definitions and their updates.
 
 A pipeline's settings are the Pipelines API's (`name`, `libraries`, `catalog`, `schema` or
-`target`, `configuration`, `development`, ...). Definitions and updates live as JSON files
-under `<HEADRACE_HOME>/pipelines/<pipeline_id>/` (`pipeline.json`, `updates/<update_id>.json`),
-written atomically; an update runs in its own process (`headrace.pipelines.update`) on Spark
-Connect, and records its state there as it goes.
+`target`, `configuration`, `development`, ...). Definitions and updates are rows of the store
+(`store/pipelines.py`), so the server and every worker see them; an update runs in its own
+process (`headrace.pipelines.update`) on Spark Connect and records its state there as it goes.
+Files of an update (its gathered sources, spec, log) and a pipeline's checkpoint storage stay
+under `<HEADRACE_HOME>/pipelines/<pipeline_id>/` of the host that runs it. Pipelines kept as
+JSON files by an older Headrace (`pipeline.json` there) are moved into the store the first time
+`open_pipelines` sees that home.
 
 The entry points (docs/pipelines.md): `create_pipeline`, `get_pipeline`, `list_pipelines`,
-`edit_pipeline`, `delete_pipeline`, `start_update`, `get_update`, `list_updates`, and
-`deploy_bundle_pipeline` for `resources.pipelines` of a bundle.
+`edit_pipeline`, `delete_pipeline`, `start_update`, `get_update`, `list_updates`, and for
+bundles `deploy_bundle_pipeline` / `delete_bundle_pipeline`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headrace.errors import NotFound, SpecError, SpecIssue
+from headrace.store import pipelines as rows
+
+if TYPE_CHECKING:
+    from headrace.store.db import Store
 
 LIBRARY_KINDS = ("glob", "file", "notebook")
 _REFUSED_LIBRARIES = {
@@ -74,28 +84,6 @@ _ACCEPTED = frozenset(
         "testing",
     }
 )
-
-
-def pipelines_dir(home: Path) -> Path:
-    return Path(home) / "pipelines"
-
-
-def _now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-def _write(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1))
-    os.replace(tmp, path)
-
-
-def _read(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads(path.read_text())  # type: ignore[no-any-return]
-    except (OSError, ValueError):
-        return None
 
 
 def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
@@ -150,67 +138,175 @@ def _library_issues(library: Any, where: str) -> list[SpecIssue]:
     return []
 
 
-# --- pipelines -----------------------------------------------------------------------------
+def pipelines_dir(home: Path) -> Path:
+    return Path(home) / "pipelines"
 
 
-def _folder(home: Path, pipeline_id: str) -> Path:
-    if not pipeline_id or "/" in pipeline_id or pipeline_id.startswith("."):
-        raise NotFound(f"The pipeline {pipeline_id!r} does not exist.")
-    return pipelines_dir(home) / pipeline_id
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
-def _record(home: Path, pipeline_id: str) -> dict[str, Any]:
-    record = _read(_folder(home, pipeline_id) / "pipeline.json")
+# --- the store ------------------------------------------------------------------------------
+
+_ADOPTED: set[tuple[str, str]] = set()
+_ADOPT_LOCK = threading.Lock()
+
+
+def open_pipelines(home: Path | None = None) -> Store:
+    """The store pipelines live in for this process (`HEADRACE_DB`, else the home's SQLite
+    file, as every command resolves it), with the home's old JSON pipelines moved in."""
+    from headrace.config import Settings
+    from headrace.store.db import open_store
+
+    settings = Settings.load(home=str(home) if home is not None else None)
+    store = open_store(settings.db_url)
+    adopt_json_files(store, settings.home)
+    return store
+
+
+def adopt_json_files(store: Store, home: Path) -> int:
+    """Move pipelines an older Headrace kept as `<home>/pipelines/<id>/pipeline.json` (with
+    their `updates/*.json`) into the store, once; each file is renamed `*.json.moved` after.
+    The number of pipelines moved."""
+    key = (str(store.engine.url), str(home))
+    with _ADOPT_LOCK:
+        if key in _ADOPTED:
+            return 0
+        _ADOPTED.add(key)
+    moved = 0
+    for path in sorted(pipelines_dir(home).glob("*/pipeline.json")):
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            continue
+        if not isinstance(record, dict) or not isinstance(record.get("spec"), dict):
+            continue
+        updates = []
+        for update_path in sorted(path.parent.glob("updates/*.json")):
+            try:
+                update = json.loads(update_path.read_text())
+            except (OSError, ValueError):
+                continue
+            if isinstance(update, dict) and update.get("update_id"):
+                updates.append((update_path, update))
+        pipeline_id = str(record.get("pipeline_id") or path.parent.name)
+        with store.begin() as conn:
+            if rows.get_pipeline(conn, pipeline_id) is None:
+                rows.insert_pipeline(
+                    conn,
+                    {
+                        "pipeline_id": pipeline_id,
+                        "name": record["spec"].get("name") or pipeline_id,
+                        "spec": record["spec"],
+                        "bundle": record.get("bundle"),
+                        "creator_user_name": record.get("creator_user_name"),
+                        "created": record.get("created") or _now_ms(),
+                        "last_modified": record.get("last_modified") or _now_ms(),
+                    },
+                )
+                for _, update in updates:
+                    state = update.get("state") or "FAILED"
+                    message = update.get("state_message")
+                    if state not in TERMINAL_STATES:  # its process was of the old Headrace
+                        state, message = "FAILED", "the update's process ended"
+                    rows.insert_update(
+                        conn,
+                        {
+                            **update,
+                            "pipeline_id": pipeline_id,
+                            "state": state,
+                            "state_message": message,
+                            "cause": update.get("cause") or "API_CALL",
+                            "config": update.get("config") or record["spec"],
+                            "creation_time": update.get("creation_time") or _now_ms(),
+                            "host": None,
+                            "pid": None,
+                        },
+                    )
+                moved += 1
+        for file in [path, *(p for p, _ in updates)]:
+            os.replace(file, file.with_name(file.name + ".moved"))
+    return moved
+
+
+def _get(store: Store, pipeline_id: str) -> dict[str, Any]:
+    with store.read() as conn:
+        record = rows.get_pipeline(conn, pipeline_id)
     if record is None:
         raise NotFound(f"The pipeline {pipeline_id} does not exist.")
     return record
 
 
-def create_pipeline(home: Path, settings: dict[str, Any], *, creator: str = "headrace") -> str:
+# --- pipelines -----------------------------------------------------------------------------
+
+
+def create_pipeline(store: Store, settings: dict[str, Any], *, creator: str = "headrace") -> str:
     """Store a new pipeline; its id.
 
     Raises:
-        SpecError: a bad setting (named).
+        SpecError: a bad setting (named); nothing is stored.
     """
-    spec = check_settings(settings)
+    return _insert(store, check_settings(settings), creator=creator, bundle=None)
+
+
+def _insert(store: Store, spec: dict[str, Any], *, creator: str, bundle: str | None) -> str:
     pipeline_id = str(uuid.uuid4())
     now = _now_ms()
     record = {
         "pipeline_id": pipeline_id,
+        "name": spec.get("name") or pipeline_id,
         "spec": spec,
+        "bundle": bundle,
         "creator_user_name": creator,
         "created": now,
         "last_modified": now,
     }
-    _write(_folder(home, pipeline_id) / "pipeline.json", record)
+    with store.begin() as conn:
+        rows.insert_pipeline(conn, record)
     return pipeline_id
 
 
-def edit_pipeline(home: Path, pipeline_id: str, settings: dict[str, Any]) -> None:
+def edit_pipeline(store: Store, pipeline_id: str, settings: dict[str, Any]) -> None:
     """Replace a pipeline's settings (PUT /pipelines/{id}).
 
     Raises:
-        NotFound: no such pipeline. SpecError: a bad setting.
+        NotFound: no such pipeline. SpecError: a bad setting (nothing changed).
     """
-    record = _record(home, pipeline_id)
-    record["spec"] = check_settings(settings)
-    record["last_modified"] = _now_ms()
-    _write(_folder(home, pipeline_id) / "pipeline.json", record)
+    spec = check_settings(settings)
+    with store.begin() as conn:
+        name = spec.get("name") or pipeline_id
+        if not rows.replace_spec(conn, pipeline_id, name, spec, _now_ms()):
+            raise NotFound(f"The pipeline {pipeline_id} does not exist.")
 
 
-def delete_pipeline(home: Path, pipeline_id: str) -> None:
-    """Remove a pipeline and its updates' records (its datasets stay in the catalog)."""
+def delete_pipeline(store: Store, pipeline_id: str, home: Path | None = None) -> None:
+    """Remove a pipeline and its updates' records (its datasets stay in the catalog); with
+    `home`, also this host's files of it (update folders, checkpoints).
+
+    Raises:
+        NotFound: no such pipeline.
+    """
     import shutil
 
-    folder = _folder(home, pipeline_id)
-    _record(home, pipeline_id)
-    shutil.rmtree(folder, ignore_errors=True)
+    with store.begin() as conn:
+        if not rows.delete_pipeline(conn, pipeline_id):
+            raise NotFound(f"The pipeline {pipeline_id} does not exist.")
+    if home is not None:
+        shutil.rmtree(_folder(home, pipeline_id), ignore_errors=True)
 
 
-def get_pipeline(home: Path, pipeline_id: str) -> dict[str, Any]:
-    """The Pipelines API's GetPipelineResponse."""
-    record = _record(home, pipeline_id)
-    updates = list_updates(home, pipeline_id)
+def get_pipeline(store: Store, pipeline_id: str) -> dict[str, Any]:
+    """The Pipelines API's GetPipelineResponse.
+
+    Raises:
+        NotFound: no such pipeline.
+    """
+    record = _get(store, pipeline_id)
+    return _response(record, list_updates(store, pipeline_id))
+
+
+def _response(record: dict[str, Any], updates: list[dict[str, Any]]) -> dict[str, Any]:
+    pipeline_id = record["pipeline_id"]
     running = any(u["state"] not in TERMINAL_STATES for u in updates)
     spec = {**record["spec"], "id": pipeline_id}
     return {
@@ -232,64 +328,87 @@ def _iso(update: dict[str, Any]) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(update["creation_time"] / 1000))
 
 
-def list_pipelines(home: Path) -> list[dict[str, Any]]:
+def list_pipelines(store: Store) -> list[dict[str, Any]]:
     """PipelineStateInfo of every pipeline, by name."""
-    root = pipelines_dir(home)
+    with store.read() as conn:
+        records = rows.all_pipelines(conn)
+    keys = ("pipeline_id", "name", "state", "health", "creator_user_name", "latest_updates")
     out = []
-    for path in sorted(root.glob("*/pipeline.json")) if root.is_dir() else []:
-        try:
-            info = get_pipeline(home, path.parent.name)
-        except NotFound:
-            continue  # deleted meanwhile
-        keys = ("pipeline_id", "name", "state", "health", "creator_user_name", "latest_updates")
+    for record in records:
+        info = _response(record, list_updates(store, record["pipeline_id"]))
         out.append({k: info[k] for k in keys})
     return sorted(out, key=lambda p: (p["name"], p["pipeline_id"]))
 
 
-def find_by_name(home: Path, name: str) -> str | None:
-    for info in list_pipelines(home):
-        if info["name"] == name:
-            return str(info["pipeline_id"])
-    return None
+def find_by_name(store: Store, name: str) -> str | None:
+    with store.read() as conn:
+        found = rows.ids_named(conn, name)
+    return found[0] if found else None
 
 
-def deploy_bundle_pipeline(store: Any, *, key: str, source: str, spec: dict[str, Any]) -> str:
-    """Create or update the pipeline of bundle resource `key` deployed from `source`; its id."""
+def _bundle_tag(source: str, key: str) -> str:
+    return f"{source}:{key}"
+
+
+def deploy_bundle_pipeline(store: Store, *, key: str, source: str, spec: dict[str, Any]) -> str:
+    """Create or update the pipeline of bundle resource `key` deployed from `source`; its id.
+
+    Raises:
+        SpecError: a bad setting (named); nothing is stored.
+    """
+    settings = {k: v for k, v in spec.items() if k in _ACCEPTED and k != "permissions"}
+    checked = check_settings(settings)
+    with store.read() as conn:
+        found = rows.ids_of_bundle(conn, _bundle_tag(source, key))
+    if found:
+        edit_pipeline(store, found[0], settings)
+        return found[0]
+    return _insert(store, checked, creator="bundle", bundle=_bundle_tag(source, key))
+
+
+def delete_bundle_pipeline(store: Store, *, key: str, source: str) -> str | None:
+    """Remove the pipeline bundle resource `key` of `source` deployed (`bundle destroy`); its
+    id, or None if there was none."""
     from headrace.config import default_home
 
-    home = default_home()
-    settings = {k: v for k, v in spec.items() if k in _ACCEPTED and k != "permissions"}
-    tag = f"{source}:{key}"
-    for path in pipelines_dir(home).glob("*/pipeline.json"):
-        record = _read(path)
-        if record is not None and record.get("bundle") == tag:
-            edit_pipeline(home, record["pipeline_id"], settings)
-            return str(record["pipeline_id"])
-    pipeline_id = create_pipeline(home, settings, creator="bundle")
-    record = _record(home, pipeline_id)
-    record["bundle"] = tag
-    _write(_folder(home, pipeline_id) / "pipeline.json", record)
-    return pipeline_id
+    with store.read() as conn:
+        found = rows.ids_of_bundle(conn, _bundle_tag(source, key))
+    for pipeline_id in found:
+        with contextlib.suppress(NotFound):  # deleted meanwhile
+            delete_pipeline(store, pipeline_id, default_home())
+    return found[0] if found else None
 
 
 # --- updates -------------------------------------------------------------------------------
 
 
-def update_path(home: Path, pipeline_id: str, update_id: str) -> Path:
-    return _folder(home, pipeline_id) / "updates" / f"{update_id}.json"
+def _folder(home: Path, pipeline_id: str) -> Path:
+    if not pipeline_id or "/" in pipeline_id or pipeline_id.startswith("."):
+        raise NotFound(f"The pipeline {pipeline_id!r} does not exist.")
+    return pipelines_dir(home) / pipeline_id
+
+
+def update_folder(home: Path, pipeline_id: str, update_id: str) -> Path:
+    """This host's folder of an update: gathered sources, SDP spec, output.log."""
+    return _folder(home, pipeline_id) / "updates" / update_id
+
+
+def storage_dir(home: Path, pipeline_id: str) -> Path:
+    """The pipeline's checkpoints and state (SDP `storage`)."""
+    return _folder(home, pipeline_id) / "storage"
 
 
 def new_update(
-    home: Path, pipeline_id: str, *, full_refresh: bool = False, cause: str = "API_CALL"
+    store: Store, pipeline_id: str, *, full_refresh: bool = False, cause: str = "API_CALL"
 ) -> dict[str, Any]:
     """Record a QUEUED update of the pipeline (refused while another one is active).
 
     Raises:
         NotFound: no such pipeline. SpecError: an update is already running.
     """
-    record = _record(home, pipeline_id)
-    for update in list_updates(home, pipeline_id):
-        if update["state"] not in TERMINAL_STATES and _alive(update.get("pid")):
+    record = _get(store, pipeline_id)
+    for update in list_updates(store, pipeline_id):  # dead processes' updates settled here
+        if update["state"] not in TERMINAL_STATES:
             raise SpecError(
                 [SpecIssue("pipeline_id", f"update {update['update_id']} is still running")]
             )
@@ -301,26 +420,39 @@ def new_update(
         "creation_time": _now_ms(),
         "full_refresh": bool(full_refresh),
         "config": {**record["spec"], "id": pipeline_id},
+        "host": socket.gethostname(),
+        "pid": None,
     }
-    _write(update_path(home, pipeline_id, update["update_id"]), update)
+    with store.begin() as conn:
+        # Checked again in the writing transaction: two starts at once make one update.
+        if any(u["state"] not in TERMINAL_STATES for u in rows.updates_of(conn, pipeline_id)):
+            raise SpecError([SpecIssue("pipeline_id", "an update is still running")])
+        rows.insert_update(conn, update)
     return update
 
 
-def set_update(home: Path, update: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    """Record new fields (state, state_message, pid) of an update."""
-    update = {**update, **fields}
-    _write(update_path(home, update["pipeline_id"], update["update_id"]), update)
-    return update
+def set_update(store: Store, update: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    """Record new fields (state, state_message, pid) of an update; the update with them."""
+    if "pid" in fields:
+        fields["host"] = socket.gethostname()
+    with store.begin() as conn:
+        rows.set_update_fields(conn, update["update_id"], fields)
+    return {**update, **fields}
 
 
 def start_update(
-    home: Path, pipeline_id: str, *, full_refresh: bool = False, cause: str = "API_CALL"
+    store: Store,
+    home: Path,
+    pipeline_id: str,
+    *,
+    full_refresh: bool = False,
+    cause: str = "API_CALL",
 ) -> str:
-    """Start an update in its own background process; its id."""
-    update = new_update(home, pipeline_id, full_refresh=full_refresh, cause=cause)
-    folder = update_path(home, pipeline_id, update["update_id"]).with_suffix("")
+    """Start an update in its own background process on this host; its id."""
+    update = new_update(store, pipeline_id, full_refresh=full_refresh, cause=cause)
+    folder = update_folder(home, pipeline_id, update["update_id"])
     folder.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, HEADRACE_HOME=str(home))
+    env = dict(os.environ, HEADRACE_HOME=str(home), HEADRACE_DB=_url(store))
     with open(folder / "output.log", "wb") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "headrace.pipelines.update", pipeline_id, update["update_id"]],
@@ -330,20 +462,19 @@ def start_update(
             env=env,
             start_new_session=True,
         )
-    set_update(home, update, pid=proc.pid)
-    _reap_later(proc)
+    set_update(store, update, pid=proc.pid)
+    threading.Thread(target=proc.wait, daemon=True).start()  # reaped when it ends
     return str(update["update_id"])
 
 
-def _reap_later(proc: subprocess.Popen[bytes]) -> None:
-    import threading
-
-    threading.Thread(target=proc.wait, daemon=True).start()
+def _url(store: Store) -> str:
+    return store.engine.url.render_as_string(hide_password=False)
 
 
-def _alive(pid: Any) -> bool:
-    if not isinstance(pid, int):
-        return True  # not started yet: counts as active
+def _alive(update: dict[str, Any]) -> bool:
+    pid = update.get("pid")
+    if not isinstance(pid, int) or update.get("host") not in (None, socket.gethostname()):
+        return True  # not started yet, or on another host: counts as active
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -353,36 +484,35 @@ def _alive(pid: Any) -> bool:
     return True
 
 
-def get_update(home: Path, pipeline_id: str, update_id: str) -> dict[str, Any]:
+def get_update(store: Store, pipeline_id: str, update_id: str) -> dict[str, Any]:
     """The UpdateInfo of one update.
 
     Raises:
         NotFound: no such pipeline or update.
     """
-    _record(home, pipeline_id)
-    update = _read(update_path(home, pipeline_id, update_id))
+    _get(store, pipeline_id)
+    with store.read() as conn:
+        update = rows.get_update(conn, pipeline_id, update_id)
     if update is None:
         raise NotFound(f"The update {update_id} of pipeline {pipeline_id} does not exist.")
-    return _settled(home, update)
+    return _settled(store, update)
 
 
-def _settled(home: Path, update: dict[str, Any]) -> dict[str, Any]:
+def _settled(store: Store, update: dict[str, Any]) -> dict[str, Any]:
     """An active update whose process died is FAILED (never RUNNING forever)."""
-    active = update["state"] not in TERMINAL_STATES and isinstance(update.get("pid"), int)
-    if active and not _alive(update["pid"]):
+    if update["state"] not in TERMINAL_STATES and not _alive(update):
         message = "the update's process ended"
-        return set_update(home, update, state="FAILED", state_message=message)
+        return set_update(store, update, state="FAILED", state_message=message)
     return update
 
 
-def list_updates(home: Path, pipeline_id: str) -> list[dict[str, Any]]:
+def list_updates(store: Store, pipeline_id: str) -> list[dict[str, Any]]:
     """UpdateInfo of the pipeline's updates, newest first."""
-    folder = _folder(home, pipeline_id) / "updates"
-    updates = [_read(p) for p in folder.glob("*.json")] if folder.is_dir() else []
-    found = [_settled(home, u) for u in updates if u is not None]
-    return sorted(found, key=lambda u: u["creation_time"], reverse=True)
+    with store.read() as conn:
+        updates = rows.updates_of(conn, pipeline_id)
+    return [_settled(store, u) for u in updates]
 
 
 def public_update(update: dict[str, Any]) -> dict[str, Any]:
     """An update as the API shows it (Headrace's own bookkeeping left out)."""
-    return {k: v for k, v in update.items() if k != "pid"}
+    return {k: v for k, v in update.items() if k not in ("pid", "host")}

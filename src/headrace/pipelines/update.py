@@ -23,9 +23,12 @@ import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headrace.engine import pipelines as store
+
+if TYPE_CHECKING:
+    from headrace.store.db import Store
 
 _DLT_PATH = Path(__file__).resolve().parent / "dlt_path"
 _SUFFIXES = (".py", ".sql")
@@ -37,51 +40,54 @@ class UpdateFailed(Exception):
 
 def main(argv: list[str]) -> int:
     home = Path(os.environ.get("HEADRACE_HOME") or Path.home() / ".headrace")
+    db = store.open_pipelines(home)
+    # The store's URL (and its password) is Headrace's business, not the pipeline code's.
+    os.environ.pop("HEADRACE_DB", None)
     if argv[:1] == ["--task"]:
         settings = json.loads(argv[1])
         pipeline_id = str(settings.get("pipeline_id") or "")
         try:
             update = store.new_update(
-                home, pipeline_id, full_refresh=bool(settings.get("full_refresh")), cause="JOB_TASK"
+                db, pipeline_id, full_refresh=bool(settings.get("full_refresh")), cause="JOB_TASK"
             )
         except Exception as exc:  # NotFound, a running update: the task's error
             print(f"pipeline_task: {_first_line(exc)}", flush=True)
             return 1
-        update = store.set_update(home, update, pid=os.getpid())
+        update = store.set_update(db, update, pid=os.getpid())
         print(f"[headrace] pipeline {pipeline_id}: update {update['update_id']}", flush=True)
     else:
         pipeline_id, update_id = argv[0], argv[1]
-        update = store.get_update(home, pipeline_id, update_id)
-        update = store.set_update(home, update, pid=os.getpid())
-    return run_update(home, update)
+        update = store.get_update(db, pipeline_id, update_id)
+        update = store.set_update(db, update, pid=os.getpid())
+    return run_update(db, home, update)
 
 
-def run_update(home: Path, update: dict[str, Any]) -> int:
-    """Run the update to its end, recording its state; 0 when COMPLETED."""
+def run_update(db: Store, home: Path, update: dict[str, Any]) -> int:
+    """Run the update to its end, recording its state in the store; 0 when COMPLETED."""
 
     def canceled(_signum: int, _frame: Any) -> None:
-        store.set_update(home, update, state="CANCELED", state_message="canceled")
+        store.set_update(db, update, state="CANCELED", state_message="canceled")
         os._exit(143)
 
     signal.signal(signal.SIGTERM, canceled)
-    update = store.set_update(home, update, state="INITIALIZING")
-    folder = store.update_path(home, update["pipeline_id"], update["update_id"]).with_suffix("")
+    update = store.set_update(db, update, state="INITIALIZING")
+    folder = store.update_folder(home, update["pipeline_id"], update["update_id"])
     try:
         spec_path = _prepare(home, update, folder)
         remote = _remote(home)
         os.environ["SPARK_REMOTE"] = remote
         sys.path.insert(0, str(_DLT_PATH))
-        update = store.set_update(home, update, state="RUNNING")
+        update = store.set_update(db, update, state="RUNNING")
         _run(spec_path, update)
     except BaseException as exc:  # the tool's own message is the update's (and task's) error
         if isinstance(exc, KeyboardInterrupt | SystemExit) and not str(exc):
             raise
         message = _first_line(exc)
         traceback.print_exc()
-        store.set_update(home, update, state="FAILED", state_message=message)
+        store.set_update(db, update, state="FAILED", state_message=message)
         print(f"pipeline update failed: {message}", flush=True)
         return 1
-    store.set_update(home, update, state="COMPLETED")
+    store.set_update(db, update, state="COMPLETED")
     print("[headrace] pipeline update completed", flush=True)
     return 0
 
@@ -113,7 +119,7 @@ def _prepare(home: Path, update: dict[str, Any], folder: Path) -> Path:
             count += 1
     if count == 0:
         raise UpdateFailed("the pipeline has no source files (.py or .sql) in its libraries")
-    storage = store.pipelines_dir(home) / update["pipeline_id"] / "storage"
+    storage = store.storage_dir(home, update["pipeline_id"])
     if update.get("full_refresh"):
         shutil.rmtree(storage, ignore_errors=True)
     storage.mkdir(parents=True, exist_ok=True)

@@ -24,6 +24,7 @@ from headrace.runtime.secrets import Redactor
 from headrace.states import Result
 from headrace.store.records import Attempt
 from headrace.worker.disk import with_full_disk
+from headrace.worker.file_versions import keep_versions
 from headrace.worker.log_pipe import LogPump, redactor_for
 from headrace.worker.tasks import TaskCommand, command_builder
 
@@ -111,6 +112,7 @@ def run_attempt(
     except (KeyError, ValueError, ImportError) as exc:
         log_path.write_text(f"cannot start task: {exc}\n")
         return AttemptOutcome(Result.FAILED, error=f"cannot start task: {exc}")
+    keep_versions(payload["settings"], logs_dir.parent, folder)  # for `runs replay`
     context_path = folder / "context.json"
     values_path = folder / "task_values.json"
     output_path = folder / "output.json"
@@ -132,6 +134,10 @@ def run_attempt(
     # this store's task processes from another's by the (unique) worker id.
     env["HEADRACE_WORKER_ID"] = attempt.worker_id or ""
     env["HEADRACE_OUTPUT"] = str(output_path)
+    if payload["task_type"] == "pipeline_task" and store is not None:
+        # A pipeline update records its state in the store (headrace.pipelines.update takes
+        # the URL out of its environment before it runs the pipeline's code).
+        env["HEADRACE_DB"] = store.engine.url.render_as_string(hide_password=False)
     if command.cwd is not None and not Path(command.cwd).is_dir():
         message = f"working_directory {command.cwd!r} does not exist"
         log_path.write_text(message + "\n")
