@@ -68,10 +68,13 @@ def test_replay_uses_the_recorded_inputs_and_leaves_the_run_alone(hr: Headrace) 
     assert "up sees zz ['zz']" in up.stdout
     assert 'task values set (not stored): {"n": 41}' in up.stderr
 
-    assert "changed after the attempt started" not in up.stderr
+    assert "changed since the attempt" not in up.stderr
     hr.write("up.py", UP + "print('edited')\n")
     edited = hr("runs", "replay", run_id, "up")
-    assert "up.py changed after the attempt started" in edited.stderr, str(edited)
+    # The script as the attempt ran it, not as it is now.
+    assert edited.returncode == 0 and "up sees zz" in edited.stdout, str(edited)
+    assert "edited" not in edited.stdout
+    assert "changed since the attempt; replaying the version it ran" in edited.stderr
 
     assert _dump(hr.home / "headrace.db") == before
     assert _logs(hr.home) == logs
@@ -101,3 +104,31 @@ def test_replay_under_pdb_and_clear_errors(hr: Headrace) -> None:
         bad = hr(*args)
         assert bad.returncode != 0 and words in bad.stderr, str(bad)
         assert "Traceback" not in bad.stderr
+
+
+def test_replay_runs_the_kept_version_beside_its_neighbours_and_says_when_it_is_gone(
+    hr: Headrace,
+) -> None:
+    hr.write("helper.py", "WORD = 'helped'\n")
+    hr.write("main.py", "import helper\nprint('v1', helper.WORD)\n")
+    job = hr.write(
+        "job.yml",
+        f"name: kept\ntasks:\n  - task_key: t\n"
+        f"    spark_python_task: {{python_file: {hr.dir}/main.py}}\n",
+    )
+    _, run = hr.run_json(job, expect=0)
+    run_id = str(run["run_id"])
+    kept = list((hr.home / "file_versions").rglob("*"))
+    assert [p for p in kept if p.is_file()], "the attempt kept its script"
+
+    hr.write("main.py", "raise SystemExit('v2 must not run')\n")
+    again = hr("runs", "replay", run_id, "t")
+    assert again.returncode == 0, str(again)
+    assert "v1 helped" in again.stdout  # the kept copy still imports its neighbour
+
+    for blob in kept:
+        if blob.is_file():
+            blob.unlink()
+    gone = hr("runs", "replay", run_id, "t")
+    assert "is no longer kept" in gone.stderr and "v2 must not run" in gone.stderr, str(gone)
+    assert gone.returncode != 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -19,7 +20,8 @@ from typing import Any
 
 from headrace.errors import HeadraceError
 from headrace.store.records import Attempt
-from headrace.worker.supervisor import _environment, _in_environment
+from headrace.worker.file_versions import recorded_versions, restore_changed, task_files
+from headrace.worker.supervisor import _environment, _in_environment, attempt_dir
 from headrace.worker.tasks import TaskCommand, command_builder
 
 
@@ -48,9 +50,35 @@ def replay(
     attempt: Attempt, home: Path, *, pdb: bool = False, here: bool = False
 ) -> dict[str, Any]:
     """Run the recorded attempt again, attached to this terminal; returns what it did."""
+    folder = Path(tempfile.mkdtemp(prefix=f"headrace-replay-{attempt.run_id}-"))
+    recorded = recorded_versions(attempt_dir(home / "logs", attempt))
+    notes: list[str] = []
+    extra_path: list[str] = []
+    if recorded is None:
+        notes = [
+            f"[headrace] warning: {path} changed after the attempt started and its version"
+            " then was not kept; the replay runs it as it is now"
+            for path in changed_files(attempt)
+        ]
+    else:
+        replaced, missing = restore_changed(recorded, home, folder)
+        if replaced:
+            attempt = dataclasses.replace(
+                attempt, payload={**attempt.payload, "settings": _with_files(attempt, replaced)}
+            )
+            # The copy runs from the scratch folder: its neighbours stay importable.
+            extra_path = sorted({str(Path(e["path"]).parent) for e in recorded})
+        notes = [
+            f"[headrace] {setting}: changed since the attempt; replaying the version it ran"
+            f" ({copy})"
+            for setting, copy in replaced.items()
+        ] + [
+            f"[headrace] warning: the version of {path} the attempt ran is no longer kept;"
+            " the replay runs it as it is now"
+            for path in missing
+        ]
     payload = attempt.payload
     command = replay_command(attempt, pdb=pdb, here=here)
-    folder = Path(tempfile.mkdtemp(prefix=f"headrace-replay-{attempt.run_id}-"))
     context_path = folder / "context.json"
     values_path = folder / "task_values.json"
     keys = ("run_id", "job_id", "task_key", "task_run_id", "attempt_number", "parameters")
@@ -73,11 +101,12 @@ def replay(
         env.update(spark_task_env(payload, home, None, env, log))
     if command.cwd is not None and not Path(command.cwd).is_dir():
         raise ReplayError(f"working_directory {command.cwd!r} does not exist (try --here)")
-    for path in changed_files(attempt):
-        sys.stderr.write(
-            f"[headrace] warning: {path} changed after the attempt started; the replay runs"
-            " it as it is now\n"
+    if extra_path:
+        env["PYTHONPATH"] = os.pathsep.join([*extra_path, env.get("PYTHONPATH", "")]).rstrip(
+            os.pathsep
         )
+    for note in notes:
+        sys.stderr.write(note + "\n")
     sys.stderr.flush()
     proc = subprocess.run(command.argv, cwd=command.cwd, env=env, check=False)
     values = None
@@ -94,30 +123,25 @@ def replay(
     }
 
 
-_FILE_SETTINGS = ("python_file", "notebook_path", "path", "project_directory")
+def _with_files(attempt: Attempt, replaced: dict[str, str]) -> dict[str, Any]:
+    """The recorded settings with the task's changed files pointing at their kept versions."""
+    settings = dict(attempt.payload.get("settings") or {})
+    for key, value in list(settings.items()):
+        if isinstance(value, str) and value in replaced:
+            settings[key] = replaced[value]
+            settings.pop("source", None)  # the copy is a local file, not a workspace path
+    sql_file = settings.get("file")
+    if isinstance(sql_file, dict) and sql_file.get("path") in replaced:
+        settings["file"] = {k: v for k, v in sql_file.items() if k != "source"} | {
+            "path": replaced[sql_file["path"]]
+        }
+    return settings
 
 
 def changed_files(attempt: Attempt) -> list[str]:
-    """The task's own files (script, notebook, SQL file) modified since the attempt started:
-    their old versions are not kept, so the replay can only say so."""
-    import os
-
-    from headrace.engine.workspace import task_local_path
-
+    """The task's own files modified since an attempt that kept no versions started."""
     settings = attempt.payload.get("settings") or {}
-    candidates = [settings.get(k) for k in _FILE_SETTINGS]
-    candidates.append((settings.get("file") or {}).get("path"))  # sql_task file
     started = attempt.start_time or attempt.created_time
-    out = []
-    for value in candidates:
-        if not isinstance(value, str):
-            continue
-        try:
-            local = str(task_local_path(value, source=settings.get("source")))
-            for path in (local, local + ".py", local + ".ipynb"):
-                if os.path.isfile(path) and os.stat(path).st_mtime * 1000 > started:
-                    out.append(path)
-                    break
-        except (OSError, ValueError):
-            continue
-    return out
+    return [
+        path for path in task_files(settings).values() if os.path.getmtime(path) * 1000 > started
+    ]
