@@ -1,9 +1,11 @@
-"""Run one notebook in a Jupyter kernel, cell by cell: the process of a notebook_task attempt.
+"""Run one notebook, cell by cell: the process of a notebook_task attempt.
 
 `python -m headrace.notebook.runner NOTEBOOK [--save EXECUTED.ipynb]`
 
-- The kernel (ipykernel via nbclient) runs in this process's group, so the worker's timeout
-  and cancel kill it and everything its cells started (see `provisioner`).
+- Cells run in this process's own IPython shell (`inprocess`: no kernel to start, issue 12);
+  a notebook that needs a real kernel (`inprocess.needs_kernel`) gets a Jupyter kernel
+  (ipykernel via nbclient) in this process's group, so the worker's timeout and cancel kill
+  it and everything its cells started (see `provisioner`).
 - Cell outputs go to the log as they arrive and into the executed notebook, saved after every
   cell (by default `notebook.ipynb` next to the attempt's log); secrets are redacted from both.
 - `dbutils.notebook.exit(value)` ends the run successfully; the value becomes get-output's
@@ -23,6 +25,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from headrace.notebook.inprocess import CellFailed, needs_kernel
 from headrace.runtime.notebook import EXIT_FILE_ENV, NOTEBOOK_PATH_ENV, notebook_output
 from headrace.runtime.output import report_output
 from headrace.runtime.secrets import Redactor
@@ -30,17 +33,6 @@ from headrace.runtime.secrets import Redactor
 KERNEL_NAME = "headrace-python"
 EXECUTED_NAME = "notebook.ipynb"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
-
-
-class CellFailed(Exception):
-    """A cell raised: its error name, value and traceback lines (ANSI codes removed)."""
-
-    def __init__(self, index: int, ename: str, evalue: str, traceback: list[str]) -> None:
-        super().__init__(f"{ename}: {evalue}")
-        self.index = index
-        self.ename = ename
-        self.evalue = evalue
-        self.traceback = traceback
 
 
 def _parameters() -> dict[str, str]:
@@ -216,9 +208,17 @@ def run(notebook: Path, save_to: Path | None) -> int:
         kernel_env[EXIT_FILE_ENV] = str(exit_file)
         kernel_env[NOTEBOOK_PATH_ENV] = str(notebook)
         kernel_env["HEADRACE_NOTEBOOK_KERNEL"] = "1"
-        client = _client(nb, notebook, redact, Path(scratch))
-        _stop_kernel_on_sigterm(client)
-        failed = _execute(client, nb, save, kernel_env, redact)
+        if needs_kernel(nb):
+            client = _client(nb, notebook, redact, Path(scratch))
+            _stop_kernel_on_sigterm(client)
+            failed = _execute(client, nb, save, kernel_env, redact)
+        else:
+            from headrace.notebook import inprocess
+
+            def on_exit(cell: Any) -> None:
+                _show_exit(cell, redact(exit_file.read_text()))
+
+            failed = inprocess.execute(nb, notebook, save, kernel_env, redact, on_exit)
         exited = exit_file.read_text(encoding="utf-8") if exit_file.exists() else None
     if failed is not None:
         _report_failure(failed, notebook, nb)
