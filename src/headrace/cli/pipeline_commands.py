@@ -32,9 +32,10 @@ def _load(path: Path) -> dict[str, Any]:
     import yaml
 
     from headrace.errors import SpecError, SpecIssue
+    from headrace.spec.bounds import load_yaml
 
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise SpecError([SpecIssue(str(path), str(exc))]) from None
     if not isinstance(data, dict):

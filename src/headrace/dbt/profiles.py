@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from headrace.errors import HeadraceError
+from headrace.errors import HeadraceError, SpecError
+from headrace.spec.bounds import load_yaml
 
 GENERATED_TARGET = "headrace"
 # dbt-core 1.12 needs a parser wheel downloaded from GitHub at install time; 1.11 is on PyPI whole.
@@ -115,12 +116,12 @@ def project_profile_name(project: Path) -> str:
 
     path = project / "dbt_project.yml"
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DbtSetupError(
             f"dbt_task.project_directory: no dbt_project.yml in {project}"
         ) from None
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, yaml.YAMLError, SpecError) as exc:
         raise DbtSetupError(f"cannot read {path}: {exc}") from None
     name = data.get("profile") if isinstance(data, dict) else None
     return str(name) if name else "default"
@@ -149,10 +150,10 @@ def own_profiles(
 
     path = folder / "profiles.yml"
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = load_yaml(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise DbtSetupError(f"dbt_task.profiles_directory: no profiles.yml in {folder}") from None
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, yaml.YAMLError, SpecError) as exc:
         raise DbtSetupError(f"cannot read {path}: {exc}") from None
     if not isinstance(document, dict):
         raise DbtSetupError(f"{path}: expected a mapping of profile names")

@@ -83,7 +83,9 @@ def parse_yaml(text: str) -> dict[str, Any]:
     import yaml
 
     try:
-        data = yaml.safe_load(text)
+    from headrace.spec.bounds import load_yaml
+
+        data = load_yaml(text)  # hostile YAML (alias bombs, deep nesting) is refused
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
