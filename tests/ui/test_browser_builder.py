@@ -21,7 +21,8 @@ def test_build_run_edit_and_diff_a_job_in_the_browser(
 
     page = page_for(alice)
     page.click("text=Create job")
-    page.wait_for_url(f"{server.url}/new-job")
+    page.wait_for_url(f"{server.url}/new-job/form")
+    page.click("button.tab:has-text('YAML')")  # the YAML tab of the same editor
     cyclic = JOB.replace("depends_on: [{task_key: extract}]", "depends_on: [{task_key: report}]")
     page.fill("#yaml", cyclic)
     page.click("button:has-text('Create job')")
@@ -45,8 +46,7 @@ def test_build_run_edit_and_diff_a_job_in_the_browser(
     expect(page.locator("p.legend-crit")).to_contain_text("extract → check → load → report")
     shot(page, "run-overhead-built-job")
 
-    page.goto(job_url)
-    page.click("a:has-text('Edit')")
+    page.goto(job_url + "/edit")  # the YAML tab
     text = page.input_value("#yaml")
     bad = text.replace("quartz_cron_expression: 0 30 6 * * ?", "quartz_cron_expression: nope")
     page.fill("#yaml", bad)

@@ -68,7 +68,7 @@ def test_create_edit_and_diff_a_job_as_yaml(
     job = alice.w.jobs.get(job_id)
     assert [t.task_key for t in job.settings.tasks] == ["extract", "check", "load", "report"]
     assert job.settings.schedule.quartz_cron_expression == "0 30 6 * * ?"
-    assert f'/jobs/{job_id}/edit"' in ui.get(f"/jobs/{job_id}").text
+    assert f'/jobs/{job_id}/edit/form"' in ui.get(f"/jobs/{job_id}").text
 
     editor = ui.get(f"/jobs/{job_id}/edit").text
     text = _textarea(editor)

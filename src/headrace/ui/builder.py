@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from headrace.errors import SpecError, SpecIssue
+from headrace.ui import builder_save
 from headrace.ui.routes import PostedForm, _back, _ctx, _form, _render, _ui_errors, _who
 
 router = APIRouter()
@@ -82,9 +83,9 @@ def parse_yaml(text: str) -> dict[str, Any]:
     """The settings in the text. Raises: SpecError (YAML syntax, with its line; not a mapping)."""
     import yaml
 
-    try:
     from headrace.spec.bounds import load_yaml
 
+    try:
         data = load_yaml(text)  # hostile YAML (alias bombs, deep nesting) is refused
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -161,22 +162,33 @@ def _editor(
 def _preview(text: str, issues: list[SpecIssue]) -> tuple[Any, list[str]]:
     """The task graph of the text as it stands (None if it does not parse), and the
     dependency cycle an error names (drawn outlined on it)."""
-    import re
-
-    from headrace.ui.graph import layout
-
-    cycle: list[str] = []
-    for issue in issues:
-        found = re.search(r"dependency cycle: (.+)$", issue.message)
-        if found:
-            cycle = [k.strip() for k in found.group(1).split("->")]
-            break
+    cycle = cycle_in(issues)
     try:
         data = parse_yaml(text)
     except SpecError:
         return None, cycle
+    return graph_of(data), cycle
+
+
+def cycle_in(issues: list[SpecIssue]) -> list[str]:
+    """The dependency cycle an error names (task keys, first one repeated at the end)."""
+    import re
+
+    for issue in issues:
+        found = re.search(r"dependency cycle: (.+)$", issue.message)
+        if found:
+            return [k.strip() for k in found.group(1).split("->")]
+    return []
+
+
+def graph_of(data: dict[str, Any]) -> Any:
+    """The task graph of settings as they stand (well-formed tasks and edges only)."""
+    import copy
+
+    from headrace.ui.graph import layout
+
     tasks = [
-        t
+        copy.deepcopy(t)
         for t in data.get("tasks") or []
         if isinstance(t, dict) and isinstance(t.get("task_key"), str)
     ]
@@ -187,7 +199,7 @@ def _preview(text: str, issues: list[SpecIssue]) -> tuple[Any, list[str]]:
             if isinstance(deps, list)
             else []
         )
-    return (layout(tasks) if tasks else None), cycle
+    return layout(tasks) if tasks else None
 
 
 @router.get("/new-job")
@@ -249,9 +261,7 @@ def save_job(request: Request, job_id: int, form: Any = PostedForm) -> Response:
         )
         return _editor(request, who, job=job, text=text, issues=[issue], version=before)
     try:
-        settings = parse_yaml(text)
-        cap = ctx.settings.max_continuous_jobs_per_user
-        job_service.reset_job(ctx.store, who, job_id, settings, max_continuous=cap)
+        builder_save.save(ctx, who, job_id, parse_yaml(text))  # with access_control_list
     except SpecError as exc:
         return _editor(request, who, job=job, text=text, issues=_issues(exc), version=before)
     with ctx.store.read() as conn:
@@ -312,3 +322,13 @@ def _version_param(request: Request, name: str, numbers: list[int], default: int
     if not raw.isdigit() or int(raw) not in numbers:
         raise SpecError([SpecIssue(name, f"must be one of the job's versions, got {raw!r}")])
     return int(raw)
+
+
+def _include_form_tab() -> None:
+    """The form tab's pages ride on this router (the app mounts this one)."""
+    from headrace.ui.builder_form_pages import router as form_router
+
+    router.include_router(form_router)
+
+
+_include_form_tab()
