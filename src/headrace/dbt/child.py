@@ -10,15 +10,70 @@ from __future__ import annotations
 import json
 import shlex
 import sys
+from pathlib import Path
 from typing import Any
 
 _FAILED = ("error", "fail", "runtime error")
+# Headrace's dbt package of Databricks materializations (streaming_table, materialized_view).
+COMPAT_PACKAGE = "headrace_databricks_compat"
+COMPAT_DIR = Path(__file__).resolve().parent / "databricks_compat"
+
+
+def add_databricks_compat() -> None:
+    """List Headrace's package among dbt's internal packages (those adapters bring along), so
+    Databricks-only materializations resolve on local adapters without a file in the user's
+    project. dbt has no setting for extra internal packages: its adapter factory is extended
+    (dbt-core 1.11, pinned by headrace.dbt.profiles)."""
+    from dbt.adapters import factory
+
+    container = factory.FACTORY
+    container.packages[COMPAT_PACKAGE] = COMPAT_DIR
+    listed = container.get_adapter_package_names
+
+    def package_names(name: str | None) -> list[str]:
+        names = list(listed(name))
+        if name != "databricks" and COMPAT_PACKAGE not in names:
+            names.insert(max(len(names) - 1, 0), COMPAT_PACKAGE)  # before dbt's global project
+        return names
+
+    container.get_adapter_package_names = package_names  # type: ignore[method-assign]
+    _translate_marked_sql()
+
+
+_MARKED = r"/\*headrace:databricks-sql\*/(.*?)/\*headrace:end\*/"
+
+
+def _translate_marked_sql() -> None:
+    """The query of a model with a Databricks materialization is Databricks SQL (the compat
+    package marks it): sqlglot rewrites that part of the statement in the adapter's dialect
+    (`timestamp(x)`, `from_unixtime`, double-quoted strings...). Without sqlglot it runs as is."""
+    import re
+
+    try:
+        import sqlglot
+        from dbt.adapters.sql.connections import SQLConnectionManager
+    except ImportError:
+        return
+    add_query = SQLConnectionManager.add_query
+
+    def translated(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
+        if "/*headrace:databricks-sql*/" in sql:
+            dialect = {"postgres": "postgres"}.get(self.TYPE, "duckdb")
+
+            def one(match: re.Match[str]) -> str:
+                return sqlglot.transpile(match.group(1), read="databricks", write=dialect)[0]
+
+            sql = re.sub(_MARKED, one, sql, flags=re.S)
+        return add_query(self, sql, *args, **kwargs)
+
+    SQLConnectionManager.add_query = translated  # type: ignore[method-assign]
 
 
 def main(argv: list[str]) -> int:
     commands = json.loads(argv[0])
     from dbt.cli.main import dbtRunner
 
+    add_databricks_compat()
     runner = dbtRunner()
     for command in commands:
         words = shlex.split(command)

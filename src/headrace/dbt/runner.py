@@ -35,6 +35,7 @@ ENVIRONMENT_SPEC_ENV = "HEADRACE_ENVIRONMENT_SPEC"
 # Packages that only work against Databricks: left out of the local dbt environment.
 _DATABRICKS_ONLY = ("dbt-databricks",)
 _PARTIAL_PARSE = "partial_parse.msgpack"
+SQLGLOT = "sqlglot>=30,<31"
 
 
 def main(argv: list[str]) -> int:
@@ -129,6 +130,8 @@ def _environment(profiles: Profiles, home: Path) -> Path:
         package = adapter_package(kind)
         if _name(package) not in names:
             extra.append(package)
+    if "sqlglot" not in names:
+        extra.append(SQLGLOT)  # Databricks SQL of Databricks materializations, translated
     if "duckdb" in profiles.adapters and "duckdb" not in names:
         # The warehouse file is shared with Headrace's own DuckDB: same storage version.
         with contextlib.suppress(PackageNotFoundError):
