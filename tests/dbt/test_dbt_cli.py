@@ -265,3 +265,70 @@ def test_the_example_runs(dbt_hr: Headrace) -> None:
     assert result_of(task(run, "report")) == "SUCCESS"
     assert _warehouse_rows(dbt_hr.home, "select * from shop.summary") == [(3, 10)]
     assert not (example / "shop" / "target").exists()
+
+
+def test_databricks_materializations_and_read_files_run_on_duckdb(dbt_hr: Headrace) -> None:
+    """The dbt-sql template's shapes: a streaming table over `stream read_files(...)` in
+    Databricks SQL and a materialized view, each rebuilt as a table with a log line saying so;
+    a model reading Databricks' sample data that is not here fails naming the dataset."""
+    volume = dbt_hr.home / "dbfs" / "Volumes" / "main" / "raw" / "orders"
+    volume.mkdir(parents=True)
+    (volume / "part-0.json").write_text(
+        '{"customer_name": "a", "order_datetime": "1565000000", "order_number": 1}\n'
+        '{"customer_name": "b", "order_datetime": "1565100000", "order_number": 2}\n'
+    )
+    models = {
+        "orders_raw.sql": """
+            {{ config(materialized = 'streaming_table') }}
+            select customer_name,
+              date(timestamp(from_unixtime(try_cast(order_datetime as bigint)))) as order_date,
+              order_number
+            from stream read_files("/Volumes/main/raw/orders/", format => "json")
+            """,
+        "orders_daily.sql": """
+            {{ config(materialized = 'materialized_view') }}
+            select order_date, count(*) as number_of_orders
+            from {{ ref('orders_raw') }} group by order_date
+            """,
+    }
+    project = make_project(dbt_hr.dir / "dbx", models)
+    samples = make_project(
+        dbt_hr.dir / "samples",
+        {
+            "sales.sql": """
+                {{ config(materialized = 'streaming_table') }}
+                select * from stream read_files(
+                  "/databricks-datasets/retail-org/sales_orders/", format => "json")
+                """
+        },
+    )
+    job = dbt_hr.write(
+        "dbx.yml",
+        f"""
+        name: dbx
+        tasks:
+          - task_key: dbx
+            dbt_task: {{project_directory: {project}, schema: dbx, commands: ["dbt run"]}}
+          - task_key: samples
+            dbt_task: {{project_directory: {samples}, commands: ["dbt run"]}}
+        """,
+    )
+    run = run_job(dbt_hr, job, 1)
+    assert result_of(task(run, "dbx")) == "SUCCESS"
+    rows = _warehouse_rows(
+        dbt_hr.home, "select order_date::varchar, number_of_orders from dbx.orders_daily"
+    )
+    assert sorted(rows) == [("2019-08-05", 1), ("2019-08-06", 1)]
+    kinds = _warehouse_rows(
+        dbt_hr.home,
+        "select table_name, table_type from information_schema.tables "
+        "where table_schema = 'dbx' order by 1",
+    )
+    assert kinds == [("orders_daily", "BASE TABLE"), ("orders_raw", "BASE TABLE")]
+    log = (_attempt_dir(dbt_hr.home, run["run_id"], "dbx") / "output.log").read_text()
+    assert "materialized='streaming_table' is a Databricks materialization; on duckdb" in log
+    assert "materialized='materialized_view' is a Databricks materialization" in log
+    assert not (project / "macros").exists() and not (project / "dbt_packages").exists()
+    error = task(run, "samples")["state"]["state_message"]
+    assert "reads Databricks' sample dataset /databricks-datasets/retail-org/sales_orders/" in error
+    assert "Databricks sample data is not part of Headrace" in error
