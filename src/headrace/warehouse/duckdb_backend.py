@@ -1,12 +1,19 @@
-"""Running SQL on an embedded DuckDB file (DuckDB's own parser splits the statements)."""
+"""Running SQL on an embedded DuckDB file (DuckDB's own parser splits the statements).
+
+Catalogs (`CREATE CATALOG`, `USE CATALOG`, `catalog.schema.table`) are attached DuckDB files
+(`warehouse/catalogs.py`); the tables a transaction wrote go to the change log that
+`trigger.table_update` watches (`warehouse/changes.py`).
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from headrace.warehouse import lock
+from headrace.warehouse.changes import qualified, record, written_table
 from headrace.warehouse.errors import WarehouseError
 from headrace.warehouse.markers import for_duckdb, statement_text
 from headrace.warehouse.parameters import check_given
@@ -20,7 +27,9 @@ def execute(sql: str, path: Path, parameters: Mapping[str, str], warehouse_id: s
     """Run `sql` in one transaction (unless it manages its own) on the DuckDB file at `path`."""
     import duckdb
 
-    marked = for_duckdb(sql)
+    from headrace.warehouse.catalogs import names_other_catalog, rewrite
+
+    marked = for_duckdb(rewrite(sql, path))
     try:
         statements = duckdb.extract_statements(marked.text)
     except duckdb.Error as exc:
@@ -30,8 +39,14 @@ def execute(sql: str, path: Path, parameters: Mapping[str, str], warehouse_id: s
     check_given(
         [*(n for n in marked.names if n in names), *sorted(names - set(marked.names))], parameters
     )
-    own_transactions = any(st.type.name == "TRANSACTION" for st in statements)
+    # DuckDB writes one database per transaction: SQL that names another catalog runs
+    # statement by statement (as SQL with its own BEGIN/COMMIT does).
+    own_transactions = any(st.type.name == "TRANSACTION" for st in statements) or (
+        names_other_catalog(marked.text, path)
+    )
     texts = _original_texts(sql, marked.text, [st.query for st in statements])
+    if marked.text != for_duckdb(sql).text:  # catalog names rewritten: offsets moved
+        texts = [statement_text(st.query) for st in statements]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -39,14 +54,20 @@ def execute(sql: str, path: Path, parameters: Mapping[str, str], warehouse_id: s
     with lock.exclusive(path):
         con = _connect(duckdb, path)
         try:
-            return _run(con, statements, texts, parameters, own_transactions, sql, warehouse_id)
+            return _run(
+                con, statements, texts, parameters, own_transactions, sql, warehouse_id, path
+            )
         finally:
             con.close()
 
 
 def _connect(duckdb: Any, path: Path) -> Any:
+    from headrace.warehouse.catalogs import attach_all
+
     try:
-        return duckdb.connect(str(path))
+        con = duckdb.connect(str(path))
+        attach_all(con, path)
+        return con
     except duckdb.Error as exc:
         # Another program (not a Headrace task) holds the file: DuckDB says which one.
         raise WarehouseError(f"cannot open the warehouse {path}: {exc}") from None
@@ -60,11 +81,13 @@ def _run(
     own_transactions: bool,
     sql: str,
     warehouse_id: str,
+    path: Path,
 ) -> SqlResult:
     import duckdb
 
     done: list[StatementResult] = []
     preview: PreviewCollector | None = None
+    written: set[str] = set()
     if not own_transactions:
         con.begin()
     for i, (st, text) in enumerate(zip(statements, texts, strict=True)):
@@ -73,6 +96,9 @@ def _run(
         try:
             cursor = con.execute(st.query, values) if values else con.execute(st.query)
             rows_affected, collected = _read(cursor, kind)
+            table = written_table(st.query)
+            if table is not None:
+                written.add(_qualified(con, table, path))
         except duckdb.Error as exc:
             if not own_transactions:
                 con.rollback()
@@ -82,7 +108,32 @@ def _run(
         preview = collected if collected is not None else preview
     if not own_transactions:
         con.commit()
+    _record(path, written)
     return SqlResult.of(warehouse_id, sql, done, preview)
+
+
+def _qualified(con: Any, parts: list[str], path: Path) -> str:
+    """A written table's `catalog.schema.table` (the current catalog and schema fill in)."""
+    from headrace.warehouse.catalogs import main_catalog
+
+    catalog, schema = con.execute("SELECT current_database(), current_schema()").fetchone()
+    if len(parts) == 3 and parts[0].lower() == path.stem.lower():
+        parts = [main_catalog(), *parts[1:]]
+    if str(catalog).lower() == path.stem.lower():
+        catalog = main_catalog()
+    return qualified(parts, str(catalog), str(schema))
+
+
+def _record(path: Path, written: set[str]) -> None:
+    """Tell the change log (what table_update triggers watch) which tables were written."""
+    import time
+
+    tables = {t for t in written if not t.startswith(("temp.", "system."))}
+    if tables:
+        try:
+            record(path.parent, tables, int(time.time() * 1000))
+        except OSError as exc:  # the SQL committed; a trigger that misses it is the lesser harm
+            print(f"warning: table change log not written: {exc}", file=sys.stderr, flush=True)
 
 
 def _read(cursor: Any, kind: str) -> tuple[int | None, PreviewCollector | None]:

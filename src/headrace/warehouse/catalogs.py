@@ -1,0 +1,130 @@
+"""Catalogs on the embedded DuckDB warehouse: Databricks' `catalog.schema.table` names.
+
+DuckDB has databases where Databricks has catalogs. The warehouse file itself (e.g.
+`<home>/warehouse/default.duckdb`) is the main catalog, `main` (`HEADRACE_DEFAULT_CATALOG`
+renames it; DuckDB reserves the name `main`, so in DuckDB that catalog keeps the file's name,
+`default`). Every other catalog is a DuckDB file `<file>.catalogs/<name>.duckdb` beside it,
+attached under its name on each connection, so a catalog made by one task is there for every
+later task and run. Before DuckDB parses the SQL it is rewritten (outside strings and comments):
+
+- `CREATE CATALOG [IF NOT EXISTS] c [...]` -> `ATTACH [IF NOT EXISTS] '<folder>/c.duckdb' AS c`
+  (the rest of the statement, `MANAGED LOCATION`, `COMMENT`, is dropped);
+- `USE CATALOG c` -> `USE c`; `USE SCHEMA s` / `USE DATABASE s` -> `USE s`;
+- the main catalog's name in `main.s.t`, `USE main[.s]`, `CREATE|DROP SCHEMA main.s` -> the
+  DuckDB name of the warehouse file's catalog.
+
+A session starts in the main catalog and DuckDB's default schema `main` (which Databricks
+calls `default`: unqualified names land where they always did).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from headrace.warehouse.errors import WarehouseError
+
+DEFAULT_CATALOG_ENV = "HEADRACE_DEFAULT_CATALOG"
+_NAME = r"(?:`[^`]+`|\"[^\"]+\"|[A-Za-z_]\w*)"
+_CREATE = re.compile(rf"\bCREATE\s+CATALOG\s+(IF\s+NOT\s+EXISTS\s+)?({_NAME})[^;]*", re.I)
+_USE_CATALOG = re.compile(rf"\bUSE\s+CATALOG\s+({_NAME})", re.I)
+_USE_SCHEMA = re.compile(r"\bUSE\s+(?:SCHEMA|DATABASE)\s+", re.I)
+_PLACEHOLDER = "\x00{}\x00"
+
+
+def main_catalog() -> str:
+    """Databricks' name of the warehouse file's own catalog: `main` unless renamed."""
+    name = os.environ.get(DEFAULT_CATALOG_ENV, "").strip() or "main"
+    return name.lower()
+
+
+def catalogs_dir(database: Path) -> Path:
+    """Where a DuckDB warehouse file's other catalogs live."""
+    return database.with_name(database.stem + ".catalogs")
+
+
+def attach_all(con: Any, database: Path) -> None:
+    """Attach every catalog made earlier (each `<name>.duckdb` of the catalogs folder)."""
+    folder = catalogs_dir(database)
+    if not folder.is_dir():
+        return
+    for path in sorted(folder.glob("*.duckdb")):
+        if re.fullmatch(r"[A-Za-z_]\w*", path.stem):
+            con.execute(f"ATTACH IF NOT EXISTS '{_quoted(path)}' AS {path.stem}")
+
+
+def names_other_catalog(sql: str, database: Path) -> bool:
+    """Whether (rewritten) SQL attaches, switches to or names a catalog besides the main one."""
+    code, _ = _mask(sql)
+    if re.search(r"\b(ATTACH|USE)\b", code, re.I):
+        return True
+    folder = catalogs_dir(database)
+    names = [p.stem for p in folder.glob("*.duckdb")] if folder.is_dir() else []
+    return any(re.search(rf"(?<![\w.]){re.escape(n)}\s*\.", code, re.I) for n in names)
+
+
+def rewrite(sql: str, database: Path) -> str:
+    """The SQL with Databricks' catalog statements and names in DuckDB's terms."""
+    if not re.search(r"\b(CATALOG|SCHEMA|DATABASE|USE)\b|\.", sql, re.I):
+        return sql
+    code, kept = _mask(sql)
+    duck = '"' + database.stem + '"'  # DuckDB's name of the file's own catalog
+    main = re.escape(main_catalog())
+    folder = catalogs_dir(database)
+
+    def create(match: re.Match[str]) -> str:
+        name = _bare(match.group(2))
+        if name.lower() == main_catalog():
+            return "SELECT 1 WHERE false" if match.group(1) else f"ATTACH {duck!s}"
+        if not re.fullmatch(r"[A-Za-z_]\w*", name):
+            raise WarehouseError(f"CREATE CATALOG {name}: a catalog name is letters, digits, _")
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WarehouseError(f"cannot create the catalog folder {folder}: {exc}") from None
+        path = _quoted(folder / f"{name.lower()}.duckdb")
+        return f"ATTACH {match.group(1) or ''}'{path}' AS {name.lower()}"
+
+    code = _CREATE.sub(create, code)
+    code = _USE_CATALOG.sub(lambda m: f"USE {m.group(1)}", code)
+    code = _USE_SCHEMA.sub("USE ", code)
+    # The main catalog as the first of three parts, or where a catalog is expected.
+    code = re.sub(rf"(?<![\w.\"`]){main}(\s*\.\s*{_NAME}\s*\.)", duck + r"\1", code, flags=re.I)
+    code = re.sub(
+        rf"(\b(?:USE|SCHEMA\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?)\s*){main}\b(?!\s*\()",
+        lambda m: m.group(1) + duck,
+        code,
+        flags=re.I,
+    )
+    return _unmask(code, kept)
+
+
+def _bare(name: str) -> str:
+    return name[1:-1] if name[:1] in '`"' else name
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
+
+
+def _mask(sql: str) -> tuple[str, list[str]]:
+    """Strings and comments replaced by placeholders (the rewrite never looks inside them)."""
+    from sqlparse import tokens
+    from sqlparse.lexer import Lexer
+
+    parts: list[str] = []
+    kept: list[str] = []
+    for ttype, value in Lexer.get_default_instance().get_tokens(sql):
+        # Quoted identifiers ("x", a String.Symbol) stay: they are names, not text.
+        if ttype in tokens.String.Single or ttype in tokens.Comment:
+            parts.append(_PLACEHOLDER.format(len(kept)))
+            kept.append(value)
+        else:
+            parts.append(value)
+    return "".join(parts), kept
+
+
+def _unmask(code: str, kept: list[str]) -> str:
+    return re.sub("\x00(\\d+)\x00", lambda m: kept[int(m.group(1))], code)
