@@ -590,7 +590,7 @@ def path_of(name: str) -> str:
 def place_issues(issues: list[SpecIssue], model: FormModel) -> dict[str, list[str]]:
     """Each issue under the nearest field path the form shows (a task row, a list row, or
     "" for the top of the form): {path: [messages]}."""
-    shown = {path_of(n) for n in model.fields}
+    shown = {path_of(n) for n in model.fields} | set(ROW_PATHS.values())
     for prefix, count in model.rows.items():
         shown |= {f"{ROW_PATHS[prefix]}[{i}]" for i in range(count)}
     placed: dict[str, list[str]] = {}
