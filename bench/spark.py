@@ -7,7 +7,8 @@ the warm server runs its first cell and its first Spark query.
    "started" line), the data directory's metastore already up; stopped after each start.
 2. warm notebook: `headrace run` of a one-notebook job, twice on one data directory: the first
    run starts the warm server, the next ones reuse it. For each run: task start -> first cell
-   (the kernel is up and `spark` is there) and -> first `spark.range(1).count()` answered.
+   (`spark` is there) and -> first `spark.range(1).count()` answered; cells in the runner's
+   own IPython shell (the default) and in a Jupyter kernel (HEADRACE_NOTEBOOK_EXECUTOR=kernel).
 Machine load matters a lot (two shared cores here): quote figures with `uptime`.
 """
 
@@ -52,8 +53,10 @@ def time_to_ready(home: Path, repeat: int) -> list[float]:
     return times
 
 
-def warm_notebook(root: Path, home: Path, repeat: int) -> list[tuple[float, float]]:
-    env = {**os.environ, "HEADRACE_HOME": str(home)}
+def warm_notebook(
+    root: Path, home: Path, repeat: int, executor: str = ""
+) -> list[tuple[float, float]]:
+    env = {**os.environ, "HEADRACE_HOME": str(home), "HEADRACE_NOTEBOOK_EXECUTOR": executor}
     out = []
     for i in range(repeat + 1):
         cell, query = root / f"cell-{i}", root / f"query-{i}"
@@ -74,26 +77,39 @@ def warm_notebook(root: Path, home: Path, repeat: int) -> list[tuple[float, floa
     return out
 
 
+def _r(values: list[float]) -> list[float]:
+    return [round(v, 2) for v in values]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--skip-ready", action="store_true", help="only the notebook figures")
     args = parser.parse_args()
     os.environ.setdefault("HEADRACE_SPARK_DRIVER_MEMORY", "512m")
     root = Path(tempfile.mkdtemp(prefix="headrace-spark-bench-"))
     home = root / "home"
     try:
-        ready = time_to_ready(home, args.repeat)
-        print(f"job cluster time to ready: median {statistics.median(ready):.1f} s {ready}")
-        runs = warm_notebook(root, home, args.repeat)
-        first_cell, first_query = runs[0]
-        print(
-            f"cold (starts the warm server): first cell {first_cell:.2f} s, query {first_query:.2f} s"
-        )
-        cells = [c for c, _ in runs[1:]]
-        queries = [q for _, q in runs[1:]]
-        print(f"warm: first cell median {statistics.median(cells):.2f} s {cells}")
-        print(f"warm: first Spark query median {statistics.median(queries):.2f} s {queries}")
-        print(f"load: {os.getloadavg()}")
+        if not args.skip_ready:
+            ready = time_to_ready(home, args.repeat)
+            print(f"job cluster time to ready: median {statistics.median(ready):.1f} s {_r(ready)}")
+            print(f"load: {os.getloadavg()}")
+        # In-process cells (the default) and, for comparison, a Jupyter kernel per notebook.
+        for executor in ("", "kernel"):
+            runs = warm_notebook(root, home, args.repeat, executor)
+            name = executor or "in-process"
+            if executor == "":
+                cell, query = runs[0]
+                print(
+                    f"cold (starts the warm server): first cell {cell:.2f} s, query {query:.2f} s"
+                )
+            cells = [c for c, _ in runs[1:]]
+            queries = [q for _, q in runs[1:]]
+            print(f"warm, {name}: first cell median {statistics.median(cells):.2f} s {_r(cells)}")
+            print(
+                f"warm, {name}: first query median {statistics.median(queries):.2f} s {_r(queries)}"
+            )
+            print(f"load: {os.getloadavg()}")
     finally:
         from headrace.compute.catalog import stop_metastore
         from headrace.compute.warm import stop_warm
