@@ -1,5 +1,5 @@
-"""`/Volumes/...` maps into the data directory (`dbfs:/...` too, for dbutils.fs): for
-dbutils.fs, for Spark's readers, writers and SQL (both JVMs and the metastore service), and
+"""`/Volumes/...` and `dbfs:/...` map into the data directory: for dbutils.fs, for Spark's
+readers, writers and SQL (both JVMs and the metastore service), and
 plain Python file access to `/Volumes` is refused clearly.
 Nothing is ever created at the machine's `/Volumes`."""
 
@@ -102,6 +102,35 @@ def test_spark_reads_and_writes_volumes_in_the_data_directory(
     plain = home / "plain"
     spark.range(2).write.mode("overwrite").parquet(str(plain))
     assert any(p.suffix == ".parquet" for p in plain.iterdir())
+
+
+@pytest.mark.spark
+def test_spark_dbfs_paths_live_under_the_data_directory_dbfs_folder(catalog_env) -> None:
+    home = catalog_env.home
+    dbfs = home / "dbfs"
+    (dbfs / "landing").mkdir(parents=True, exist_ok=True)
+    (dbfs / "landing" / "in.csv").write_text("id,v\n1,x\n2,y\n")
+    spark = catalog_env.a.session()
+
+    frame = spark.read.option("header", True).csv("dbfs:/landing/in.csv")
+    assert frame.count() == 2
+    frame.write.mode("overwrite").parquet("dbfs:/out/copy")  # the committer renames inside
+    written = list((dbfs / "out" / "copy").iterdir())
+    assert any(p.suffix == ".parquet" for p in written), written
+    assert (dbfs / "out" / "copy" / "_SUCCESS").exists()
+    assert not (dbfs / str(dbfs).lstrip("/")).exists()  # never <dbfs>/<dbfs>/...
+    # The other JVM, SQL paths, dbfs:/Volumes (= /Volumes) and a table LOCATION agree.
+    other = catalog_env.b.session()
+    assert other.sql("SELECT count(*) AS n FROM parquet.`dbfs:/out/copy`").collect()[0].n == 2
+    other.range(3).write.mode("overwrite").parquet(f"dbfs:{VOLUME}/from_dbfs")
+    assert spark.read.parquet(f"{VOLUME}/from_dbfs").count() == 3
+    other.sql(
+        "CREATE TABLE IF NOT EXISTS main.default.from_dbfs USING parquet LOCATION 'dbfs:/out/copy'"
+    )
+    assert spark.table("main.default.from_dbfs").count() == 2
+    assert [r.path for r in spark.read.format("binaryFile").load("dbfs:/landing").collect()] == [
+        "dbfs:/landing/in.csv"
+    ]
 
 
 def test_task_code_gets_the_guard_from_the_task_hook(

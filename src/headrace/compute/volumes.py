@@ -16,9 +16,11 @@ Nothing is ever created at `/Volumes` on the machine. Who maps:
   `ViewFileSystemOverloadScheme` serves the `file` scheme with a mount table (`default`) whose
   `/Volumes` link points into the data directory and whose fallback is the machine's `/`.
   Settings only: no symlink, mount or root. The metastore service gets the same settings (it
-  creates table folders). `dbfs:` paths are not mapped for Spark (Spark says "No FileSystem
-  for scheme dbfs"): a second mount table for `dbfs:` made Spark's committer write files
-  under `<dbfs>/<dbfs>/...` (Hadoop 3.5), so use `/Volumes/...` with Spark;
+  creates table folders);
+- Spark's `dbfs:/...` (readers, writers, `LOCATION`): the `dbfs` scheme is served by
+  `io.headrace.spark.DbfsFileSystem` (Headrace's jar), which moves each path under
+  `<home>/dbfs` and the paths it returns back out (a second viewfs mount table for `dbfs:`
+  made Spark's committer write under `<dbfs>/<dbfs>/...`: statuses kept the local path);
 - plain `open('/Volumes/...')` in task code: see `headrace.runtime.fs.install_volume_guard`.
 """
 
@@ -59,6 +61,10 @@ def volumes_spark_conf(home: Path) -> dict[str, str]:
         ),
         f"spark.hadoop.{local}.link.{VOLUMES_PREFIX}": volumes,
         f"spark.hadoop.{local}.linkFallback": "file:///",
+        # dbfs:/a/b is <home>/dbfs/a/b (Headrace's jar: io.headrace.spark.DbfsFileSystem).
+        "spark.hadoop.fs.dbfs.impl": "io.headrace.spark.DbfsFileSystem",
+        "spark.hadoop.fs.dbfs.headrace.root": str(dbfs_root(home)),
+        "spark.hadoop.fs.dbfs.impl.disable.cache": "false",
     }
 
 

@@ -32,12 +32,15 @@ def build(out: Path = JAR) -> Path:
         )
         classes = sorted(Path(tmp).rglob("*.class"))
         out.parent.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as jar:
+        # Written beside and moved in place: a running JVM may have the old jar open.
+        partial = out.with_suffix(".jar.partial")
+        with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as jar:
             jar.writestr(zipfile.ZipInfo("META-INF/MANIFEST.MF", (1980, 1, 1, 0, 0, 0)), _MANIFEST)
             for path in classes:
                 info = zipfile.ZipInfo(path.relative_to(tmp).as_posix(), (1980, 1, 1, 0, 0, 0))
                 info.compress_type = zipfile.ZIP_DEFLATED
                 jar.writestr(info, path.read_bytes())
+        partial.replace(out)
     return out
 
 
