@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import sys
@@ -72,17 +73,19 @@ def run_update(db: Store, home: Path, update: dict[str, Any]) -> int:
     signal.signal(signal.SIGTERM, canceled)
     update = store.set_update(db, update, state="INITIALIZING")
     folder = store.update_folder(home, update["pipeline_id"], update["update_id"])
+    events = _ErrorLines(sys.stdout)
     try:
         spec_path = _prepare(home, update, folder)
         remote = _remote(home)
         os.environ["SPARK_REMOTE"] = remote
         sys.path.insert(0, str(_DLT_PATH))
         update = store.set_update(db, update, state="RUNNING")
-        _run(spec_path, update)
+        with contextlib.redirect_stdout(events):
+            _run(spec_path, update)
     except BaseException as exc:  # the tool's own message is the update's (and task's) error
         if isinstance(exc, KeyboardInterrupt | SystemExit) and not str(exc):
             raise
-        message = _first_line(exc)
+        message = _with_cause(_first_line(exc), events.found)
         traceback.print_exc()
         store.set_update(db, update, state="FAILED", state_message=message)
         print(f"pipeline update failed: {message}", flush=True)
@@ -90,6 +93,47 @@ def run_update(db: Store, home: Path, update: dict[str, Any]) -> int:
     store.set_update(db, update, state="COMPLETED")
     print("[headrace] pipeline update completed", flush=True)
     return 0
+
+
+class _ErrorLines:
+    """SDP's event log as printed (passed on to the log), its `Error: ...` lines kept: a
+    "Failed to resolve flows" exception names the flows, the events say why."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.found: list[str] = []
+        self._partial = ""
+
+    def write(self, text: str) -> int:
+        self.out.write(text)
+        *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:
+            at = line.find("Error: ")
+            if at >= 0 and len(self.found) < 20:
+                self.found.append(line[at + len("Error: ") :].strip())
+        return len(text)
+
+    def flush(self) -> None:
+        self.out.flush()
+
+
+# Databricks' sample datasets (`samples.nyctaxi.trips`, ...) are not part of Headrace.
+_SAMPLES = re.compile(r"`?samples`?\.`?(\w+)`?\.`?(\w+)`?")
+
+
+def _with_cause(message: str, errors: list[str]) -> str:
+    """The update's error with SDP's root cause, and what a missing sample table is."""
+    if errors and "Failed to resolve flows" in message:
+        roots = [e for e in errors if not e.startswith("Failed to read dataset")]
+        message = f"{message} {(roots or errors)[0]}"
+    sample = _SAMPLES.search(message)
+    if sample:
+        message += (
+            f" (samples.{sample.group(1)}.{sample.group(2)} is a Databricks sample dataset, not "
+            f"part of Headrace: create the table {sample.group(1)}.{sample.group(2)} in the "
+            "shared catalog from your own data, or read a table of yours; docs/pipelines.md)"
+        )
+    return message[:4000]
 
 
 def _first_line(exc: BaseException) -> str:
@@ -126,7 +170,10 @@ def _prepare(home: Path, update: dict[str, Any], folder: Path) -> Path:
     spec: dict[str, Any] = {
         "name": config.get("name") or update["pipeline_id"],
         "storage": storage.as_uri(),
-        "configuration": {str(k): str(v) for k, v in (config.get("configuration") or {}).items()},
+        "configuration": {
+            **_catalog_conf(config),
+            **{str(k): str(v) for k, v in (config.get("configuration") or {}).items()},
+        },
         "libraries": [{"glob": {"include": "src/**"}}],
     }
     if config.get("catalog"):
@@ -183,6 +230,9 @@ def _remote(home: Path) -> str:
 def _run(spec_path: Path, update: dict[str, Any]) -> None:
     from pyspark.pipelines import cli
 
+    from headrace.pipelines import databricks_table
+
+    databricks_table.install()  # `@dp.table` of a batch query: a materialized view
     config = update["config"]
     with _schema_exists(config):
         pass
@@ -200,13 +250,28 @@ def _run(spec_path: Path, update: dict[str, Any]) -> None:
 def _schema_exists(config: dict[str, Any]) -> Any:
     """Create the pipeline's target schema first (Databricks creates it with the pipeline)."""
     schema = config.get("schema") or config.get("target")
-    if schema:
-        from pyspark.sql import SparkSession
+    from pyspark.sql import SparkSession
 
-        spark = SparkSession.builder.getOrCreate()
+    spark = SparkSession.builder.getOrCreate()
+    for key, value in _catalog_conf(config).items():
+        spark.conf.set(key, value)
+    if schema:
         name = f"`{config['catalog']}`.`{schema}`" if config.get("catalog") else f"`{schema}`"
         spark.sql(f"CREATE SCHEMA IF NOT EXISTS {name}")
     yield
+
+
+def _catalog_conf(config: dict[str, Any]) -> dict[str, str]:
+    """A catalog the pipeline names that the shared catalog does not know yet (e.g. the
+    template's literal `catalog`) is made on demand: one more name of the one session catalog,
+    as `main` is (docs/catalog.md), for this update's session."""
+    from headrace.compute.catalog import ALIAS_CLASS, default_catalog
+
+    # `samples` too: Databricks' sample tables are not here, but `samples.nyctaxi.trips` then
+    # reads a `nyctaxi.trips` of the shared catalog if someone made one (and else says so).
+    names = {str(config.get("catalog") or ""), "samples"}
+    known = {"", default_catalog(), "hive_metastore", "spark_catalog"}
+    return {f"spark.sql.catalog.{name}": ALIAS_CLASS for name in sorted(names - known)}
 
 
 if __name__ == "__main__":

@@ -79,15 +79,19 @@ def _arguments(spec: dict[str, Any], home: Path) -> list[str]:
     """spark-submit's arguments after the cluster's (class, jars, application and its args)."""
     settings = spec.get("settings") or {}
     if spec["kind"] == "jar":
-        jars = [_local(j, home) for j in _jars(settings.get("libraries") or [])]
+        libraries = _jars(settings.get("libraries") or [])
+        given = libraries + _java_dependencies()
+        jars = [_local(j, home) for j in given]
         if not jars:
             raise SubmitError(
                 "spark_jar_task: no jar to run; add the jar that holds "
-                f"{settings.get('main_class_name')!r} to the task's libraries: [{{jar: PATH}}]"
+                f"{settings.get('main_class_name')!r} to the task's libraries: [{{jar: PATH}}] "
+                "(or its environment's java_dependencies)"
             )
-        for jar in jars:
+        for jar, named in zip(jars, given, strict=True):
             if not Path(jar).is_file():
-                raise SubmitError(f"libraries: no such jar {jar!r}")
+                where = "libraries" if named in libraries else "environment java_dependencies"
+                raise SubmitError(f"{where}: no such jar {named!r} (looked at {jar})")
         args = ["--class", str(settings["main_class_name"])]
         if len(jars) > 1:
             args += ["--jars", ",".join(jars[1:])]
@@ -96,6 +100,12 @@ def _arguments(spec: dict[str, Any], home: Path) -> list[str]:
     extra = [_local(j, home) for j in _jars(settings.get("libraries") or [])]
     mapped = [_local(p, home) if p.startswith(_PATH_PREFIXES) else p for p in params]
     return (["--jars", ",".join(extra)] if extra else []) + mapped
+
+
+def _java_dependencies() -> list[str]:
+    """`java_dependencies` of the task's environment (the worker passes its spec)."""
+    spec = json.loads(os.environ.pop("HEADRACE_ENVIRONMENT_SPEC", "") or "{}")
+    return [str(j) for j in spec.get("java_dependencies") or [] if j]
 
 
 def _jars(libraries: list[Any]) -> list[str]:

@@ -10,7 +10,11 @@ from headrace.worker.tasks.base import TaskCommand
 
 
 def build_command(settings: dict[str, Any]) -> TaskCommand:
-    """`python -m headrace.worker.submit_runner SPEC` (the task's jar libraries in settings)."""
+    """`python -m headrace.worker.submit_runner SPEC` (the task's jar libraries in settings).
+
+    The task's environment is not a Python one to build: its `java_dependencies` (serverless
+    JAR tasks, e.g. the default-scala template) travel in HEADRACE_ENVIRONMENT_SPEC and join
+    the jars."""
     spec = {"kind": "jar", "settings": settings}
     argv = [sys.executable, "-m", "headrace.worker.submit_runner", json.dumps(spec)]
-    return TaskCommand(argv)
+    return TaskCommand(argv, own_environment=True)

@@ -19,11 +19,11 @@ def _spark() -> Any:
 
 
 def table(query_function: Any = None, **options: Any) -> Any:
-    """`@dlt.table`: a materialized view of a batch query (a streaming one: use dp.table)."""
+    """`@dlt.table`: a materialized view of a batch query, a streaming table of a stream."""
+    from headrace.pipelines.databricks_table import table as databricks_table
+
     options = {k: v for k, v in options.items() if k not in ("path", "temporary")}
-    if query_function is None:
-        return _dp.materialized_view(**options)
-    return _dp.materialized_view(query_function)
+    return databricks_table(query_function, **options)
 
 
 materialized_view = _dp.materialized_view
