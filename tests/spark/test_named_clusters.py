@@ -4,16 +4,18 @@ and the Clusters API through the official SDK (`ensure_cluster_is_running`, dele
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from databricks.sdk.errors import NotFound
 from databricks.sdk.service import compute
 
-from support import HEADRACE, Server, User
+from support import HEADRACE, Server, User, wait_for
 
-from .compute_support import finish, jvms_of, serve, submit, task, write
+from .compute_support import RUN_TIMEOUT, finish, jvms_of, serve, submit, task, write
 
 pytestmark = pytest.mark.spark
 
@@ -133,3 +135,61 @@ def test_an_unknown_existing_cluster_id_fails_the_task_naming_it(
     run = finish(alice.w, run_id)
     error = alice.w.jobs.get_run_output(task(run, "t")["run_id"]).error
     assert "existing_cluster_id '0000-000000-nosuch': no such cluster" in error
+
+
+def test_an_idle_named_cluster_stops_after_autotermination_minutes(
+    alice: User, server: Server
+) -> None:
+    """autotermination_minutes (here 0.05: 3 s) stops a named cluster nobody uses; a live
+    process holding it (a task's lease) keeps it. It listens where `spark_bind_host` says
+    (127.0.0.2 here: another loopback address, not the default one) and says so."""
+    from pyspark.sql import SparkSession
+
+    w = alice.w
+    body = {
+        "cluster_name": "short-lived",
+        "num_workers": 1,
+        "autotermination_minutes": 0.05,
+        "spark_bind_host": "127.0.0.2",
+    }
+    cluster_id = w.api_client.do("POST", "/api/2.1/clusters/create", body=body)["cluster_id"]
+    # A live process holding a lease (as a task on the cluster does) keeps it running.
+    leases = server.home / "spark" / "clusters" / cluster_id / "leases"
+    leases.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(["sleep", "600"])
+    (leases / str(holder.pid)).touch()
+    try:
+        w.clusters.wait_get_cluster_running(cluster_id, timeout=timedelta(seconds=RUN_TIMEOUT))
+        info = w.api_client.do("GET", "/api/2.1/clusters/get", query={"cluster_id": cluster_id})
+        assert info["autotermination_minutes"] == 0.05
+        assert info["spark_remote"].startswith("sc://127.0.0.2:")
+        spark = SparkSession.builder.remote(info["spark_remote"]).getOrCreate()
+        try:
+            assert spark.range(3).count() == 3  # reachable at the bound address
+        finally:
+            spark.stop()
+        time.sleep(8)  # well past the idle time: the holder keeps it
+        assert w.clusters.get(cluster_id).state == compute.State.RUNNING
+
+        holder.kill()
+        holder.wait()
+        wait_for(
+            lambda: w.clusters.get(cluster_id).state == compute.State.TERMINATED,
+            120,
+            "the idle cluster to stop",
+        )
+        assert "idle for 3 s" in w.clusters.get(cluster_id).state_message
+        assert jvms_of(cluster_id) == []
+    finally:
+        holder.kill()
+        holder.wait()
+        w.clusters.permanent_delete(cluster_id)
+
+
+def test_a_bad_autotermination_value_is_refused_naming_the_field(alice: User) -> None:
+    with pytest.raises(Exception, match="autotermination_minutes"):
+        alice.w.api_client.do(
+            "POST",
+            "/api/2.1/clusters/create",
+            body={"cluster_name": "x", "autotermination_minutes": "soon"},
+        )

@@ -32,6 +32,7 @@ from headrace.compute.server import (
     pid_alive,
     read_state,
     running_address,
+    spark_home,
     start_server,
     stop_server,
 )
@@ -183,13 +184,56 @@ def ensure_named(store: Any, home: Path, cluster_id: str) -> ClusterAddress:
             f"existing_cluster_id {cluster_id!r}: no such cluster "
             "(create one with `headrace clusters create NAME`)"
         )
+    elsewhere = _running_elsewhere(row)
+    if elsewhere is not None:
+        return elsewhere
     folder = cluster_folder(home, cluster_id)
     with locked(folder):
         address = running_address(folder)
         if address is not None:
             return address
-        config = launch_config(home, cluster_id, row.spec, db_url=db_url_of(store))
+        config = launch_config(
+            home,
+            cluster_id,
+            row.spec,
+            db_url=db_url_of(store),
+            idle_seconds=autotermination_seconds(row.spec),
+        )
         return _start_recorded(store, folder, config)
+
+
+def _running_elsewhere(row: Any) -> ClusterAddress | None:
+    """A named cluster running on another machine (bound to an address this worker can
+    reach, `spark_bind_host`): its recorded address, so this worker does not start a second."""
+    if row.state != "RUNNING" or not row.remote or not row.host:
+        return None
+    if row.host == socket.gethostname() or row.remote.startswith("sc://127.0.0.1:"):
+        return None
+    spec = row.spec or {}
+    return ClusterAddress(
+        cluster_id=row.cluster_id,
+        remote=row.remote,
+        master=str(spec.get("spark_master") or "remote"),
+        spark_home=str(spark_home()),
+        ui_url=row.ui_url,
+        driver_log="",
+        conf={},
+        env={str(k): str(v) for k, v in (spec.get("spark_env_vars") or {}).items()},
+    )
+
+
+def autotermination_seconds(spec: dict[str, Any]) -> float | None:
+    """A named cluster's `autotermination_minutes` in seconds; None (0, unset): never.
+
+    Idle, as on Databricks: no Spark job ran or ended, and no task process held the cluster,
+    for that long (the keeper watches both; see `headrace.compute.keeper`). Fractions of a
+    minute are accepted (Databricks allows 10 to 10000 whole minutes; tests use seconds).
+    """
+    try:
+        minutes = float(spec.get("autotermination_minutes") or 0)
+    except (TypeError, ValueError):
+        return None
+    return minutes * 60.0 if minutes > 0 else None
 
 
 def start_named_in_background(store: Any, home: Path, cluster_id: str) -> None:
@@ -332,7 +376,7 @@ def cluster_info(row: Any) -> dict[str, Any]:
         if state == "RUNNING" and live.get("ui_port"):
             info["spark_context_id"] = int(live["ui_port"])
             info["spark_ui_url"] = f"http://127.0.0.1:{live['ui_port']}"
-            info["spark_remote"] = f"sc://127.0.0.1:{live['port']}"
+            info["spark_remote"] = f"sc://{live.get('host') or '127.0.0.1'}:{live['port']}"
             info["spark_master"] = live.get("master")
         info["driver_log"] = live.get("driver_log")
     if row.run_id is not None:
@@ -381,6 +425,7 @@ SPEC_FIELDS = (
     "cluster_log_conf",
     "enable_elastic_disk",
     "spark_master",
+    "spark_bind_host",
 )
 
 
@@ -406,6 +451,13 @@ def check_spec(spec: dict[str, Any]) -> dict[str, Any]:
     workers = spec.get("num_workers")
     if workers is not None and (not isinstance(workers, int) or workers < 0):
         raise SpecError([SpecIssue("num_workers", "must be a non-negative integer")])
+    minutes = spec.get("autotermination_minutes")
+    if minutes is not None and (
+        isinstance(minutes, bool) or not isinstance(minutes, int | float) or minutes < 0
+    ):
+        raise SpecError(
+            [SpecIssue("autotermination_minutes", "must be a non-negative number (0: never)")]
+        )
     return {k: v for k, v in spec.items() if k in SPEC_FIELDS}
 
 

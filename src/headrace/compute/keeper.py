@@ -4,7 +4,8 @@ Prints one line to stdout when Spark is ready (`READY`) or failed (`ERROR <Spark
 then stays to watch. It stops the JVM (SIGTERM, SIGKILL after a grace period) when asked
 (SIGTERM to the keeper), when its owner process dies (a job cluster's worker), when its run has
 ended (a job cluster; read from the store), or when nobody used it for `idle_seconds` (the warm
-server). If the keeper itself is killed, the kernel kills the JVM (PR_SET_PDEATHSIG).
+server; a named cluster's autotermination_minutes): no live task process holds a lease (a
+file named by its pid in `leases/`) and Spark ran no job. If the keeper itself is killed, the kernel kills the JVM (PR_SET_PDEATHSIG).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ class Keeper:
         self.lines: list[str] = []
         self.state: dict[str, Any] = {}
         self._store: Any = None
+        self.activity = _SparkActivity(self.config.get("ui_port"))
 
     # -- state --
 
@@ -96,6 +98,7 @@ class Keeper:
             "cluster_id": config["cluster_id"],
             "keeper_pid": os.getpid(),
             "port": config["port"],
+            "host": config.get("host"),
             "ui_port": config["ui_port"],
             "master": config["master"],
             "spark_home": config["spark_home"],
@@ -180,7 +183,7 @@ class Keeper:
                     break
             idle = self.config.get("idle_seconds")
             if idle:
-                if _has_users(self.folder / "leases"):
+                if _has_users(self.folder / "leases") or self.activity.busy(now):
                     idle_since = now
                 elif now - idle_since >= float(idle):
                     self.stop_reason = f"idle for {float(idle):.0f} s"
@@ -213,6 +216,44 @@ class Keeper:
 
     def request_stop(self, signum: int, frame: Any) -> None:
         self.stop_reason = self.stop_reason or "asked to stop"
+
+
+class _SparkActivity:
+    """Whether Spark ran a job lately, from the driver's REST API (the Spark UI port): a
+    running job, or a job id not seen at the last look. Idle on Databricks means no Spark
+    job; a client on another machine holds no lease, its jobs still count."""
+
+    EVERY_SECONDS = 2.0
+
+    def __init__(self, ui_port: int | None) -> None:
+        self.base = f"http://127.0.0.1:{ui_port}/api/v1/applications" if ui_port else None
+        self.last_seen: int | None = None
+        self.checked = 0.0
+
+    def busy(self, now: float) -> bool:
+        if self.base is None or now - self.checked < self.EVERY_SECONDS:
+            return False
+        self.checked = now
+        try:
+            jobs = self._jobs()
+        except Exception:  # UI off or not answering: leases alone decide
+            return False
+        newest = max((int(job.get("jobId", -1)) for job in jobs), default=-1)
+        running = any(job.get("status") == "RUNNING" for job in jobs)
+        changed = self.last_seen is not None and newest != self.last_seen
+        self.last_seen = newest
+        return running or changed
+
+    def _jobs(self) -> list[dict[str, Any]]:
+        import urllib.request
+
+        assert self.base is not None
+        with urllib.request.urlopen(self.base, timeout=2) as answer:
+            apps = json.load(answer)
+        if not apps:
+            return []
+        with urllib.request.urlopen(f"{self.base}/{apps[0]['id']}/jobs", timeout=2) as answer:
+            return list(json.load(answer))
 
 
 def _has_users(leases: Path) -> bool:

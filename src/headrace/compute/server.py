@@ -34,6 +34,13 @@ CONNECT_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 READY_MARK = "Spark Connect server started at"
 START_TIMEOUT_ENV = "HEADRACE_SPARK_START_SECONDS"
 DEFAULT_START_TIMEOUT = 300.0
+# Where a cluster's Spark Connect port listens (a cluster's `spark_bind_host` setting wins):
+# 127.0.0.1 unless a worker on another machine is to use it. See docs/spark.md (security).
+BIND_HOST_ENV = "HEADRACE_SPARK_BIND_HOST"
+# The host name other machines reach it by (default: the bind address; for 0.0.0.0 or ::,
+# this machine's name).
+ADVERTISE_HOST_ENV = "HEADRACE_SPARK_ADVERTISE_HOST"
+LOOPBACK = "127.0.0.1"
 DRIVER_MEMORY_ENV = "HEADRACE_SPARK_DRIVER_MEMORY"
 DEFAULT_DRIVER_MEMORY = "1g"
 STOP_GRACE_SECONDS = 15.0
@@ -53,7 +60,7 @@ class ClusterAddress:
     """Where a running cluster is: what task processes and spark-submit need."""
 
     cluster_id: str
-    remote: str  # sc://127.0.0.1:PORT, for SPARK_REMOTE
+    remote: str  # sc://HOST:PORT (HOST: 127.0.0.1 unless bound elsewhere), for SPARK_REMOTE
     master: str  # the Spark master the server runs on: local[N] or spark://..., k8s://...
     spark_home: str  # pyspark's bundled Spark (bin/spark-submit)
     ui_url: str | None
@@ -147,18 +154,21 @@ def launch_config(
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.shuffle.partitions": "4",
     }
+    java = java_executable()
     conf = merge_spark_conf({**conf, **catalog_spark_conf(home)}, user_conf)
+    bind = str(spec.get("spark_bind_host") or os.environ.get(BIND_HOST_ENV) or LOOPBACK)
     conf["spark.connect.grpc.binding.port"] = str(port)
-    conf["spark.connect.grpc.binding.address"] = "127.0.0.1"
+    conf["spark.connect.grpc.binding.address"] = bind
     env = {str(k): str(v) for k, v in (spec.get("spark_env_vars") or {}).items()}
     return {
         "cluster_id": cluster_id,
         "spark_home": str(spark_home()),
-        "java": java_executable(),
+        "java": java,
         "master": master,
         "conf": conf,
         "env": env,
         "port": port,
+        "host": advertised_host(bind),
         "ui_port": ui_port,
         "owner_pid": owner_pid,
         "db_url": db_url,
@@ -166,6 +176,16 @@ def launch_config(
         "idle_seconds": idle_seconds,
         "start_timeout": float(os.environ.get(START_TIMEOUT_ENV) or DEFAULT_START_TIMEOUT),
     }
+
+
+def advertised_host(bind: str) -> str:
+    """The host in a cluster's sc:// address for a server bound to `bind`."""
+    chosen = os.environ.get(ADVERTISE_HOST_ENV)
+    if chosen:
+        return chosen
+    if bind in ("0.0.0.0", "::", ""):
+        return socket.getfqdn()
+    return bind
 
 
 def server_argv(config: dict[str, Any]) -> list[str]:
@@ -223,7 +243,7 @@ def running_address(folder: Path) -> ClusterAddress | None:
 def address_of(state: dict[str, Any]) -> ClusterAddress:
     return ClusterAddress(
         cluster_id=state["cluster_id"],
-        remote=f"sc://127.0.0.1:{state['port']}",
+        remote=f"sc://{state.get('host') or LOOPBACK}:{state['port']}",
         master=state["master"],
         spark_home=state["spark_home"],
         ui_url=f"http://127.0.0.1:{state['ui_port']}" if state.get("ui_port") else None,

@@ -47,6 +47,7 @@ def ensure_remote() -> str:
     """
     remote = os.environ.get(REMOTE_ENV)
     if remote:
+        _lease_cluster()
         return remote
     if not has_pyspark():
         raise SparkUnavailable("pyspark is not installed: pip install 'headrace[spark]'")
@@ -72,6 +73,20 @@ def ensure_remote() -> str:
         remote = json.loads(proc.stdout)["remote"]
     os.environ[REMOTE_ENV] = remote
     return remote
+
+
+def _lease_cluster() -> None:
+    """Hold the task's named or job cluster while this process lives (a named cluster's
+    autotermination counts it as a user). Stdlib only; a cluster of another machine: nothing."""
+    cluster = os.environ.get(CLUSTER_ENV)
+    if not cluster or "/" in cluster or cluster.startswith("."):
+        return
+    home = Path(os.environ.get("HEADRACE_HOME") or Path.home() / ".headrace")
+    folder = home / "spark" / "clusters" / cluster
+    if folder.is_dir():
+        with contextlib.suppress(OSError):
+            (folder / "leases").mkdir(exist_ok=True)
+            (folder / "leases" / str(os.getpid())).touch()
 
 
 def session() -> Any:
