@@ -369,6 +369,7 @@ def test_settings_headrace_ignores_are_named_in_warnings(tmp_path: Path) -> None
                     - task_key: q
                       sql_task:
                         file: {path: ./daily.sql}
+                        parameters: {day: "2026-12-01"}
             targets:
               dev:
                 default: true
@@ -379,7 +380,8 @@ def test_settings_headrace_ignores_are_named_in_warnings(tmp_path: Path) -> None
     )
     text = "\n".join(load_bundle(tmp_path, env=ENV).warnings)
     assert "resources.jobs.watch.budget_policy_id: ignored by Headrace" in text
-    assert "resources.jobs.watch.trigger.table_update: accepted, never fires" in text
-    assert "{{day}}, {{region}} in " in text and "write :day, :region" in text
+    assert "table_update" not in text  # it fires now (engine/triggers.py)
+    # {{day}} is given by the task; {{region}} by nobody.
+    assert "sql_task: {{region}} in " in text and "{{day}}" not in text
     assert "resources.schemas.raw.grants: not applied by Headrace" in text
     assert "targets.dev.cluster_id: ignored by Headrace" in text

@@ -192,6 +192,8 @@ IGNORED_JOB_SETTINGS = (
     ("parent_path", "no workspace folders for jobs"),
 )
 IGNORED_TASK_SETTINGS = (("compute", "tasks run on this machine"),)
+# Trigger kinds the trigger loop does not act on (engine/triggers.py).
+IGNORED_TRIGGER_KINDS = ("table", "job_completion", "model", "sql_condition")
 
 
 def ignored_settings(jobs: Mapping[str, BundleJob], presets: Any) -> list[str]:
@@ -209,11 +211,12 @@ def ignored_settings(jobs: Mapping[str, BundleJob], presets: Any) -> list[str]:
                         f"Headrace ({instead})"
                     )
         trigger = job.settings.trigger
-        if trigger is not None and trigger.table_update is not None:
-            out.append(
-                f"resources.jobs.{key}.trigger.table_update: accepted, never fires in Headrace "
-                "(no table-change watcher); start the job by hand or on a schedule"
-            )
+        for kind in IGNORED_TRIGGER_KINDS:
+            if trigger is not None and getattr(trigger, kind, None) is not None:
+                out.append(
+                    f"resources.jobs.{key}.trigger.{kind}: accepted, never fires in Headrace; "
+                    "start the job by hand, on a schedule or with another trigger"
+                )
         job_parameters = {p.name for p in job.settings.parameters or []}
         for task in job.settings.tasks:
             out += _sql_file_markers(key, task, job_parameters)

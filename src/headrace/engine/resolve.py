@@ -10,7 +10,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from headrace.spec.references import UnresolvedReference, render, time_fields
+from headrace.spec.references import (
+    UnresolvedReference,
+    render,
+    table_update_field,
+    time_fields,
+)
 from headrace.store import runs as run_store
 from headrace.store.records import Run
 
@@ -83,6 +88,8 @@ class ReferenceScope:
             return _time_arg(self._trigger_time(start), rest[2])
         if rest == ("trigger", "file_arrival", "location"):
             return self._file_arrival_location()
+        if rest[:2] == ("trigger", "table_update"):
+            return self._table_update(rest[2:])
         if len(rest) == 2 and rest[0] == "parameters":
             params = run.parameters
             if rest[1] in params:
@@ -118,6 +125,37 @@ class ReferenceScope:
         settings = json.loads(run_store.run_settings(self.conn, self.run.run_id))
         watched = (settings.get("trigger") or {}).get("file_arrival") or {}
         return str(watched.get("url", ""))
+
+    def _table_update(self, rest: tuple[str, ...]) -> str:
+        """What the table-update trigger saw: the updated tables (a JSON list), a table's
+        version or commit time. A run the trigger did not start (run-now of such a job) has
+        no updated tables, and a table's version and time are empty."""
+        found = table_update_field(rest)
+        if found is None:
+            raise UnresolvedReference(
+                f"unknown reference {{{{job.trigger.table_update.{'.'.join(rest)}}}}}"
+            )
+        table, field = found
+        info = (self.run.trigger_info or {}).get("table_update")
+        info = info if isinstance(info, dict) else {}
+        if field == ("updated_tables",):
+            return json.dumps(list(info.get("updated_tables") or []))
+        tables = info.get("tables") if isinstance(info.get("tables"), dict) else {}
+        entry = tables.get(table)
+        if entry is None:  # written differently in the reference than in table_names
+            from headrace.warehouse.changes import canonical
+
+            wanted = canonical(table)
+            entry = next((v for k, v in tables.items() if canonical(k) == wanted), None)
+        if not isinstance(entry, dict):
+            return ""
+        if field == ("version",):
+            return "" if entry.get("version") is None else str(entry["version"])
+        commit = entry.get("commit_timestamp")
+        if not isinstance(commit, int):
+            return ""
+        moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=commit)
+        return _time_arg(moment, field[1])
 
     def _task(self, rest: tuple[str, ...]) -> str:
         if rest == ("execution_count",):

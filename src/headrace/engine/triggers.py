@@ -1,4 +1,5 @@
-"""Schedules and triggers: cron, periodic, file arrival and continuous jobs start runs here.
+"""Schedules and triggers: cron, periodic, file arrival, table update and continuous jobs
+start runs here.
 
 The decisions are pure functions of (trigger settings, remembered state, what was observed,
 now) -> `Decision`: at most one run to start, the new state, and when to look again. The
@@ -9,10 +10,10 @@ creates the run, so a tick and its run are committed together or not at all: a s
 at any instant and restarted neither loses nor repeats a tick.
 
 Which jobs: every stored job with `continuous`, a `schedule`, or a `trigger` of kind
-`periodic` or `file_arrival`, except the jobs `headrace run FILE` records (they have a
-`source`; running a file once does not deploy its schedule). Other trigger kinds
-(`table_update`, `job_completion`, `model`, `sql_condition`) are accepted by the spec and
-ignored here (logged once). `pause_status: PAUSED` on the schedule, trigger or continuous
+`periodic`, `file_arrival` or `table_update`, except the jobs `headrace run FILE` records
+(they have a `source`; running a file once does not deploy its schedule). Other trigger kinds
+(`job_completion`, `model`, `sql_condition`) are accepted by the spec and ignored here (logged
+once; `bundle validate` warns). `pause_status: PAUSED` on the schedule, trigger or continuous
 block means: never fire; unpausing does not fire what would have run while paused.
 
 Enablement: when a job's trigger is first seen (or its expression, interval or URL changes,
@@ -32,7 +33,9 @@ CONTINUOUS; `trigger_info` holds `scheduled_time` (epoch ms, used by
 `{{job.trigger.time.<arg>}}`), the `schedule`/`periodic` settings, or
 `file_arrival: {location, files}` (`{{job.trigger.file_arrival.location}}`; `files` names the
 batch's new files, the first MAX_LISTED_FILES of them, with `file_count` when there are more),
-or `continuous: {consecutive_failures, previous_run_id}`.
+or `continuous: {consecutive_failures, previous_run_id}`, or (trigger TABLE)
+`table_update: {updated_tables, tables: {name: {version, commit_timestamp}}}`
+(`{{job.trigger.table_update.*}}`; the watcher is `engine/table_watch.py`).
 
 Timers and their Databricks minimums:
 - cron: Databricks leaves at least 10 s between schedule-triggered runs whatever the seconds
@@ -47,6 +50,9 @@ Timers and their Databricks minimums:
   without a run. New files are paths not seen before (recursive listing); overwriting a seen file
   does not count; deleting one and creating it again does. A pending file that is still
   changing (size or mtime) resets the quiet period like a new file.
+- table update: the data directory's catalog (DuckDB change log, Spark warehouse folders) is
+  looked at every second and whenever a run of this server changes (a SQL task may have
+  written); both timers as for file arrival, any value >= 0 (Databricks: >= 60 s).
 - continuous: exactly one active run; the next starts when the previous ends (Databricks
   waits up to 60 s) but never sooner than `CONTINUOUS_MIN_INTERVAL_MS` (10 s, setting
   `HEADRACE_CONTINUOUS_MIN_INTERVAL_SECONDS`) after the previous run STARTED, so a job that
@@ -63,6 +69,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, NamedTuple
 
 from pydantic import ValidationError
@@ -397,7 +404,7 @@ def decide_continuous(
 class JobTrigger:
     """The one thing that starts a job's runs by itself."""
 
-    kind: str  # cron, periodic, file_arrival, continuous, or unsupported
+    kind: str  # cron, periodic, file_arrival, table_update, continuous, or unsupported
     spec: Any  # CronSchedule, PeriodicTrigger, FileArrivalTrigger, Continuous, or a kind name
     paused: bool
     signature: str  # changes whenever the trigger's settings change
@@ -421,6 +428,8 @@ def trigger_of(settings: Mapping[str, Any]) -> JobTrigger | None:
         return JobTrigger("periodic", trig.periodic, paused, signature)
     if trig.file_arrival is not None:
         return JobTrigger("file_arrival", trig.file_arrival, paused, signature)
+    if trig.table_update is not None:
+        return JobTrigger("table_update", trig.table_update, paused, signature)
     return JobTrigger("unsupported", ",".join(trig.kinds) or "none", paused, signature)
 
 
@@ -431,6 +440,10 @@ def _key_of(trigger: JobTrigger) -> str:
         return periodic_key(trigger.spec)
     if trigger.kind == "file_arrival":
         return trigger.spec.url
+    if trigger.kind == "table_update":
+        from headrace.engine.table_watch import table_key
+
+        return table_key(trigger.spec)
     return ""
 
 
@@ -506,8 +519,10 @@ class TriggerLoop:
         *,
         file_poll_ms: int | None = None,
         continuous_min_interval_ms: int = CONTINUOUS_MIN_INTERVAL_MS,
+        home: Path | None = None,
     ) -> None:
         self.store = store
+        self.home = home  # the data directory whose catalog table triggers watch
         self.coordinator = coordinator
         self.file_poll_ms = file_poll_ms
         self.continuous_min_interval_ms = continuous_min_interval_ms
@@ -519,7 +534,9 @@ class TriggerLoop:
         coordinator.subscribe(self._on_change)
 
     def _on_change(self, change: Any) -> None:
-        if change.run_ended:
+        # A run ended (continuous jobs may owe the next), or a task did (it may have written
+        # a table a table_update trigger watches).
+        if change.run_ended or change.new_attempts:
             self._dirty = True
 
     def tick(self, now_ms: int) -> int | None:
@@ -547,7 +564,7 @@ class TriggerLoop:
                 cached is not None
                 and cached[0] == trigger.signature
                 and (cached[1] is None or cached[1] > now_ms)
-                and not (dirty and trigger.kind == "continuous")
+                and not (dirty and trigger.kind in ("continuous", "table_update"))
             ):
                 due[job.job_id] = cached
                 continue
@@ -619,6 +636,21 @@ class TriggerLoop:
                 enabled_at=enabled_at,
                 paused=trigger.paused,
                 poll_ms=self.file_poll_ms or poll_interval_ms(url),
+            )
+        if trigger.kind == "table_update":
+            from headrace.config import default_home
+            from headrace.engine.table_watch import decide_table_update, table_states
+
+            names = trigger.spec.table_names
+            tables = {} if trigger.paused else table_states(self.home or default_home(), names)
+            return decide_table_update(
+                tables,
+                state,
+                now,
+                trigger.spec,
+                enabled_at=enabled_at,
+                paused=trigger.paused,
+                poll_ms=self.file_poll_ms or FILE_POLL_LOCAL_MS,
             )
         return decide_continuous(
             active,

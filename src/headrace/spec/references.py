@@ -241,10 +241,22 @@ def _job_reason(rest: tuple[str, ...], scope: _Scope) -> str | None:
 
 
 def _table_update_ok(rest: tuple[str, ...]) -> bool:
-    """`updated_tables`, `<table>.version` or `<table>.commit_timestamp.<arg>`."""
-    if rest == ("updated_tables",) or (len(rest) == 2 and rest[1] == "version"):
-        return True
-    return len(rest) == 3 and rest[1] == "commit_timestamp" and rest[2] in TIME_ARGS
+    """`updated_tables`, `<table>.version` or `<table>.commit_timestamp.<arg>`; the table
+    name may be dotted (`main.sales.orders`) or bracketed (`[main.sales.orders]`)."""
+    return table_update_field(rest) is not None
+
+
+def table_update_field(rest: tuple[str, ...]) -> tuple[str, tuple[str, ...]] | None:
+    """(table, field) of a `{{job.trigger.table_update....}}` reference's parts after
+    `table_update`: ("", ("updated_tables",)), (table, ("version",)) or
+    (table, ("commit_timestamp", arg)); None when malformed."""
+    if rest == ("updated_tables",):
+        return "", rest
+    if len(rest) >= 2 and rest[-1] == "version":
+        return ".".join(rest[:-1]), rest[-1:]
+    if len(rest) >= 3 and rest[-2] == "commit_timestamp" and rest[-1] in TIME_ARGS:
+        return ".".join(rest[:-2]), rest[-2:]
+    return None
 
 
 def _tasks_reason(rest: tuple[str, ...], scope: _Scope) -> str | None:

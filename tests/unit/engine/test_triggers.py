@@ -648,7 +648,9 @@ def test_trigger_of_settings() -> None:
     bare = trigger_of({"continuous": {}})  # an empty block is a continuous job too
     assert bare is not None and bare.kind == "continuous" and not bare.paused
     table = trigger_of({"trigger": {"table_update": {"table_names": ["a.b.c"]}}})
-    assert table is not None and table.kind == "unsupported"
+    assert table is not None and table.kind == "table_update"
+    other = trigger_of({"trigger": {"job_completion": {"jobs": [{"job_id": 1}]}}})
+    assert other is not None and other.kind == "unsupported"
 
 
 def test_trigger_signature_changes_with_pause_status() -> None:

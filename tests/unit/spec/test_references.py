@@ -117,6 +117,9 @@ VALID = [
     "job.trigger.time.is_weekday",
     "job.trigger.file_arrival.location",
     "job.trigger.table_update.updated_tables",
+    "job.trigger.table_update.main.sales.orders.version",
+    "job.trigger.table_update.[main.sales.orders].commit_timestamp.iso_date",
+    "job.trigger.table_update.orders.commit_timestamp.timestamp_ms",
     "job.parameters.day",
     "job.parameters.`my-param`",
     "task.name",
@@ -171,6 +174,8 @@ def test_valid_references_have_no_issues(reference: str) -> None:
         ("run_id.x", "unknown reference {{run_id.x}}"),
         ("input", "{{input}}: only available in a for_each_task's nested task"),
         ("input.name", "{{input.name}}: only available in a for_each_task's nested task"),
+        ("job.trigger.table_update.orders.versoin", "unknown reference"),
+        ("job.trigger.table_update.version", "unknown reference"),
     ],
 )
 def test_invalid_references_are_reported_with_path(reference: str, message: str) -> None:
