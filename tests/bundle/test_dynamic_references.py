@@ -42,3 +42,32 @@ def test_an_unknown_reference_is_a_validate_error(hr: Headrace) -> None:
     hr.write("databricks.yml", BUNDLE.replace("{{job.parameters.plain}}", "{{job.colour}}"))
     bad = hr("bundle", "validate")
     assert bad.returncode == 2 and "unknown reference {{job.colour}}" in bad.stderr, str(bad)
+
+
+TRIGGERED = """
+bundle: {name: triggered}
+resources:
+  jobs:
+    watch:
+      trigger:
+        table_update: {table_names: [main.s.t], condition: ALL_UPDATED}
+      tasks:
+        - task_key: show
+          shell_command_task:
+            command: >-
+              echo "{{job.trigger.type}} {{job.trigger.table_update.updated_tables}}
+              [{{job.trigger.table_update.main.s.t.version}}]
+              [{{job.trigger.file_arrival.location}}] {{job.trigger.time.iso_date}}"
+"""
+
+
+def test_trigger_references_of_a_run_started_by_hand(hr: Headrace) -> None:
+    # `bundle run` of a table-update job: a one-time run, no table updated, no files.
+    hr.write("databricks.yml", TRIGGERED)
+    ok = hr("bundle", "validate")
+    assert ok.returncode == 0 and "table_update" not in ok.stderr, str(ok)
+    ran = hr("bundle", "run", "watch", "--json")
+    assert ran.returncode == 0, str(ran)
+    out = hr("runs", "logs", str(ran.json()["run_id"]), "show").stdout.split()
+    assert out[:4] == ["one_time", "[]", "[]", "[]"], out
+    assert len(out[4]) == 10 and out[4][4] == "-"
