@@ -24,7 +24,9 @@ DBT_CORE = "dbt-core>=1.11,<1.12"
 ADAPTERS = {
     "duckdb": "dbt-duckdb>=1.9,<2",
     "postgres": "dbt-postgres>=1.9,<2",
-    "spark": "dbt-spark[session]>=1.9,<2",
+    # The session method over Spark Connect: pyspark's Connect client, pinned next to it
+    # (runner), not the [session] extra's unpinned pyspark.
+    "spark": "dbt-spark>=1.9,<2",
 }
 # Adapters that only talk to Databricks: replaced by the task's warehouse.
 DATABRICKS_TYPES = frozenset({"databricks"})
@@ -40,6 +42,7 @@ class Connection:
 
     output: dict[str, Any]
     duckdb_path: Path | None = None
+    spark_url: str | None = None  # `spark://` or `sc://HOST:PORT`: dbt-spark over Spark Connect
 
 
 @dataclass
@@ -50,6 +53,7 @@ class Profiles:
     adapters: set[str] = field(default_factory=set)
     duckdb_paths: set[Path] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    spark_url: str | None = None  # the Spark warehouse dbt-spark talks to
 
 
 def connection_for(warehouse_id: str | None, schema: str | None, home: Path) -> Connection:
@@ -69,6 +73,12 @@ def connection_for(warehouse_id: str | None, schema: str | None, home: Path) -> 
         output = {"type": "duckdb", "path": str(warehouse.duckdb_path), "threads": 1}
         output["schema"] = schema or "main"
         return Connection(output, duckdb_path=warehouse.duckdb_path)
+    if (warehouse.url or "").startswith(("spark://", "sc://")):
+        # dbt-spark's `session` method runs `SparkSession.builder.getOrCreate()`: with
+        # SPARK_REMOTE set (runner) that is a Spark Connect session on the shared catalog.
+        output = {"type": "spark", "method": "session", "host": "NA", "threads": 1}
+        output["schema"] = schema or "default"
+        return Connection(output, spark_url=warehouse.url)
     url = urlsplit(warehouse.url or "")
     scheme = url.scheme.split("+")[0]
     if scheme in ("postgresql", "postgres"):
@@ -85,7 +95,7 @@ def connection_for(warehouse_id: str | None, schema: str | None, home: Path) -> 
         return Connection(output)
     raise DbtSetupError(
         f"dbt_task.warehouse_id: warehouse {warehouse.warehouse_id!r} is a {scheme} database; "
-        "Headrace maps DuckDB and PostgreSQL warehouses to dbt adapters, for others set "
+        "Headrace maps DuckDB, PostgreSQL and Spark warehouses to dbt adapters, for others set "
         "profiles_directory to a folder with your own profiles.yml"
     )
 
@@ -132,7 +142,9 @@ def generated_profiles(project: Path, commands: list[str], connection: Connectio
     targets = [GENERATED_TARGET, *command_targets(commands)]
     outputs = {name: dict(connection.output) for name in targets}
     document = {project_profile_name(project): {"target": GENERATED_TARGET, "outputs": outputs}}
-    profiles = Profiles(document, adapters={connection.output["type"]})
+    profiles = Profiles(
+        document, adapters={connection.output["type"]}, spark_url=connection.spark_url
+    )
     if connection.duckdb_path is not None:
         profiles.duckdb_paths.add(connection.duckdb_path)
     return profiles
@@ -176,6 +188,7 @@ def own_profiles(
                 f"output {target!r} of profile {name!r} is type {kind}: it runs on "
                 f"{replaced['type']} (the task's warehouse) instead"
             )
+            profiles.spark_url = profiles.spark_url or connection.spark_url
             output, kind = replaced, replaced["type"]
         if target in used:
             profiles.adapters.add(kind)

@@ -58,6 +58,12 @@ def main(argv: list[str]) -> int:
     for note in profiles.notes:
         _say(f"[headrace] {note}")
     env = _dbt_env(project, profiles_dir, folder)
+    if profiles.spark_url is not None:
+        try:
+            env["SPARK_REMOTE"] = _spark_remote(profiles.spark_url, home)
+        except DbtSetupError as exc:
+            _say(str(exc))
+            return 2
     child = [str(python), "-m", "headrace.dbt.child", json.dumps(settings["commands"])]
     with contextlib.ExitStack() as stack:
         from headrace.warehouse.lock import exclusive
@@ -99,6 +105,8 @@ def _profiles(settings: dict[str, Any], project: Path, home: Path) -> Profiles:
         connection = connection_for(warehouse_id, schema, home)
         if settings.get("catalog") and connection.duckdb_path is not None:
             _say("[headrace] catalog is ignored on the embedded DuckDB warehouse (one catalog)")
+        elif settings.get("catalog") and connection.spark_url is not None:
+            _say("[headrace] catalog is ignored on Spark: the shared catalog's names are aliases")
         elif settings.get("catalog"):
             connection.output["dbname"] = settings["catalog"]
         return generated_profiles(project, commands, connection)
@@ -132,6 +140,11 @@ def _environment(profiles: Profiles, home: Path) -> Path:
             extra.append(package)
     if "sqlglot" not in names:
         extra.append(SQLGLOT)  # Databricks SQL of Databricks materializations, translated
+    if "spark" in profiles.adapters and "pyspark" not in names:
+        # dbt-spark's session method over Spark Connect: the client of Headrace's own pyspark
+        # (its server speaks that version); its protobuf 6 suits dbt-core's pin.
+        with contextlib.suppress(PackageNotFoundError):
+            extra.append(f"pyspark[connect]=={version('pyspark')}")
     if "duckdb" in profiles.adapters and "duckdb" not in names:
         # The warehouse file is shared with Headrace's own DuckDB: same storage version.
         with contextlib.suppress(PackageNotFoundError):
@@ -141,6 +154,28 @@ def _environment(profiles: Profiles, home: Path) -> Path:
         return ensure_environment(built, home, sys.stdout.buffer)
     except EnvironmentFailed as exc:
         raise DbtSetupError(f"{exc} (dbt needs {', '.join(extra) or 'its adapters'})") from None
+
+
+def _spark_remote(url: str, home: Path) -> str:
+    """The Spark Connect address of a Spark warehouse: `sc://...` as given; `spark://` the
+    task's cluster (SPARK_REMOTE) or the data directory's warm server (started if need be)."""
+    if url.startswith("sc://"):
+        return url
+    if os.environ.get("SPARK_REMOTE"):
+        return os.environ["SPARK_REMOTE"]
+    try:
+        from headrace.compute.warm import ensure_warm, take_lease
+    except ImportError as exc:
+        raise DbtSetupError(
+            f"dbt_task.warehouse_id: a Spark warehouse needs pyspark here ({exc})"
+        ) from None
+    from headrace.errors import HeadraceError
+
+    try:
+        take_lease(home, os.getpid())  # the warm server stays while dbt uses it
+        return ensure_warm(home).remote
+    except HeadraceError as exc:
+        raise DbtSetupError(f"dbt_task.warehouse_id: the warm Spark server: {exc}") from None
 
 
 def _name(requirement: str) -> str:
