@@ -40,6 +40,7 @@ def add_databricks_compat() -> None:
     _translate_marked_sql()
 
 
+_DIALECTS = {"duckdb": "duckdb", "postgres": "postgres", "spark": "spark"}  # dbt type: sqlglot's
 _MARKED = r"/\*headrace:databricks-sql\*/(.*?)/\*headrace:end\*/"
 
 
@@ -57,8 +58,8 @@ def _translate_marked_sql() -> None:
     add_query = SQLConnectionManager.add_query
 
     def translated(self: Any, sql: str, *args: Any, **kwargs: Any) -> Any:
-        if "/*headrace:databricks-sql*/" in sql:
-            dialect = {"postgres": "postgres"}.get(self.TYPE, "duckdb")
+        dialect = _DIALECTS.get(self.TYPE)
+        if dialect is not None and "/*headrace:databricks-sql*/" in sql:
 
             def one(match: re.Match[str]) -> str:
                 return sqlglot.transpile(match.group(1), read="databricks", write=dialect)[0]
