@@ -29,16 +29,31 @@ from itertools import pairwise
 
 from sqlalchemy import Connection
 
-PHASES = ("ready", "queued", "worker", "retry", "reporting", "run")
+PHASES = (
+    "ready",
+    "queued",
+    "environment",
+    "cluster",
+    "process",
+    "worker",
+    "run",
+    "retry",
+    "reporting",
+)
 PHASE_LABELS = {
     "ready": "Run start to ready",
     "queued": "Queued (slot / worker)",
-    "worker": "On worker (env, process, run)",
+    "environment": "Environment (files, Python environment)",
+    "cluster": "Cluster start / attach",
+    "process": "Process start",
+    "worker": "On worker (not split)",
     "retry": "Retry wait",
     "reporting": "Reporting",
-    "run": "Run (in process)",
+    "run": "Run",
 }
-OVERHEAD_PHASES = ("ready", "queued", "retry", "reporting")
+OVERHEAD_PHASES = ("ready", "queued", "environment", "cluster", "process", "retry", "reporting")
+# The worker's marks in an attempt's output (worker.supervisor.TIMING_KEY), in their order.
+MARKS = ("prepared", "environment", "cluster", "spawned", "exited")
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,7 @@ class AttemptTimes:
     created: int
     started: int | None  # claimed by a worker
     ended: int | None
+    marks: dict[str, int] | None = None  # the worker's marks (MARKS), when it wrote them
 
 
 @dataclass(frozen=True)
@@ -113,23 +129,42 @@ def _phases(task: TaskTimes, run_start: int, now: int) -> dict[str, int]:
         if task.started is not None:
             phases["run"] = _gap(task.started, task.ended if task.ended is not None else now)
         return phases
-    queued = worker = retry = 0
+    sums = dict.fromkeys(("queued", "retry", "reporting"), 0)
     previous_end: int | None = None
     for a in task.attempts:
         if previous_end is not None:
-            retry += _gap(previous_end, a.created)
+            sums["retry"] += _gap(previous_end, a.created)
         claimed = a.started if a.started is not None else (a.ended if a.ended is not None else now)
-        queued += _gap(a.created, claimed)
+        sums["queued"] += _gap(a.created, claimed)
         if a.started is not None:
-            worker += _gap(a.started, a.ended if a.ended is not None else now)
+            for name, ms in _on_worker(a, now).items():
+                sums[name] = sums.get(name, 0) + ms
         previous_end = a.ended
-    phases.update(queued=queued, worker=worker)
-    if retry:
-        phases["retry"] = retry
+    phases.update({k: v for k, v in sums.items() if v or k in ("queued", "worker", "run")})
+    if "worker" not in phases and "run" not in phases:
+        phases["worker"] = 0
     last = task.attempts[-1]
     if last.ended is not None and task.ended is not None:
-        phases["reporting"] = _gap(last.ended, task.ended)
-    return phases
+        phases["reporting"] = phases.get("reporting", 0) + _gap(last.ended, task.ended)
+    return {k: phases[k] for k in PHASES if k in phases}  # in the order they happen
+
+
+def _on_worker(a: AttemptTimes, now: int) -> dict[str, int]:
+    """An attempt's time on its worker: split by the worker's marks when it wrote them all
+    (claimed -> prepared -> environment ready = environment; -> cluster attached = cluster;
+    -> process started = process; -> process ended = run; -> end recorded = reporting),
+    else one figure."""
+    end = a.ended if a.ended is not None else now
+    m = a.marks or {}
+    if a.started is None or a.ended is None or not all(isinstance(m.get(k), int) for k in MARKS):
+        return {"worker": _gap(a.started, end)}
+    return {
+        "environment": _gap(a.started, m["environment"]),
+        "cluster": _gap(m["environment"], m["cluster"]),
+        "process": _gap(m["cluster"], m["spawned"]),
+        "run": _gap(m["spawned"], m["exited"]),
+        "reporting": _gap(m["exited"], end),
+    }
 
 
 def analyse(run_start: int, run_end: int | None, tasks: list[TaskTimes], now: int) -> RunOverhead:
@@ -183,6 +218,11 @@ def _critical_path(out: RunOverhead, now: int) -> list[str]:
     return list(reversed(path))
 
 
+def _marks(output: dict | None) -> dict[str, int] | None:
+    marks = (output or {}).get("headrace_timing")
+    return marks if isinstance(marks, dict) else None
+
+
 def of_run(conn: Connection, run_id: int, now: int) -> RunOverhead:
     """The analysis of a run's current task runs (the latest repair's), from the store."""
     import json
@@ -201,7 +241,7 @@ def of_run(conn: Connection, run_id: int, now: int) -> RunOverhead:
     tries: dict[int, list[AttemptTimes]] = {}
     for a in run_store.attempts_of_run(conn, run_id):
         tries.setdefault(a.task_run_id, []).append(
-            AttemptTimes(a.created_time, a.start_time, a.end_time)
+            AttemptTimes(a.created_time, a.start_time, a.end_time, _marks(a.output))
         )
     tasks = [
         TaskTimes(

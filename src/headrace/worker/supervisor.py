@@ -38,6 +38,10 @@ _EXTRA_PATH = (
 log = logging.getLogger("headrace.worker")
 KILL_GRACE_SECONDS = 3.0
 SHUTDOWN = "SHUTDOWN"  # kill reason when the worker stops: the attempt failed, not canceled
+# The key of the attempt's output holding its wall-clock marks (epoch ms): prepared (files
+# written), environment (Python environment ready), cluster (Spark attached), spawned
+# (process started), exited (process ended).
+TIMING_KEY = "headrace_timing"
 # How long an attempt runs before its pid is written to the store: quick tasks skip the write.
 PID_RECORD_AFTER = 0.2
 _TAIL_BYTES = 64 * 1024
@@ -143,6 +147,7 @@ def run_attempt(
         log_path.write_text(message + "\n")
         return AttemptOutcome(Result.FAILED, error=message)
     redact = redactor_for(env)  # secrets never reach the log, task values or exit values
+    timing = {"prepared": _now_ms()}  # where the attempt's time on this worker goes (issue 17)
     with _open_private(log_path) as log:
         spec = payload.get("environment")
         if spec is not None and command.own_environment:
@@ -153,6 +158,7 @@ def run_attempt(
             except HeadraceError as exc:
                 log.write(f"{exc}\n".encode())
                 return AttemptOutcome(Result.FAILED, error=str(exc))
+        timing["environment"] = _now_ms()
         try:  # Spark compute (headrace.compute): the task gets only the cluster's address
             from headrace.compute.attach import spark_task_env
 
@@ -160,6 +166,7 @@ def run_attempt(
         except HeadraceError as exc:
             log.write(f"{exc}\n".encode())
             return AttemptOutcome(Result.FAILED, error=str(exc))
+        timing["cluster"] = _now_ms()
         started = time.monotonic()
         try:
             proc = subprocess.Popen(
@@ -174,6 +181,7 @@ def run_attempt(
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte a reference put in
             log.write(f"cannot start {command.argv[0]}: {exc}\n".encode())
             return AttemptOutcome(Result.FAILED, error=f"cannot start {command.argv[0]}: {exc}")
+        timing["spawned"] = _now_ms()
         pump = LogPump(proc.stdout, log, redact)
         try:
             timed_out = _supervise(
@@ -184,11 +192,14 @@ def run_attempt(
             # not even children it left in the background.
             _signal_group(proc.pid, signal.SIGKILL)
             proc.wait()
+            timing["exited"] = _now_ms()
             pump.close()
     outcome = _outcome(proc.returncode, timed_out, kill.reason, log_path, values_path, payload)
     outcome = with_full_disk(outcome, folder)  # the cause, not the cut-off last line
-    output = _read_output(output_path)
-    outcome = dataclasses.replace(outcome, output=output) if output else outcome
+    # The marks ride in the attempt's output (its JSON column): get-output shows only the
+    # Jobs API's fields of it, the run page's overhead panel splits "on worker" with them.
+    output = {**(_read_output(output_path) or {}), TIMING_KEY: timing}
+    outcome = dataclasses.replace(outcome, output=output)
     if not redact:
         return outcome
     for path in (values_path, output_path):  # the task's files too: no secret stays on disk
@@ -334,6 +345,10 @@ def _outcome(
         exit_code=code,
         task_values=values,
     )
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def _read_output(path: Path) -> dict | None:

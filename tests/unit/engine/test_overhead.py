@@ -73,3 +73,34 @@ def test_a_task_not_started_yet_has_no_phases_and_no_edge_gap() -> None:
 def test_no_tasks_started() -> None:
     out = analyse(0, None, [TaskTimes("a", (), None, None)], now=10)
     assert out.critical_path == [] and out.critical_work == 0 and out.span == 10
+
+
+def test_the_workers_marks_split_its_time_into_environment_cluster_process_run() -> None:
+    # Claimed at 130; files written 135, environment ready 400, cluster 450, process started
+    # 460, ended 900; the end recorded at 910 and the task's end at 930.
+    marks = {"prepared": 135, "environment": 400, "cluster": 450, "spawned": 460, "exited": 900}
+    task = _t("a", (), 100, 930, (100, 130, 910, marks))
+    out = analyse(0, 1000, [task], now=5000)
+    (a,) = out.tasks
+    assert a.phases == {
+        "ready": 100,
+        "queued": 30,
+        "environment": 270,
+        "cluster": 50,
+        "process": 10,
+        "run": 440,
+        "reporting": 10 + 20,
+    }
+    assert list(a.phases) == [
+        "ready",
+        "queued",
+        "environment",
+        "cluster",
+        "process",
+        "run",
+        "reporting",
+    ]
+    assert a.overhead == 930 - 440 and out.critical_work == 440
+    # Marks missing one (an older worker): one figure, as before.
+    partial = _t("b", (), 100, 930, (100, 130, 910, {"prepared": 135}))
+    assert "worker" in analyse(0, 1000, [partial], now=5000).tasks[0].phases
