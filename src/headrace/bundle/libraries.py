@@ -11,9 +11,9 @@ holding them: a task with `libraries` and no `environment_key` gets a new job en
 - `requirements`: a requirements file (`-r`);
 - `jar`, `egg`, `maven`, `cran`: refused (Headrace runs Python; eggs are gone from pip).
 
-Python task types run in environments here (`spark_python_task`, `python_wheel_task`); a
-notebook task's libraries are not installed (its kernel runs on Headrace's interpreter): a
-warning names them and `%pip install` in the notebook is the way.
+Python task types run in environments here (`spark_python_task`, `python_wheel_task`), and
+so does a notebook: its cells run on Headrace's interpreter with the environment's packages
+first on their path (`headrace.notebook.runner`). Other task types' libraries: a warning.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from typing import Any
 
 from headrace.bundle.located import Loc, LocDict, LocList
 
-ENVIRONMENT_TASK_TYPES = ("spark_python_task", "python_wheel_task")
+ENVIRONMENT_TASK_TYPES = ("spark_python_task", "python_wheel_task", "notebook_task")
 # Task types whose jars go to spark-submit (worker/submit_runner.py): their libraries stay.
 JAR_TASK_TYPES = ("spark_jar_task", "spark_submit_task")
 REFUSED = {
@@ -77,8 +77,7 @@ def apply_libraries(
                 loc,
                 here,
                 f"not installed for a {types[0] if types else 'task'} (only "
-                f"{', '.join(ENVIRONMENT_TASK_TYPES)} run in an environment here); "
-                "use %pip install in a notebook",
+                f"{', '.join(ENVIRONMENT_TASK_TYPES)} run in an environment here)",
             )
             continue
         if deps is None:

@@ -28,7 +28,9 @@ from headrace.store import runs as run_store
 from headrace.store.db import Store
 
 # Task types whose process runs on their environment's Python (the coordinator's list).
-_ENVIRONMENT_TASK_TYPES = frozenset({"spark_python_task", "python_wheel_task", "dbt_task"})
+_ENVIRONMENT_TASK_TYPES = frozenset(
+    {"spark_python_task", "python_wheel_task", "dbt_task", "notebook_task"}
+)
 _SPARK_TASK_TYPES = frozenset(
     {"spark_python_task", "python_wheel_task", "notebook_task", "spark_jar_task"}
 )

@@ -8,6 +8,8 @@
   it and everything its cells started (see `provisioner`).
 - Cell outputs go to the log as they arrive and into the executed notebook, saved after every
   cell (by default `notebook.ipynb` next to the attempt's log); secrets are redacted from both.
+- A task with `libraries` (bundles) or an `environment_key` gets its environment (uv-built,
+  cached like every task environment) first on the path of the cells (`_task_environment`).
 - `dbutils.notebook.exit(value)` ends the run successfully; the value becomes get-output's
   `notebook_output.result`. A failing cell ends it with exit status 1 and a Python-style
   traceback as the log's last lines (the worker takes the error and trace from there).
@@ -31,6 +33,8 @@ from headrace.runtime.output import report_output
 from headrace.runtime.secrets import Redactor
 
 KERNEL_NAME = "headrace-python"
+# The task's environment spec (its libraries), passed on by the worker (own_environment).
+ENVIRONMENT_SPEC_ENV = "HEADRACE_ENVIRONMENT_SPEC"
 EXECUTED_NAME = "notebook.ipynb"
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -202,9 +206,17 @@ def run(notebook: Path, save_to: Path | None) -> int:
             document.write(nb, save_to)
 
     save()
+    try:
+        libraries = _task_environment()
+    except Exception as exc:  # EnvironmentFailed: uv's own message
+        sys.stderr.write(f"{type(exc).__name__}: {exc}\n")
+        return 1
     with tempfile.TemporaryDirectory(prefix="headrace-nb-") as scratch:
         exit_file = Path(scratch) / "exit-value"
         kernel_env = dict(os.environ)
+        if libraries is not None:  # a real kernel gets them first on its path too
+            path = kernel_env.get("PYTHONPATH")
+            kernel_env["PYTHONPATH"] = str(libraries) + (os.pathsep + path if path else "")
         kernel_env[EXIT_FILE_ENV] = str(exit_file)
         kernel_env[NOTEBOOK_PATH_ENV] = str(notebook)
         kernel_env["HEADRACE_NOTEBOOK_KERNEL"] = "1"
@@ -226,6 +238,30 @@ def run(notebook: Path, save_to: Path | None) -> int:
     output = notebook_output(redact(exited)) if exited is not None else {}
     report_output(notebook_output=output)
     return 0
+
+
+def _task_environment() -> Path | None:
+    """The site-packages of the task's environment (its `libraries` or `environment_key`),
+    built by uv if need be, put first on this process's path; None when the task has none.
+
+    Cells run on Headrace's interpreter (in this process, or a kernel started from it), which
+    has what notebooks need (IPython, dbutils, nbclient); the environment's packages are found
+    before Headrace's own, so a library's version wins over one Headrace happens to have,
+    except for a module Headrace had imported before the notebook started.
+    """
+    text = os.environ.pop(ENVIRONMENT_SPEC_ENV, "")
+    if not text:
+        return None
+    from headrace.config import default_home
+    from headrace.worker.environments import ensure_environment
+
+    python = ensure_environment(json.loads(text), default_home(), sys.stdout.buffer)
+    sys.stdout.flush()
+    found = sorted(python.parent.parent.glob("lib/python*/site-packages"))
+    if not found:
+        return None
+    sys.path.insert(0, str(found[0]))
+    return found[0]
 
 
 def _stop_kernel_on_sigterm(client: Any) -> None:

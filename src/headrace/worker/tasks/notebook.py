@@ -27,4 +27,6 @@ def build_command(settings: dict[str, Any]) -> TaskCommand:
     if warehouse:
         env["HEADRACE_NOTEBOOK_WAREHOUSE"] = str(warehouse)
     argv = [sys.executable, "-m", "headrace.notebook.runner", str(path)]
-    return TaskCommand(argv, env=env, cwd=str(path.parent))
+    # The runner stays on Headrace's interpreter (IPython, nbclient) and puts the task's
+    # environment, if it has one, first on the cells' path: it builds it itself.
+    return TaskCommand(argv, env=env, cwd=str(path.parent), own_environment=True)
