@@ -48,6 +48,9 @@ class ApiClient:
     def put(self, path: str, body: dict[str, Any]) -> Any:
         return self._call("PUT", path, body)
 
+    def delete(self, path: str) -> Any:
+        return self._call("DELETE", path, None)
+
     def _call(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(

@@ -6,7 +6,9 @@ remember `resource key -> job id` in a state file under `workspace.state_path`. 
 of the same bundle and target updates those jobs in place; jobs the bundle no longer has are
 deleted after a confirmation (or `--auto-approve`). Each job gets the bundle's permissions
 (bundle, target and job level); schemas, volumes and secret scopes are created through the
-server's APIs when it has them. A deployment lock (`lock.py`) keeps deploys of one target apart.
+server's APIs when it has them; pipelines are created or edited through its Pipelines API
+(remembered in the state as jobs are, so `${resources.pipelines.<key>.id}` names them and
+`pipelines list` shows them), and the ones the bundle no longer has are deleted. A deployment lock (`lock.py`) keeps deploys of one target apart.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ class DeployResult:
     uploaded: int
     removed_files: int
     warnings: list[str]
+    pipelines: dict[str, str] | None = None  # resource key -> pipeline id
 
 
 def deploy_bundle(
@@ -109,25 +112,35 @@ def _deploy_locked(
             continue  # deleted behind the bundle's back: create it again
         ids[key] = int(job_id)
     removed = sorted(k for k in ids if k not in bundle.jobs)
-    if removed:
-        what = ", ".join(f"{k} (job {ids[k]})" for k in removed)
-        question = f"This deploy deletes jobs the bundle no longer has: {what}. Go on?"
+    pipelines = _known_pipelines(client, state)
+    gone = sorted(k for k in pipelines if k not in (bundle.resources.get("pipelines") or {}))
+    if removed or gone:
+        what = ", ".join(
+            [f"{k} (job {ids[k]})" for k in removed]
+            + [f"{k} (pipeline {pipelines[k]})" for k in gone]
+        )
+        question = f"This deploy deletes what the bundle no longer has: {what}. Go on?"
         if not auto_approve and not (confirm is not None and confirm(question)):
             raise Conflict(f"not deploying: it would delete {what}; run again with --auto-approve")
 
     uploaded, deleted_files, hashes = _sync_files(client, bundle, state.get("files", {}), say)
     _create_catalog_objects(client, bundle, say)
 
+    def remember() -> None:  # at once: a deploy that fails later still knows these next time
+        state = {"version": 1, "jobs": ids, "pipelines": pipelines, "files": hashes}
+        _write_state(client, state_path, state)
+
+    _deploy_pipelines(client, bundle, pipelines, remember, say)
     created = [k for k in bundle.jobs if k not in ids]
     for key in created:
         settings = _settings_json(bundle, key)
         ids[key] = int(client.post("/api/2.2/jobs/create", settings)["job_id"])
-        # Recorded at once: a deploy that fails later still knows this job next time.
-        _write_state(client, state_path, {"version": 1, "jobs": ids, "files": hashes})
+        remember()
         say(f"created job {ids[key]} for {key}")
-    # With every job's id known, references between them (run_job_task) resolve for real.
+    # With every job's and pipeline's id known, references to them resolve for real.
+    resource_ids = {**ids, **{f"pipelines.{k}": v for k, v in pipelines.items()}}
     bundle = load_bundle(
-        start, target=target, variables=variables, env=env, local=False, resource_ids=ids
+        start, target=target, variables=variables, env=env, local=False, resource_ids=resource_ids
     )
     updated = []
     for key, job in bundle.jobs.items():
@@ -148,8 +161,56 @@ def _deploy_locked(
             client.post("/api/2.2/jobs/delete", {"job_id": ids[key]})
         say(f"deleted job {ids[key]} ({key})")
         del ids[key]
-    _write_state(client, state_path, {"version": 1, "jobs": ids, "files": hashes})
-    return DeployResult(ids, created, updated, removed, uploaded, deleted_files, bundle.warnings)
+    for key in gone:
+        with contextlib.suppress(NotFound):
+            client.delete(f"/api/2.0/pipelines/{pipelines[key]}")
+        say(f"deleted pipeline {pipelines[key]} ({key})")
+        del pipelines[key]
+    remember()
+    result = DeployResult(ids, created, updated, removed, uploaded, deleted_files, bundle.warnings)
+    result.pipelines = dict(pipelines)
+    return result
+
+
+def _known_pipelines(client: ApiClient, state: Mapping[str, Any]) -> dict[str, str]:
+    """The state's pipelines that still exist on the server (`key -> pipeline id`)."""
+    known = {}
+    for key, pipeline_id in (state.get("pipelines") or {}).items():
+        try:
+            client.get(f"/api/2.0/pipelines/{pipeline_id}")
+        except NotFound:
+            continue  # deleted behind the bundle's back: created again
+        known[str(key)] = str(pipeline_id)
+    return known
+
+
+def _deploy_pipelines(
+    client: ApiClient,
+    bundle: Bundle,
+    pipelines: dict[str, str],
+    remember: Callable[[], None],
+    say: Callable[[str], None],
+) -> None:
+    """Create or edit each pipeline of the bundle on the server (`pipelines` updated)."""
+    from headrace.engine.pipelines import ACCEPTED_SETTINGS
+
+    for key, spec in (bundle.resources.get("pipelines") or {}).items():
+        # Settings Headrace has no use for (permissions, lifecycle...) stay out, as on run.
+        body = {
+            k: v
+            for k, v in spec.items()
+            if k in ACCEPTED_SETTINGS and k not in ("permissions", "id", "pipeline_id")
+        }
+        body = _to_workspace_paths(body, bundle)
+        body.setdefault("name", key)
+        if key in pipelines:
+            client.put(f"/api/2.0/pipelines/{pipelines[key]}", body)
+            say(f"updated pipeline {pipelines[key]} for {key}")
+            continue
+        created = client.post("/api/2.0/pipelines", {**body, "allow_duplicate_names": True})
+        pipelines[key] = str(created["pipeline_id"])
+        remember()
+        say(f"created pipeline {pipelines[key]} for {key}")
 
 
 def deployed_job_id(

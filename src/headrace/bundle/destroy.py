@@ -1,8 +1,8 @@
 """`headrace bundle destroy`: remove what a deploy of a bundle target made on a server.
 
 As the Databricks CLI: under the deployment lock, after a yes at the prompt (or
-`--auto-approve`), delete the target's jobs (known from its deployment state) and its workspace
-folder (`${workspace.root_path}`: files, artifacts, state). Nothing is changed without the yes.
+`--auto-approve`), delete the target's jobs and pipelines (known from its deployment state)
+and its workspace folder (`${workspace.root_path}`: files, artifacts, state). Nothing is changed without the yes.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ class DestroyResult:
 
     jobs: dict[str, int]
     root_path: str
+    pipelines: dict[str, str] | None = None
 
 
 def destroy_bundle(
@@ -43,7 +44,14 @@ def destroy_bundle(
     root_path = bundle.workspace["root_path"]
     state = _read_state(client, f"{bundle.workspace['state_path']}/{STATE_FILE}")
     jobs = {str(k): int(v) for k, v in state.get("jobs", {}).items()}
-    what = ", ".join(f"{k} (job {v})" for k, v in jobs.items()) or "no jobs"
+    pipelines = {str(k): str(v) for k, v in (state.get("pipelines") or {}).items()}
+    what = (
+        ", ".join(
+            [f"{k} (job {v})" for k, v in jobs.items()]
+            + [f"{k} (pipeline {v})" for k, v in pipelines.items()]
+        )
+        or "no jobs"
+    )
     question = f"Destroy target '{bundle.target}': delete {what} and {root_path}?"
     if not auto_approve and not (confirm is not None and confirm(question)):
         raise Conflict(f"not destroying: {what} and {root_path} stay; confirm or --auto-approve")
@@ -52,6 +60,10 @@ def destroy_bundle(
             with contextlib.suppress(NotFound):
                 client.post("/api/2.2/jobs/delete", {"job_id": job_id})
             say(f"deleted job {job_id} ({key})")
+        for key, pipeline_id in pipelines.items():
+            with contextlib.suppress(NotFound):
+                client.delete(f"/api/2.0/pipelines/{pipeline_id}")
+            say(f"deleted pipeline {pipeline_id} ({key})")
         for folder in (bundle.workspace["file_path"], bundle.workspace["artifact_path"]):
             with contextlib.suppress(NotFound):
                 client.post("/api/2.0/workspace/delete", {"path": folder, "recursive": True})
@@ -62,4 +74,4 @@ def destroy_bundle(
     with contextlib.suppress(NotFound):
         client.post("/api/2.0/workspace/delete", {"path": root_path, "recursive": True})
     say(f"deleted {root_path}")
-    return DestroyResult(jobs, root_path)
+    return DestroyResult(jobs, root_path, pipelines)

@@ -294,6 +294,8 @@ def deploy(
         _say(f"warning: {warning}")
     for key, job_id in result.jobs.items():
         print(f"{key}: job {job_id} ({client.host}/jobs/{job_id})")
+    for key, pipeline_id in (result.pipelines or {}).items():
+        print(f"pipelines.{key}: pipeline {pipeline_id}")
     print("Deployment complete!")
 
 

@@ -84,6 +84,8 @@ _ACCEPTED = frozenset(
         "testing",
     }
 )
+# The pipeline settings Headrace knows (a bundle's deploy sends only these, as `bundle run`).
+ACCEPTED_SETTINGS = _ACCEPTED
 
 
 def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
