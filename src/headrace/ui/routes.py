@@ -28,6 +28,7 @@ from headrace.engine.jobs import Principal
 from headrace.engine.logs import read_log
 from headrace.errors import HeadraceError, NotFound, PermissionDenied
 from headrace.ui import session, views
+from headrace.ui.run_cells import run_cells
 
 router = APIRouter(include_in_schema=False)
 STATIC_DIR = Path(__file__).parent / "static"
@@ -56,6 +57,7 @@ def _templates() -> Any:
             run_status=views.run_status,
             may=views.may,
             state_filters=views.STATE_FILTERS,
+            run_cells=run_cells,
         )
     return _env
 
