@@ -12,14 +12,16 @@ from support import Headrace
 from .jar_support import build_jar
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def hello_jar(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One jar (javac + jar) for every test of the folder."""
     return build_jar(tmp_path_factory.mktemp("jar"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def spark_hr(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Headrace]:
-    """The CLI over one data directory for the module (one metastore start); stopped after."""
+    """The CLI over one data directory for the folder's tests (one metastore and warm server
+    start, not one per module); every JVM of it stopped after."""
     from spark.compute_support import spark_cli
 
     yield from spark_cli(tmp_path_factory.mktemp("spark-cli"))
