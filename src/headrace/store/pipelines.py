@@ -14,6 +14,7 @@ from sqlalchemy import Connection, delete, insert, select, update
 
 from headrace.store.schema import pipeline_updates, pipelines
 
+
 def _pipeline(row: Any) -> dict[str, Any]:
     return {
         "pipeline_id": row.pipeline_id,
