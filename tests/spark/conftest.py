@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from support import Server
+
 from .catalog_support import START_SECONDS, ConnectServer, our_jvms, start_connect_server
 
 
@@ -45,6 +47,16 @@ def catalog_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CatalogEnv
             server.stop()
         stop_metastore(home)
         assert our_jvms(home) == []
+
+
+@pytest.fixture(scope="session")
+def spark_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One `headrace server` (3 workers) for the job-cluster, named-cluster and warm-server
+    tests: one server start and one metastore JVM instead of one per module. Each test
+    names its own clusters and jobs; what one test starts, it checks by cluster id."""
+    from .compute_support import serve
+
+    yield from serve(tmp_path_factory.mktemp("spark_server"), workers=3)
 
 
 @pytest.fixture(scope="session", autouse=True)

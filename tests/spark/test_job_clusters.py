@@ -6,7 +6,6 @@ One `headrace server`; each test starts one job cluster (a JVM) at most.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from .compute_support import (
     finish,
     jvms_of,
     raw_run,
-    serve,
     submit,
     task,
     wait_cluster_state,
@@ -39,8 +37,8 @@ SHARED = {
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from serve(tmp_path_factory.mktemp("spark_jobs"))
+def server(spark_server: Server) -> Server:
+    return spark_server  # shared by the modules of tests/spark (conftest)
 
 
 @pytest.fixture(scope="module")

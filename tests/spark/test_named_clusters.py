@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,14 +14,14 @@ from databricks.sdk.service import compute
 
 from support import HEADRACE, Server, User, wait_for
 
-from .compute_support import RUN_TIMEOUT, finish, jvms_of, serve, submit, task, write
+from .compute_support import RUN_TIMEOUT, finish, jvms_of, submit, task, write
 
 pytestmark = pytest.mark.spark
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from serve(tmp_path_factory.mktemp("spark_named"), workers=2)
+def server(spark_server: Server) -> Server:
+    return spark_server  # shared by the modules of tests/spark (conftest)
 
 
 @pytest.fixture(scope="module")

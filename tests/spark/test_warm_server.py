@@ -4,21 +4,20 @@ first task that uses Spark, reused by the next ones (one JVM), kept after the ru
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from support import Server, User
 
-from .compute_support import finish, serve, submit, task, write
+from .compute_support import finish, submit, task, write
 
 pytestmark = pytest.mark.spark
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    yield from serve(tmp_path_factory.mktemp("spark_warm"), workers=2)
+def server(spark_server: Server) -> Server:
+    return spark_server  # shared by the modules of tests/spark (conftest)
 
 
 @pytest.fixture(scope="module")
