@@ -19,8 +19,14 @@ def test_create_and_edit_a_job_with_the_form(
 ) -> None:
     ui = signed_in(alice)
     assert 'href="/new-job/form"' in ui.get("/jobs").text
+    folder = server.workspace_tree / "Users" / "alice"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "etl_form.py").write_text("print('etl')\n")
     page = ui.get("/new-job/form")
     assert page.status_code == 200
+    # The pickers: workspace files (a notebook also without its extension) and jobs.
+    assert '<option value="/Users/alice/etl_form.py">' in page.text
+    assert '<option value="/Users/alice/etl_form">' in page.text
     f = form_fields(page.text)
     assert f["task.0.task_key"] == ["first"] and f["task.0.type"] == ["shell_command_task"]
 
@@ -105,6 +111,7 @@ def test_create_and_edit_a_job_with_the_form(
     assert 'data-for="access_control_list' in refused.text
     assert alice.w.jobs.get(job_id).settings.tasks[0].task_key == "start"  # still version 2
 
+    assert re.search(rf'<option value="{job_id}"[^>]*>form job #{job_id}</option>', edit.text)
     preview = ui.client.post("/job-form/preview", data=form_fields(edit.text))
     assert preview.status_code == 200
     parts = preview.json()

@@ -271,15 +271,19 @@ def _workspace_files(request: Request) -> list[str]:
         return []
     if not base.is_dir():
         return []
+    import os
+    from pathlib import Path
+
     found: list[str] = []
-    for local in sorted(base.rglob("*")):
-        if len(found) >= MAX_FILES:
-            break
-        if local.is_file():
-            path = workspace.workspace_path_of(root, local)
+    for folder, dirs, files in os.walk(base):  # stops at MAX_FILES: a big tree is not read whole
+        dirs.sort()
+        for name in sorted(files):
+            path = workspace.workspace_path_of(root, Path(folder) / name)
             found.append(path)
-            if local.suffix in (".py", ".ipynb", ".sql", ".scala", ".r"):
+            if Path(name).suffix in (".py", ".ipynb", ".sql", ".scala", ".r"):
                 found.append(path.rsplit(".", 1)[0])
+            if len(found) >= MAX_FILES:
+                return found
     return found
 
 
