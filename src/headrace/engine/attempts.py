@@ -1,0 +1,331 @@
+"""Attempts and task ends: workers claim and finish attempts; a task's end releases its
+dependents, which the planner decides in the same transaction (conditions inline, process tasks
+as a new pending attempt with its references resolved).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+
+from headrace.config import default_home
+from headrace.engine import git_source, planner
+from headrace.engine.planner import RetryTask, SkipTask, StartTask
+from headrace.engine.resolve import render_deep
+from headrace.engine.rules import error_code_for, evaluate_condition, widget_parameters
+from headrace.engine.transaction import AttemptOutcome, RunTx, task_state
+from headrace.errors import SpecError
+from headrace.spec.compute import task_compute
+from headrace.spec.models import JobSettings, Task
+from headrace.spec.references import UnresolvedReference, render
+from headrace.states import LifeCycle, Result, life_cycle_for
+from headrace.store import runs as run_store
+from headrace.store.records import Attempt, TaskRun
+
+PROCESS_TASK_TYPES = frozenset(
+    {
+        "shell_command_task",
+        "spark_python_task",
+        "python_wheel_task",
+        "notebook_task",
+        "sql_task",
+        "dbt_task",
+        "spark_jar_task",
+        "spark_submit_task",
+        "pipeline_task",
+    }
+)
+# Task types whose runner gets the task's `libraries` (spark-submit's jars) with its settings.
+LIBRARY_TASK_TYPES = frozenset({"spark_jar_task", "spark_submit_task"})
+# Task types whose process runs on their environment's Python (others run Headrace's runners;
+# dbt_task's runner builds its dbt environment from the spec itself).
+ENVIRONMENT_TASK_TYPES = frozenset({"spark_python_task", "python_wheel_task", "dbt_task"})
+# Accepted by the spec but not run by Headrace: they fail loudly, naming why.
+NOT_YET_SUPPORTED: dict[str, str] = {}
+
+
+def _settings_json(settings: Any) -> Any:
+    """A task type's settings as JSON: a model dumped, loose settings (a dict) as they are."""
+    if isinstance(settings, dict):
+        return settings
+    return settings.model_dump(mode="json", exclude_none=True)
+
+
+def _environment_spec(settings: JobSettings, key: str) -> dict[str, Any]:
+    """The spec of the job environment a task names (validation made sure it exists)."""
+    env = next(e for e in settings.environments if e.environment_key == key)
+    return env.spec.model_dump(mode="json", exclude_none=True)
+
+
+class Attempts:
+    """Claiming, starting and finishing attempts; ending tasks (part of `Coordinator`)."""
+
+    def claim_next_attempt(
+        self, worker_id: str, log_path: Callable[[Attempt], str], run_id: int | None = None
+    ) -> Attempt | None:
+        """Claim the oldest pending attempt (of `run_id` only, if given); mark it RUNNING."""
+        with self.store.begin() as conn:
+            return self._claim(conn, worker_id, log_path, run_id)
+
+    def _claim(
+        self,
+        conn: Connection,
+        worker_id: str,
+        log_path: Callable[[Attempt], str],
+        run_id: int | None = None,
+    ) -> Attempt | None:
+        attempt = run_store.claim_next_attempt(
+            conn, worker_id, self._now(), log_path, run_id, self.claim_pools
+        )
+        if attempt is not None:
+            found = {"state_message": ""} if attempt.pool else {}  # no longer waiting for one
+            run_store.set_task_state(conn, attempt.task_run_id, LifeCycle.RUNNING, **found)
+        return attempt
+
+    def record_pid(self, attempt_id: int, pid: int) -> None:
+        """Remember an attempt's process so a later recovery can kill its group."""
+        with self.store.begin() as conn:
+            run_store.update_attempt(conn, attempt_id, pid=pid)
+
+    def finish_attempt(
+        self,
+        attempt: Attempt,
+        outcome: AttemptOutcome,
+        *,
+        claim_for: tuple[str, Callable[[Attempt], str], int | None] | None = None,
+    ) -> Attempt | None:
+        """Record an attempt's end; retry it, or end its task and start what is now ready.
+
+        With `claim_for=(worker_id, log_path, run_id or None)` the same transaction also
+        claims the worker's next attempt (saving a round trip per task) and returns it.
+        """
+        with self.store.begin() as conn:
+            tx = self._open(conn, attempt.run_id)
+            self._finish_attempt(tx, attempt, outcome)
+            self._maybe_finish_run(tx)
+            following = self._claim(conn, *claim_for) if claim_for is not None else None
+        if following is not None:
+            tx.new_attempts -= 1
+        self._notify(tx)
+        return following
+
+    def _finish_attempt(
+        self,
+        tx: RunTx,
+        attempt: Attempt,
+        outcome: AttemptOutcome,
+        *,
+        from_states: Sequence[str] = ("RUNNING", "PENDING"),
+    ) -> None:
+        run_store.end_attempt(
+            tx.conn,
+            attempt.attempt_id,
+            from_states=from_states,
+            result_state=outcome.result.value,
+            exit_code=outcome.exit_code,
+            error=outcome.error,
+            error_trace=outcome.error_trace,
+            output=json.dumps(outcome.output) if outcome.output else None,
+            end_time=tx.now,
+        )
+        if outcome.log is not None:
+            from headrace.store.logs import save_log
+
+            save_log(tx.conn, attempt.attempt_id, *outcome.log)
+        tr = run_store.task_run(tx.conn, attempt.task_run_id)
+        if outcome.task_values:
+            merged = {**tr.task_values, **outcome.task_values}
+            run_store.update_task_run(tx.conn, tr.task_run_id, task_values=json.dumps(merged))
+        task = self._task_of(tx, tr)
+        result = outcome.result
+        if tx.run.stop_reason is None and planner.should_retry(
+            result=result,
+            attempt_number=attempt.attempt_number,
+            max_retries=task.max_retries,
+            retry_on_timeout=task.retry_on_timeout,
+        ):
+            retry_at = (attempt.start_time or tx.now) + task.min_retry_interval_millis
+            what = f"attempt {attempt.attempt_number + 1} {result.value.lower()}"
+            message = f"{what}: {outcome.error}" if outcome.error else what
+            if tx.alerts is not None and tr.task_key in tx.alerts.tasks and tr.parent_id is None:
+                self._alert_attempt_failed(tx, tr, attempt.attempt_number, result, message)
+            run_store.set_task_state(
+                tx.conn,
+                tr.task_run_id,
+                LifeCycle.WAITING_FOR_RETRY,
+                retry_at=retry_at,
+                state_message=message,
+            )
+            if retry_at <= tx.now:
+                self._start_attempt(tx, run_store.task_run(tx.conn, tr.task_run_id), task)
+            else:
+                tx.timers_changed = True
+            return
+        self._end_task(tx, tr, result, outcome.error or "", error_code=error_code_for(result))
+
+    def _end_task(
+        self,
+        tx: RunTx,
+        tr: TaskRun,
+        result: Result,
+        message: str,
+        *,
+        outcome: str | None = None,
+        error_code: str | None = None,
+    ) -> None:
+        """Make a task run terminal, then propagate to its children or its for_each parent."""
+        tx.settled.add(tr.task_run_id)
+        run_store.set_task_state(
+            tx.conn,
+            tr.task_run_id,
+            life_cycle_for(result),
+            result_state=result.value,
+            state_message=message,
+            outcome=outcome,
+            error_code=error_code,
+            end_time=tx.now,
+            retry_at=None,
+        )
+        if tx.alerts is not None and tr.task_key in tx.alerts.tasks and tr.parent_id is None:
+            self._alert_task_end(tx, tr, result, message)
+        if tr.parent_id is not None:
+            self._iteration_ended(tx, tr.parent_id)
+        else:
+            tx.leaf_ended = tx.leaf_ended or tr.task_key in tx.plan.dag.leaves
+            children = tx.plan.dag.children.get(tr.task_key, ())
+            self._advance(tx, run_store.release_children(tx.conn, tx.run.run_id, children))
+
+    def _advance(self, tx: RunTx, keys: Iterable[str]) -> None:
+        """Plan the given top-level tasks and apply the decisions, until nothing more follows."""
+        pending = list(keys)
+        dag = tx.plan.dag
+        while pending:
+            needed = set(pending)
+            for key in pending:
+                needed.update(e.task_key for e in dag.nodes[key].depends_on)
+            rows = {
+                tr.task_key: tr
+                for tr in run_store.current_task_runs(tx.conn, tx.run.run_id, needed)
+            }
+            states = {k: task_state(tr) for k, tr in rows.items()}
+            decisions = planner.decide_tasks(
+                dag, states, pending, now_ms=tx.now, canceling=tx.run.stop_reason is not None
+            )
+            pending = []
+            for decision in decisions:
+                tr = rows[decision.key]
+                if tr.task_run_id in tx.settled:
+                    continue  # a cascade earlier in this pass already decided it
+                tx.settled.add(tr.task_run_id)
+                if isinstance(decision, SkipTask):
+                    self._end_task(tx, tr, decision.result, decision.message)
+                elif isinstance(decision, StartTask | RetryTask):
+                    self._start_task(tx, tr, tx.plan.tasks[tr.task_key])
+
+    def _start_task(self, tx: RunTx, tr: TaskRun, task: Task) -> None:
+        """Start a task whose upstreams allow it: inline for conditions, else an attempt."""
+        kind = task.task_type
+        if kind in NOT_YET_SUPPORTED:
+            run_store.set_task_state(tx.conn, tr.task_run_id, LifeCycle.RUNNING, start_time=tx.now)
+            self._end_task(
+                tx, tr, Result.FAILED, NOT_YET_SUPPORTED[kind], error_code="NotSupported"
+            )
+        elif kind == "condition_task":
+            self._run_condition(tx, tr, task)
+        elif kind == "for_each_task":
+            self._alert_task_start(tx, tr, 0)
+            self._start_for_each(tx, tr, task)
+        elif kind == "run_job_task":
+            self._alert_task_start(tx, tr, 0)
+            self._start_child_run(tx, tr, task)
+        elif kind in PROCESS_TASK_TYPES:
+            self._start_attempt(tx, tr, task)
+        else:
+            run_store.set_task_state(tx.conn, tr.task_run_id, LifeCycle.RUNNING, start_time=tx.now)
+            self._end_task(tx, tr, Result.FAILED, f"{kind} is not supported by Headrace")
+
+    def _start_attempt(self, tx: RunTx, tr: TaskRun, task: Task) -> None:
+        """Queue the next attempt of a process task, with its references resolved now."""
+        attempt_number = tr.attempt_number + 1 if tr.start_time is not None else 0
+        kind = task.task_type
+        scope = self._scope(tx, tr, task, attempt_number)
+        try:
+            resolved = render_deep(_settings_json(task.task_type_settings), scope)
+            if task.libraries and kind in LIBRARY_TASK_TYPES:
+                resolved = {**resolved, "libraries": render_deep(task.libraries, scope)}
+            resolved = git_source.task_settings(tx.plan.settings, task, resolved, default_home())
+        except (UnresolvedReference, SpecError) as exc:
+            self._fail_before_start(tx, tr, str(exc))
+            return
+        payload = {
+            "task_type": kind,
+            "settings": resolved,
+            "task_key": tr.task_key,
+            "task_run_id": tr.task_run_id,
+            "run_id": tx.run.run_id,
+            "job_id": tx.run.job_id,
+            "attempt_number": attempt_number,
+            "timeout_seconds": task.timeout_seconds,
+            "parameters": widget_parameters(tx.run, resolved),
+            "task_values": run_store.task_values_of_run(tx.conn, tx.run.run_id),
+        }
+        if tr.parent_id is not None:
+            payload["iteration"] = tr.iteration
+        if task.environment_key is not None and kind in ENVIRONMENT_TASK_TYPES:
+            payload["environment"] = _environment_spec(tx.plan.settings, task.environment_key)
+        compute = task_compute(tx.plan.settings, task)  # Spark: job/named cluster (issue 12)
+        if compute is not None:
+            payload["compute"] = compute
+        pool = task.worker_pool
+        waiting = {"state_message": f"waiting for a worker in pool '{pool}'"} if pool else {}
+        run_store.set_task_state(
+            tx.conn,
+            tr.task_run_id,
+            LifeCycle.PENDING,
+            attempt_number=attempt_number,
+            resolved=json.dumps({kind: resolved}),
+            start_time=tr.start_time if tr.start_time is not None else tx.now,
+            retry_at=None,
+            **waiting,
+        )
+        run_store.insert_attempt(
+            tx.conn,
+            task_run_id=tr.task_run_id,
+            run_id=tx.run.run_id,
+            attempt_number=attempt_number,
+            state="PENDING",
+            payload=json.dumps(payload),
+            created_time=tx.now,
+            pool=pool,
+            priority=task.priority if task.priority is not None else tx.plan.settings.priority or 0,
+        )
+        tx.new_attempts += 1
+        self._alert_task_start(tx, tr, attempt_number)
+
+    def _fail_before_start(self, tx: RunTx, tr: TaskRun, message: str) -> None:
+        if tr.start_time is None:
+            run_store.update_task_run(tx.conn, tr.task_run_id, start_time=tx.now)
+        self._end_task(tx, tr, Result.FAILED, message, error_code="InvalidParameterValue")
+
+    def _run_condition(self, tx: RunTx, tr: TaskRun, task: Task) -> None:
+        cond = task.condition_task
+        assert cond is not None  # guaranteed by task_type
+        run_store.set_task_state(tx.conn, tr.task_run_id, LifeCycle.RUNNING, start_time=tx.now)
+        scope = self._scope(tx, tr, task, 0)
+        try:
+            left, right = render(cond.left, scope), render(cond.right, scope)
+            value = evaluate_condition(cond.op, left, right)
+        except (UnresolvedReference, ValueError) as exc:
+            self._end_task(tx, tr, Result.FAILED, str(exc), error_code="InvalidParameterValue")
+            return
+        outcome = "true" if value else "false"
+        run_store.update_task_run(
+            tx.conn,
+            tr.task_run_id,
+            resolved=json.dumps({"condition_task": {"left": left, "right": right}}),
+        )
+        message = f"{left!r} {cond.op} {right!r} is {outcome}"
+        self._end_task(tx, tr, Result.SUCCESS, message, outcome=outcome)

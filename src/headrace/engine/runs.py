@@ -1,0 +1,342 @@
+"""Run admission and run end: start a run (max_concurrent_runs, the queue), admit queued
+runs when a slot frees, and end a run once every task is terminal (or it cannot progress).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Connection
+
+from headrace.config import default_home
+from headrace.engine import git_source, planner
+from headrace.engine.resolve import ReferenceScope
+from headrace.engine.rules import check_parameters, failure_message
+from headrace.engine.run_plan import settings_to_json
+from headrace.engine.transaction import (
+    STOP_CANCELED,
+    STOP_TIMEDOUT,
+    Change,
+    RunTx,
+    alerts_of,
+    task_run_row,
+    task_state,
+)
+from headrace.errors import SpecError, SpecIssue
+from headrace.spec.models import JobSettings
+from headrace.spec.references import UnresolvedReference, render
+from headrace.states import TERMINAL, LifeCycle, Result
+from headrace.store import jobs as job_store
+from headrace.store import progress
+from headrace.store import runs as run_store
+
+
+class Admission(Enum):
+    """What max_concurrent_runs makes of a new run."""
+
+    RUN = "run"
+    QUEUE = "queue"
+    SKIP = "skip"
+
+
+def resolve_job_parameters(tx: RunTx, given: dict[str, str]) -> list[dict[str, str]]:
+    """Each defined parameter with its default and the value this run uses."""
+    scope = ReferenceScope(conn=tx.conn, run=tx.run, job_name=tx.job_name)
+    out = []
+    for p in tx.plan.settings.parameters:
+        raw = given.get(p.name, p.default)
+        try:
+            value = render(raw, scope)
+        except UnresolvedReference as exc:
+            raise SpecError([SpecIssue(f"parameters.{p.name}", str(exc))]) from exc
+        out.append({"name": p.name, "default": p.default, "value": value})
+    return out
+
+
+class RunLifecycle:
+    """Starting, queueing and ending runs (part of `Coordinator`)."""
+
+    def start_run(
+        self,
+        settings: JobSettings,
+        *,
+        job_id: int | None,
+        parameters: dict[str, str] | None = None,
+        trigger_type: str = "ONE_TIME",
+        run_type: str = "JOB_RUN",
+        run_name: str | None = None,
+        run_as: str | None = None,
+        idempotency_token: str | None = None,
+        job_version: int | None = None,
+        queue: bool | None = None,
+        trigger_info: dict[str, Any] | None = None,
+        on_created: Callable[[Connection, int], None] | None = None,
+    ) -> int:
+        """Create a run of `settings` and start its root tasks. Raises: SpecError.
+
+        A second call with the same `idempotency_token` returns the first run instead.
+        `queue` overrides the job's queue setting for this run. `on_created(conn, run_id)`
+        runs inside the creating transaction (the trigger loop records its tick there, so a
+        tick and its run are committed together or not at all).
+        """
+        check_parameters(settings, parameters or {})
+        settings = git_source.pin(settings, default_home())  # clone/fetch outside the transaction
+        with self.store.begin() as conn:
+            if idempotency_token is not None:
+                existing = run_store.run_with_token(conn, idempotency_token, run_as)
+                if existing is not None:
+                    if existing.job_id != job_id:
+                        raise SpecError(
+                            [SpecIssue("idempotency_token", "already used for another run")]
+                        )
+                    return existing.run_id
+            run_id, tx = self._create_run(
+                conn,
+                settings,
+                job_id=job_id,
+                parameters=parameters or {},
+                trigger_type=trigger_type,
+                run_type=run_type,
+                run_name=run_name,
+                run_as=run_as,
+                idempotency_token=idempotency_token,
+                job_version=job_version,
+                queue=queue,
+                trigger_info=trigger_info,
+            )
+            if on_created is not None:
+                on_created(conn, run_id)
+        if tx is None:
+            for listener in self._listeners:
+                listener(Change(run_id, 0, True, False))
+        else:
+            self._notify(tx)
+        return run_id
+
+    def _create_run(
+        self,
+        conn: Connection,
+        settings: JobSettings,
+        *,
+        job_id: int | None,
+        parameters: dict[str, str],
+        trigger_type: str,
+        run_type: str,
+        run_name: str | None,
+        run_as: str | None,
+        idempotency_token: str | None,
+        job_version: int | None,
+        queue: bool | None,
+        trigger_info: dict[str, Any] | None,
+    ) -> tuple[int, RunTx | None]:
+        """Insert a run (running, queued or skipped by max_concurrent_runs) in `conn`'s
+        transaction; returns its id and, unless it was skipped, its working set."""
+        now = self._now()
+        settings_json = settings_to_json(settings)
+        admission, message = self._admission(conn, settings, job_id, queue)
+        skipped = admission is Admission.SKIP
+        ids = run_store.allocate_ids(conn, 1 if skipped else 1 + len(settings.tasks))
+        run_id = ids[0]
+        if skipped:
+            life = LifeCycle.SKIPPED
+        else:
+            life = LifeCycle.QUEUED if admission is Admission.QUEUE else LifeCycle.RUNNING
+        timeout = settings.timeout_seconds
+        run_store.insert_run(
+            conn,
+            run_id=run_id,
+            job_id=job_id,
+            run_name=run_name or settings.name,
+            run_type=run_type,
+            trigger_type=trigger_type,
+            settings=settings_json,
+            job_parameters="[]",
+            life_cycle_state=life.value,
+            result_state=Result.MAXIMUM_CONCURRENT_RUNS_REACHED.value if skipped else None,
+            state_message=message,
+            coordinator_id=self.coordinator_id,
+            repair_count=0,
+            timeout_at=now + timeout * 1000 if timeout and not skipped else None,
+            created_time=now,
+            start_time=now,
+            end_time=now if skipped else None,
+            run_as=run_as,
+            idempotency_token=idempotency_token,
+            job_version=job_version,
+            trigger_info=json.dumps(trigger_info) if trigger_info else None,
+        )
+        if skipped:
+            if alerts_of(settings) is not None:
+                skipped_tx = self._open(conn, run_id)
+                self._alert_run_end(skipped_tx, Result.MAXIMUM_CONCURRENT_RUNS_REACHED, message)
+            return run_id, None
+        tx = self._open(conn, run_id)
+        resolved = resolve_job_parameters(tx, parameters)
+        run_store.update_run(conn, run_id, job_parameters=json.dumps(resolved))
+        tx.run = run_store.get_run(conn, run_id)
+        rows = [
+            task_run_row(task_run_id, run_id, t, waiting_on=len(t.depends_on))
+            for task_run_id, t in zip(ids[1:], settings.tasks, strict=True)
+        ]
+        run_store.insert_task_runs(conn, rows)
+        if admission is Admission.RUN:
+            self._begin(tx)
+        return run_id, tx
+
+    def _begin(self, tx: RunTx) -> None:
+        """Start a run's root tasks (or end it at once when it has no tasks)."""
+        tx.timers_changed = True
+        if tx.alerts is not None and tx.alerts.job is not None:
+            self._alert_run_start(tx)
+        tasks = tx.plan.settings.tasks
+        self._advance(tx, [t.task_key for t in tasks if not t.depends_on])
+        self._maybe_finish_run(tx, force=not tasks)
+
+    def _admission(
+        self, conn: Connection, settings: JobSettings, job_id: int | None, queue: bool | None
+    ) -> tuple[Admission, str]:
+        """Run now, queue, or skip a new run of a job, by max_concurrent_runs (§6.11)."""
+        if job_id is None:
+            return Admission.RUN, ""
+        job_store.lock_job(conn, job_id)  # PostgreSQL: concurrent starts count one at a time
+        limit = settings.max_concurrent_runs
+        active = run_store.count_admitted_runs(conn, job_id)
+        waiting = run_store.queued_runs(conn, job_id)
+        if active < limit and not waiting:
+            return Admission.RUN, ""
+        why = f"the job already has {active} active run(s) (max_concurrent_runs={limit})"
+        if queue is None:
+            queue = settings.queue.enabled if settings.queue is not None else True
+        if queue and limit > 0:
+            return Admission.QUEUE, f"Queued: {why}"
+        return Admission.SKIP, f"Skipped: {why}"
+
+    def admit_queued(self, job_id: int) -> None:
+        """Start queued runs of a job while it has free slots (a safety-net sweep)."""
+        with self.store.begin() as conn:
+            admitted = self._admit_queued(conn, job_id)
+        for tx in admitted:
+            self._notify(tx)
+
+    def _admit_queued(self, conn: Connection, job_id: int) -> list[RunTx]:
+        admitted = []
+        active = run_store.count_admitted_runs(conn, job_id)
+        for queued in run_store.queued_runs(conn, job_id):
+            tx = self._open(conn, queued.run_id)
+            if tx.run.life_cycle != LifeCycle.QUEUED:
+                # Another process admitted (or canceled) it while we waited for its row lock.
+                if tx.run.life_cycle not in TERMINAL:
+                    active += 1
+                continue
+            if active >= tx.plan.settings.max_concurrent_runs:
+                break
+            timeout = tx.plan.settings.timeout_seconds
+            run_store.set_run_state(
+                conn,
+                queued.run_id,
+                LifeCycle.RUNNING,
+                state_message="",
+                start_time=tx.now,
+                timeout_at=tx.now + timeout * 1000 if timeout else None,
+            )
+            tx.run = run_store.get_run(conn, queued.run_id)
+            self._begin(tx)
+            admitted.append(tx)
+            active += 1
+        return admitted
+
+    def _maybe_finish_run(self, tx: RunTx, *, force: bool = False) -> None:
+        """End the run if every task is terminal (checked only when that can have changed).
+
+        In a plain run a task's dependents stay blocked until it ends, so the last task to
+        end is a leaf; cancels and repairs (which may rerun a task without its dependents)
+        break that, so they always check.
+        """
+        if tx.run.life_cycle in TERMINAL:
+            return
+        run = tx.run
+        if not (force or tx.leaf_ended or run.stop_reason is not None or run.repair_count):
+            self._check_progress(tx)
+            return
+        if run_store.count_open_task_runs(tx.conn, tx.run.run_id):
+            self._check_progress(tx)
+            return
+        task_runs = run_store.current_task_runs(tx.conn, tx.run.run_id)
+        states = {tr.task_key: task_state(tr) for tr in task_runs}
+        finish = planner.decide_run_result(
+            tx.plan.dag,
+            states,
+            canceled=tx.run.stop_reason == STOP_CANCELED,
+            timed_out=tx.run.stop_reason == STOP_TIMEDOUT,
+        )
+        if finish is None:
+            return
+        message = finish.message
+        if tx.run.stop_reason in (STOP_CANCELED, STOP_TIMEDOUT):
+            message = tx.run.state_message or message  # what _stop said: who or which limit
+        elif finish.result in (Result.FAILED, Result.SUCCESS_WITH_FAILURES):
+            message = failure_message(task_runs) or message
+        self._end_run(tx, finish.result, message)
+
+    def _check_progress(self, tx: RunTx) -> None:
+        """Invariant: a running run always has a task pending, running or waiting to retry.
+
+        Blocked tasks with nothing live left upstream would wait forever, and every later run
+        of the job would queue behind them (issue 11): such a run ends INTERNAL_ERROR, naming
+        them. One indexed query, and only in transactions that started nothing.
+        """
+        if tx.run.life_cycle is not LifeCycle.RUNNING or tx.new_attempts or tx.run_ended:
+            return
+        stuck = progress.stuck_task_runs(tx.conn, tx.run.run_id)
+        if not stuck:
+            return
+        names = ", ".join(f"'{tr.task_key}'" for tr in stuck[:10])
+        more = f" and {len(stuck) - 10} more" if len(stuck) > 10 else ""
+        message = (
+            f"Internal error: the run cannot progress: {names}{more} wait(s) for upstream tasks "
+            "that have all ended (nothing is pending or running)"
+        )
+        for tr in stuck:
+            run_store.set_task_state(
+                tx.conn,
+                tr.task_run_id,
+                LifeCycle.INTERNAL_ERROR,
+                result_state=Result.FAILED.value,
+                state_message=message,
+                end_time=tx.now,
+            )
+        self._end_run(tx, Result.FAILED, message, life=LifeCycle.INTERNAL_ERROR)
+
+    def _end_run(
+        self, tx: RunTx, result: Result, message: str, *, life: LifeCycle = LifeCycle.TERMINATED
+    ) -> None:
+        # A nested step (a child run ending its parent's task) may have ended it already.
+        tx.run = run_store.get_run(tx.conn, tx.run.run_id)
+        if tx.run.life_cycle in TERMINAL:
+            return
+        run_store.set_run_state(
+            tx.conn,
+            tx.run.run_id,
+            life,
+            result_state=result.value,
+            state_message=message,
+            end_time=tx.now,
+        )
+        run_store.finish_open_repair(
+            tx.conn,
+            tx.run.run_id,
+            life_cycle_state=life.value,
+            result_state=result.value,
+            state_message=message,
+            end_time=tx.now,
+        )
+        tx.run_ended = True
+        if tx.alerts is not None:
+            self._alert_run_end(tx, result, message)
+        if tx.run.trigger_type == "RUN_JOB_TASK" and (tx.run.trigger_info or {}).get("run_id"):
+            self._child_run_ended(tx, result, message)
+        if tx.run.job_id is not None:  # its slot is free: the next queued run may start
+            tx.admitted.extend(self._admit_queued(tx.conn, tx.run.job_id))

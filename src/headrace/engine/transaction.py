@@ -1,0 +1,200 @@
+"""The working set of one coordinator transaction, and the core every part of the coordinator
+shares: opening a run's transaction (lock the run, its cached plan) and telling listeners
+after commit. The parts (`runs`, `attempts`, `for_each`, `child_runs`, `stopping`, `repair`,
+`alerts`) are combined into one `Coordinator` in `engine/coordinator.py`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, event
+
+from headrace.engine.planner import TaskState
+from headrace.engine.resolve import ReferenceScope
+from headrace.engine.run_plan import RunPlan, plan_from_json
+from headrace.spec.models import JobSettings, Task
+from headrace.states import LifeCycle, Result
+from headrace.store import runs as run_store
+from headrace.store import signals
+from headrace.store.db import Store, before_commit
+from headrace.store.records import Attempt, Run, TaskRun
+
+if TYPE_CHECKING:  # loaded at run time only by runs that notify someone (see alerts_of)
+    from headrace.engine import notifications as alerts
+
+STOP_CANCELED = "CANCELED"
+STOP_TIMEDOUT = "TIMEDOUT"
+STOP_LOST = "LOST"
+
+
+def _coordinates(tx: RunTx) -> bool:
+    """Whether the coordinating server has something to do after this transaction (outbox
+    rows included: its delivery loop sends what other processes' transactions queued)."""
+    return tx.timers_changed or tx.run_ended or bool(tx.admitted) or tx.notifications > 0
+
+
+@dataclass(frozen=True)
+class AttemptOutcome:
+    """What a worker reports when an attempt's process has ended."""
+
+    result: Result
+    error: str | None = None
+    error_trace: str | None = None
+    exit_code: int | None = None
+    task_values: dict[str, Any] | None = None
+    # What the task type reports beyond its result: notebook_output, sql_output, ...
+    output: dict[str, Any] | None = None
+    # (gzipped log, whole size): kept in the store for servers on other machines (PostgreSQL)
+    log: tuple[bytes, int] | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one committed coordinator transaction did, for those who wait on it."""
+
+    run_id: int
+    new_attempts: int
+    run_ended: bool
+    timers_changed: bool
+    notifications: int = 0  # outbox rows this transaction added: the delivery loop wakes
+
+
+@dataclass
+class RunTx:
+    """The working set of one coordinator transaction."""
+
+    conn: Connection
+    run: Run
+    plan: RunPlan
+    now: int
+    job_name: str
+    new_attempts: int = 0
+    run_ended: bool = False
+    timers_changed: bool = False
+    leaf_ended: bool = False  # only then can the run be complete (upstreams end first)
+    settled: set[int] = field(default_factory=set)  # task runs started or ended in this tx
+    filling: set[int] = field(default_factory=set)  # for_each task runs being settled
+    admitted: list[RunTx] = field(default_factory=list)  # queued runs this transaction started
+    to_kill: list[Attempt] = field(default_factory=list)
+    alerts: alerts.RunAlerts | None = None  # None: the run notifies nobody (the usual case)
+    notifications: int = 0
+
+
+class CoordinatorCore:
+    """Opening a run's transaction and telling listeners after commit (part of `Coordinator`)."""
+
+    def __init__(self, store: Store, *, coordinator_id: str | None = None) -> None:
+        self.store = store
+        self.coordinator_id = coordinator_id
+        # Which worker pools this process's slots serve (besides pool-less attempts); None: all
+        # (a `headrace run` runs every task of its job itself).
+        self.claim_pools: frozenset[str] | None = None
+        self._listeners: list[Callable[[Change], None]] = []
+        self._plans: dict[tuple[int, int], tuple[RunPlan, alerts.RunAlerts | None]] = {}
+        # A rolled-back transaction may have cached the plan of a run that never existed,
+        # whose id the next run then gets: forget cached plans on any rollback (rare).
+        event.listen(store.engine, "rollback", lambda _conn: self._plans.clear())
+
+    def subscribe(self, listener: Callable[[Change], None]) -> None:
+        """Call `listener(change)` after each committed change."""
+        self._listeners.append(listener)
+
+    def _notify(self, tx: RunTx) -> None:
+        change = Change(
+            tx.run.run_id, tx.new_attempts, tx.run_ended, tx.timers_changed, tx.notifications
+        )
+        for listener in self._listeners:
+            listener(change)
+        for admitted in tx.admitted:
+            self._notify(admitted)
+
+    def _open(self, conn: Connection, run_id: int) -> RunTx:
+        tx = self._open_run(conn, run_id)
+        if not self.store.is_sqlite:
+            # Other processes (workers, the coordinating server) learn of it at commit.
+            before_commit(
+                conn, lambda c: signals.announce(c, tx.new_attempts > 0, _coordinates(tx))
+            )
+        return tx
+
+    def _open_run(self, conn: Connection, run_id: int) -> RunTx:
+        run = run_store.lock_run(conn, run_id)
+        # A run's settings change only when it is repaired, so (run, repair_count) keys them.
+        key = (run_id, run.repair_count)
+        cached = self._plans.get(key)
+        if cached is None:
+            plan = plan_from_json(run_store.run_settings(conn, run_id))
+            cached = (plan, alerts_of(plan.settings))
+            if len(self._plans) > 256:
+                self._plans.clear()
+            self._plans[key] = cached
+        plan, run_alerts = cached
+        return RunTx(conn, run, plan, self._now(), plan.settings.name, alerts=run_alerts)
+
+    def _task_of(self, tx: RunTx, tr: TaskRun) -> Task:
+        if tr.parent_id is None:
+            return tx.plan.tasks[tr.task_key]
+        parent = run_store.task_run(tx.conn, tr.parent_id)
+        spec = tx.plan.tasks[parent.task_key].for_each_task
+        assert spec is not None
+        return spec.task
+
+    def _scope(self, tx: RunTx, tr: TaskRun, task: Task, attempt_number: int) -> ReferenceScope:
+        scope = ReferenceScope(
+            conn=tx.conn,
+            run=tx.run,
+            job_name=tx.job_name,
+            task_key=tr.task_key,
+            task_run_id=tr.task_run_id,
+            attempt_number=attempt_number,
+            notebook_path=task.notebook_task.notebook_path if task.notebook_task else None,
+        )
+        if tr.parent_id is not None:
+            scope.input = json.loads(tr.input) if tr.input is not None else None
+            scope.has_input = True
+        return scope
+
+
+def alerts_of(settings: JobSettings) -> alerts.RunAlerts | None:
+    """Whom a run of `settings` notifies; the rules load only when someone is to be told."""
+    owners = [settings, *settings.tasks]
+    if not any(o.email_notifications or o.webhook_notifications for o in owners):
+        return None
+    from headrace.engine.notifications import run_alerts
+
+    return run_alerts(settings)
+
+
+def task_state(tr: TaskRun) -> TaskState:
+    return TaskState(tr.life_cycle, tr.result, tr.outcome, tr.retry_at)
+
+
+def task_run_row(
+    task_run_id: int,
+    run_id: int,
+    task: Task,
+    *,
+    waiting_on: int = 0,
+    parent_id: int | None = None,
+    iteration: int | None = None,
+    input: str | None = None,
+    repair_id: int | None = None,
+) -> dict[str, Any]:
+    return {
+        "task_run_id": task_run_id,
+        "run_id": run_id,
+        "task_key": task.task_key,
+        "parent_id": parent_id,
+        "iteration": iteration,
+        "input": input,
+        "repair_id": repair_id,
+        "current": True,
+        "life_cycle_state": LifeCycle.BLOCKED.value,
+        "state_message": "",
+        "waiting_on": waiting_on,
+        "attempt_number": 0,
+    }
