@@ -252,8 +252,14 @@ def list_jobs(
 
 
 def _replace(
-    store: Store, principal: Principal, job_id: int, build: Any, max_continuous: int | None
+    store: Store,
+    principal: Principal,
+    job_id: int,
+    build: Any,
+    max_continuous: int | None,
+    acl: Any = None,
 ) -> None:
+    """The new version and, when `acl` is given, the job's new grants: one transaction."""
     with store.begin() as conn:
         job = require(conn, principal, job_id, "CAN_MANAGE")
         settings = parse_job_settings(build(job.settings))
@@ -264,6 +270,17 @@ def _replace(
             check_continuous_quota(conn, principal, owner, data, max_continuous, job_id)
         job_store.replace_settings(conn, job_id, data)
         job_store.add_version(conn, job_id, data, by=principal.user_name, now_ms=now_ms())
+        if acl is not None:
+            from headrace.engine.permissions import plan_acl
+
+            rows = plan_acl(
+                job_store.permissions_of(conn, job_id),
+                parse_acl(acl),
+                replace=True,
+                may_change_owner=effective_level(conn, principal, job_id) == "IS_OWNER",
+                job_id=job_id,
+            )
+            job_store.set_permissions(conn, job_id, rows)
 
 
 def _owner_of(conn: Connection, job_id: int) -> str | None:
@@ -280,11 +297,15 @@ def reset_job(
     new_settings: Any,
     *,
     max_continuous: int | None = None,
+    access_control_list: Any = None,
 ) -> None:
-    """Replace every setting of a job (omitted ones revert to defaults)."""
+    """Replace every setting of a job (omitted ones revert to defaults); with
+    `access_control_list`, replace its grants in the same transaction (the UI's editor)."""
     if not isinstance(new_settings, dict):
         raise SpecError([SpecIssue("new_settings", "required: the job's full settings")])
-    _replace(store, principal, job_id, lambda _old: new_settings, max_continuous)
+    _replace(
+        store, principal, job_id, lambda _old: new_settings, max_continuous, access_control_list
+    )
 
 
 def update_job(

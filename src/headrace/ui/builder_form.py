@@ -24,7 +24,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from headrace.errors import SpecIssue
+from headrace.errors import SpecError, SpecIssue
+from headrace.spec.bounds import load_yaml
 from headrace.spec.models import TASK_TYPES
 from headrace.ui.builder_fields import (
     CHOICES,
@@ -357,8 +358,8 @@ def _read_type(
         return
     text = one(f"{p}.{kind}.yaml")
     try:
-        body = yaml.safe_load(text) if text.strip() else {}
-    except yaml.YAMLError as exc:
+        body = load_yaml(text) if text.strip() else {}  # bounded: alias bombs refused
+    except (yaml.YAMLError, SpecError) as exc:
         issues.append(SpecIssue(f"{where}.{kind}", f"not YAML: {exc}"))
         body = old_body
     task[kind] = body if body is not None else {}

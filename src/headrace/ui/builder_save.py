@@ -4,8 +4,8 @@ A document is job settings plus, optionally, `access_control_list` (the grants t
 shows: every entry but the owner's). Creating passes both to `engine.jobs.create_job` (one
 transaction, as jobs/create). Editing checks both first, the settings with the loader the API
 uses and the grants with `engine.permissions.plan_acl`, and writes only when both hold: the
-new version (`reset_job`), then the grants (`change_job_acl`) if they changed. A document
-without `access_control_list` leaves the grants as they are.
+new version and, if they changed, the grants, in one transaction (`reset_job` with
+`access_control_list`). A document without `access_control_list` leaves the grants as they are.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def save(ctx: Any, who: Any, job_id: int, doc: dict[str, Any]) -> None:
     """Store the document as the job's next version (and its grants). Raises: SpecError
     with every issue of both parts, nothing written; NotFound, PermissionDenied."""
     from headrace.engine import jobs as job_service
-    from headrace.engine.permissions import change_job_acl, plan_acl
+    from headrace.engine.permissions import plan_acl
     from headrace.spec.loader import parse_job_settings
     from headrace.store import jobs as job_store
 
@@ -76,9 +76,14 @@ def save(ctx: Any, who: Any, job_id: int, doc: dict[str, Any]) -> None:
     if issues:
         raise SpecError(issues)
     cap = ctx.settings.max_continuous_jobs_per_user
-    job_service.reset_job(ctx.store, who, job_id, settings, max_continuous=cap)
-    if changed:
-        change_job_acl(ctx.store, who, job_id, doc[ACL], replace=True)
+    job_service.reset_job(
+        ctx.store,
+        who,
+        job_id,
+        settings,
+        max_continuous=cap,
+        access_control_list=doc[ACL] if changed else None,
+    )
 
 
 def _key(rows: list[dict[str, str]]) -> list[tuple[str, str, str]]:
