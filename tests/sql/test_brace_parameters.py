@@ -1,4 +1,5 @@
-"""Databricks' `{{name}}` parameters in SQL files and query text: substituted as text."""
+"""Databricks' `{{name}}` parameters in SQL files and query text: a string literal where written
+bare, text inside quotes or backquotes (as Databricks' text parameters), never in comments."""
 
 from __future__ import annotations
 
@@ -8,15 +9,16 @@ from .helpers import last_attempt, output_of, result_of, results, task
 
 
 def test_brace_parameters_in_a_sql_file_take_task_and_job_parameters(hr: Headrace) -> None:
-    # As Databricks' SQL templates write it: the catalog and schema as text, a date as a
-    # quoted literal, next to a bound :marker.
+    # As Databricks' SQL templates write them: names in backquotes or IDENTIFIER(...), values
+    # bare (string literals) or inside a string, next to a bound :marker.
     hr.write(
         "sql/daily.sql",
         """
-        CREATE SCHEMA IF NOT EXISTS {{ schema }};
-        CREATE OR REPLACE TABLE {{schema}}.visits AS
+        -- {{not_a_parameter}} in a comment is left alone
+        CREATE SCHEMA IF NOT EXISTS IDENTIFIER({{ schema }});
+        CREATE OR REPLACE TABLE `{{schema}}`.visits AS
           SELECT * FROM (VALUES ('2026-11-23', 3), ('2026-11-24', 9)) v(day, n);
-        SELECT n FROM {{schema}}.visits WHERE day = '{{day}}' AND n >= :least;
+        SELECT n FROM `{{schema}}`.visits WHERE day = {{day}} AND '{{day}}' = day AND n >= :least;
         """,
     )
     job = hr.write(
@@ -48,13 +50,55 @@ def test_brace_parameters_in_query_text(hr: Headrace) -> None:
         tasks:
           - task_key: q
             sql_task:
-              query: {query_text: "SELECT '{{greeting}}, ' || '{{ who }}' AS said"}
-              parameters: {greeting: hello, who: world}
+              query: {query_text: "SELECT '{{greeting}}, ' || {{ who }} AS said"}
+              parameters: {greeting: "it's", who: "'); DROP TABLE t; --"}
         """,
     )
     _, run = hr.run_json(job, expect=0)
     rows = output_of(run, "q")["sql_output"]["query_output"]["result"]["rows"]
-    assert rows == [["hello, world"]]
+    assert rows == [["it's, '); DROP TABLE t; --"]]  # quotes in values cannot end the literal
+
+
+TEMPLATE = """
+USE CATALOG `{{catalog}}`;
+USE IDENTIFIER({{schema}});
+CREATE OR REPLACE TABLE orders_daily AS
+SELECT * FROM (VALUES (DATE '2019-08-02', 1), (DATE '2020-01-01', 2)) o(order_date, n)
+WHERE if(
+  {{bundle_target}} = 'prod',
+  true,
+  order_date >= '2019-08-01' AND order_date < '2019-09-01'
+);
+SELECT count(*) AS n FROM main.someone.orders_daily;
+"""
+
+
+def test_the_default_sql_template_shape(hr: Headrace) -> None:
+    # Databricks' default-sql template's SQL files (catalog and schema from job parameters,
+    # the target compared as a string), on the DuckDB warehouse's catalogs.
+    hr.write("orders_daily.sql", TEMPLATE)
+    job = hr.write(
+        "job.yml",
+        """
+        name: template
+        parameters:
+          - {name: catalog, default: main}
+          - {name: schema, default: someone}
+          - {name: bundle_target, default: dev}
+        tasks:
+          - task_key: setup
+            sql_task: {query: {query_text: "CREATE SCHEMA IF NOT EXISTS main.someone"}}
+          - task_key: orders_daily
+            depends_on: [{task_key: setup}]
+            sql_task: {file: {path: orders_daily.sql}}
+        """,
+    )
+    _, run = hr.run_json(job, expect=0)
+    rows = output_of(run, "orders_daily")["sql_output"]["query_output"]["result"]["rows"]
+    assert rows == [[1]]
+    _, run = hr.run_json(job, "--param", "bundle_target=prod", expect=0)
+    rows = output_of(run, "orders_daily")["sql_output"]["query_output"]["result"]["rows"]
+    assert rows == [[2]]
 
 
 def test_a_brace_parameter_nobody_gives_fails_before_any_statement(hr: Headrace) -> None:
@@ -107,4 +151,4 @@ def test_a_parameter_holding_a_dynamic_reference_is_resolved_first(hr: Headrace)
     )
     _, run = hr.run_json(job, expect=0)
     value = output_of(run, "q")["sql_output"]["query_output"]["result"]["rows"][0][0]
-    assert value == run["run_id"]
+    assert value == str(run["run_id"])  # a string literal, as Databricks' text parameters

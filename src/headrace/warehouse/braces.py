@@ -1,29 +1,74 @@
 """Databricks SQL's `{{name}}` parameters: the value put into the SQL text before it runs.
 
-Databricks substitutes `{{name}}` in a SQL file or saved query as text (the legacy query
-parameter syntax; `USE CATALOG {{catalog}}` in its SQL templates), where `:name` markers are
-bound as values. Headrace does both: `{{name}}` first, as text, then `:name` markers bound.
-Only plain names are parameters; `{{job.run_id}}`-style dynamic references (with a dot) were
-resolved by the engine before the task started and never reach here.
+Databricks substitutes `{{name}}` in a SQL file or saved query (its legacy query parameter
+syntax, which its bundle templates use: ``USE CATALOG `{{catalog}}`; USE IDENTIFIER({{schema}})``)
+as a text parameter: written bare, the value becomes a string literal (quotes added, quotes
+inside it escaped); written inside a quoted string or a backquoted name, the value is put in as
+text (its quote character doubled, so it cannot end the quoting). Headrace does the same, then
+binds the `:name` markers as values. `{{name}}` inside a comment is left alone. Only plain names
+are parameters; `{{job.run_id}}`-style dynamic references (with a dot) were resolved by the
+engine before the task started and never reach here.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 
 from headrace.warehouse.errors import WarehouseError
 
 PATTERN = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+_QUOTES = "'\"`"
+
+
+def _spans(sql: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, context) pieces of `sql`: context is "" (code), a quote character, or
+    "comment"."""
+    i, n, start = 0, len(sql), 0
+    while i < n:
+        ch = sql[i]
+        end = -1
+        kind = ""
+        if ch in _QUOTES:
+            kind, j = ch, i + 1
+            while j < n:
+                if sql[j] == ch:
+                    if j + 1 < n and sql[j + 1] == ch:  # a doubled quote stays inside
+                        j += 2
+                        continue
+                    break
+                j += 1
+            end = min(j + 1, n)
+        elif sql.startswith("--", i):
+            kind = "comment"
+            j = sql.find("\n", i)
+            end = n if j < 0 else j
+        elif sql.startswith("/*", i):
+            kind = "comment"
+            j = sql.find("*/", i + 2)
+            end = n if j < 0 else j + 2
+        if end < 0:
+            i += 1
+            continue
+        if start < i:
+            yield start, i, ""
+        yield i, end, kind
+        start = i = end
+    if start < n:
+        yield start, n, ""
 
 
 def names(sql: str) -> list[str]:
-    """The `{{name}}` parameters `sql` uses, in order of first use."""
-    return list(dict.fromkeys(m.group(1) for m in PATTERN.finditer(sql)))
+    """The `{{name}}` parameters `sql` uses (outside comments), in order of first use."""
+    found: dict[str, None] = {}
+    for start, end, kind in _spans(sql):
+        if kind != "comment":
+            found.update((m.group(1), None) for m in PATTERN.finditer(sql, start, end))
+    return list(found)
 
 
 def substitute(sql: str, parameters: Mapping[str, str]) -> str:
-    """`sql` with each `{{name}}` replaced by its parameter's text.
+    """`sql` with each `{{name}}` replaced by its parameter, as Databricks does.
 
     Raises:
         WarehouseError: naming every `{{name}}` no parameter gives (nothing has run).
@@ -39,4 +84,19 @@ def substitute(sql: str, parameters: Mapping[str, str]) -> str:
             f"{'them' if len(missing) != 1 else 'it'} (given: {given}); "
             "add it to sql_task.parameters or the job's parameters"
         )
-    return PATTERN.sub(lambda m: str(parameters[m.group(1)]), sql)
+    out = []
+    for start, end, kind in _spans(sql):
+        piece = sql[start:end]
+        if kind == "comment" or "{{" not in piece:
+            out.append(piece)
+        elif kind:  # inside quotes: the text, its quote character doubled
+            out.append(
+                PATTERN.sub(lambda m, q=kind: str(parameters[m.group(1)]).replace(q, q + q), piece)
+            )
+        else:  # bare: a string literal
+            out.append(
+                PATTERN.sub(
+                    lambda m: "'" + str(parameters[m.group(1)]).replace("'", "''") + "'", piece
+                )
+            )
+    return "".join(out)

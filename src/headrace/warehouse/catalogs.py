@@ -11,7 +11,9 @@ later task and run. Before DuckDB parses the SQL it is rewritten (outside string
   (the rest of the statement, `MANAGED LOCATION`, `COMMENT`, is dropped);
 - `USE CATALOG c` -> `USE c`; `USE SCHEMA s` / `USE DATABASE s` -> `USE s`;
 - the main catalog's name in `main.s.t`, `USE main[.s]`, `CREATE|DROP SCHEMA main.s` -> the
-  DuckDB name of the warehouse file's catalog.
+  DuckDB name of the warehouse file's catalog;
+- Databricks SQL's quoting of names: `` `name` `` -> `"name"`, and `IDENTIFIER('a.b')` (what a
+  `{{name}}` parameter becomes, see `braces.py`) -> `"a"."b"`.
 
 A session starts in the main catalog and DuckDB's default schema `main` (which Databricks
 calls `default`: unqualified names land where they always did).
@@ -67,9 +69,18 @@ def names_other_catalog(sql: str, database: Path) -> bool:
 
 def rewrite(sql: str, database: Path) -> str:
     """The SQL with Databricks' catalog statements and names in DuckDB's terms."""
-    if not re.search(r"\b(CATALOG|SCHEMA|DATABASE|USE)\b|\.", sql, re.I):
+    if not re.search(r"\b(CATALOG|SCHEMA|DATABASE|USE|IDENTIFIER)\b|\.|`", sql, re.I):
         return sql
     code, kept = _mask(sql)
+    code = re.sub(
+        r"`((?:[^`]|``)*)`", lambda m: _double_quoted(m.group(1).replace("``", "`")), code
+    )
+    code = re.sub(
+        r"\bIDENTIFIER\s*\(\s*\x00(\d+)\x00\s*\)",
+        lambda m: _identifier(kept[int(m.group(1))], database.stem) or m.group(0),
+        code,
+        flags=re.I,
+    )
     duck = '"' + database.stem + '"'  # DuckDB's name of the file's own catalog
     main = re.escape(main_catalog())
     folder = catalogs_dir(database)
@@ -88,10 +99,15 @@ def rewrite(sql: str, database: Path) -> str:
         return f"ATTACH {match.group(1) or ''}'{path}' AS {name.lower()}"
 
     code = _CREATE.sub(create, code)
-    code = _USE_CATALOG.sub(lambda m: f"USE {m.group(1)}", code)
+    code = _USE_CATALOG.sub(
+        lambda m: f"USE {duck if _bare(m.group(1)).lower() == main_catalog() else m.group(1)}",
+        code,
+    )
     code = _USE_SCHEMA.sub("USE ", code)
     # The main catalog as the first of three parts, or where a catalog is expected.
-    code = re.sub(rf"(?<![\w.\"`]){main}(\s*\.\s*{_NAME}\s*\.)", duck + r"\1", code, flags=re.I)
+    code = re.sub(
+        rf"(?<![\w.\"`])(?:{main}|\"{main}\")(\s*\.\s*{_NAME}\s*\.)", duck + r"\1", code, flags=re.I
+    )
     code = re.sub(
         rf"(\b(?:USE|SCHEMA\s+(?:IF\s+(?:NOT\s+)?EXISTS\s+)?)\s*){main}\b(?!\s*\()",
         lambda m: m.group(1) + duck,
@@ -99,6 +115,23 @@ def rewrite(sql: str, database: Path) -> str:
         flags=re.I,
     )
     return _unmask(code, kept)
+
+
+def _double_quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _identifier(literal: str, main_file: str) -> str | None:
+    """`IDENTIFIER('a.b')`'s name as DuckDB's quoted parts, or None if not a plain literal."""
+    if not (literal.startswith("'") and literal.endswith("'") and len(literal) >= 2):
+        return None
+    text = literal[1:-1].replace("''", "'")
+    parts = [p.strip().strip("`") for p in text.split(".")]
+    if not all(parts):
+        return None
+    if parts[0].lower() == main_catalog() and len(parts) == 3:
+        parts[0] = main_file  # DuckDB's name of the main catalog
+    return ".".join(_double_quoted(p) for p in parts)
 
 
 def _bare(name: str) -> str:
