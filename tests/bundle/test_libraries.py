@@ -1,5 +1,5 @@
 """A task's `libraries` (pypi with repo, whl, requirements) installed into its uv environment;
-jar/egg refused; notebooks warned. The packages are wheels this test writes (a local index)."""
+jar/egg refused; notebooks get them too. The packages are wheels this test writes (a local index)."""
 
 from __future__ import annotations
 
@@ -128,26 +128,60 @@ def test_jvm_and_egg_libraries_are_refused(tmp_path: Path, kind: str) -> None:
         load_bundle(tmp_path, env={})
 
 
-def test_a_notebooks_libraries_are_named_in_a_warning(tmp_path: Path) -> None:
-    (tmp_path / "nb.py").write_text("# Databricks notebook source\nprint(1)\n")
-    (tmp_path / "databricks.yml").write_text(
-        "bundle: {name: nb}\nresources:\n  jobs:\n    j:\n      tasks:\n"
-        "        - task_key: n\n          notebook_task: {notebook_path: ./nb.py}\n"
-        "          libraries: [{pypi: {package: requests}}]\n"
-        "        - task_key: loop\n"
-        "          for_each_task:\n"
-        "            inputs: '[1]'\n"
-        "            task:\n"
-        "              task_key: inner\n"
-        "              spark_python_task: {python_file: ./nb.py}\n"
-        "              libraries: [{pypi: {package: requests}}]\n"
-    )
-    bundle = load_bundle(tmp_path, env={})
+NOTEBOOK_BUNDLE = """
+bundle: {name: nb}
+resources:
+  jobs:
+    j:
+      tasks:
+        - task_key: n
+          notebook_task: {notebook_path: ./nb.py}
+          libraries:
+            - whl: ./wheels/hrwheel-1.0-py3-none-any.whl
+            - pypi: {package: "hrpriv==2.0", repo: "INDEX"}
+        - task_key: bare
+          notebook_task: {notebook_path: ./bare.py}
+        - task_key: loop
+          for_each_task:
+            inputs: '[1]'
+            task:
+              task_key: inner
+              spark_python_task: {python_file: ./bare.py}
+              libraries: [{pypi: {package: requests}}]
+"""
+NOTEBOOK = """# Databricks notebook source
+import hrwheel, hrpriv
+print("notebook sees", hrwheel.VERSION, hrpriv.VERSION)
+"""
+BARE = """# Databricks notebook source
+import importlib.util
+print("bare sees hrwheel:", importlib.util.find_spec("hrwheel") is not None)
+"""
+
+
+def make_notebook_bundle(folder: Path) -> None:
+    make_wheel(folder / "wheels", "hrwheel", "1.0")
+    index = folder / "index"
+    wheel = make_wheel(index / "hrpriv", "hrpriv", "2.0")
+    (index / "hrpriv" / "index.html").write_text(f'<a href="{wheel.name}">{wheel.name}</a>\n')
+    (folder / "databricks.yml").write_text(NOTEBOOK_BUNDLE.replace("INDEX", index.as_uri()))
+    (folder / "nb.py").write_text(NOTEBOOK)
+    (folder / "bare.py").write_text(BARE)
+
+
+def test_a_notebooks_libraries_are_installed_for_its_cells(hr: Headrace) -> None:
+    make_notebook_bundle(hr.dir)
+    bundle = load_bundle(hr.dir, env={})
+    job = bundle.jobs["j"].settings
+    assert job.tasks[0].environment_key == "libraries-n"
+    assert not any("tasks[0].libraries" in w for w in bundle.warnings), bundle.warnings
+    # A nested for_each task's libraries are still only named in a warning.
     assert any(
-        "resources.jobs.j.tasks[0].libraries: not installed for a notebook_task" in w
+        "tasks[2].for_each_task.task.libraries: not installed for a for_each_task" in w
         for w in bundle.warnings
     ), bundle.warnings
-    assert any(
-        "tasks[1].for_each_task.task.libraries: not installed for a for_each_task" in w
-        for w in bundle.warnings
-    ), bundle.warnings
+    ran = hr("bundle", "run", "j", "--json", timeout=300)
+    assert ran.returncode == 0, str(ran)
+    run_id = str(ran.json()["run_id"])
+    assert "notebook sees 1.0 2.0" in hr("runs", "logs", run_id, "n").stdout
+    assert "bare sees hrwheel: False" in hr("runs", "logs", run_id, "bare").stdout

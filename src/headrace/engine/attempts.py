@@ -41,8 +41,11 @@ PROCESS_TASK_TYPES = frozenset(
 # Task types whose runner gets the task's `libraries` (spark-submit's jars) with its settings.
 LIBRARY_TASK_TYPES = frozenset({"spark_jar_task", "spark_submit_task"})
 # Task types whose process runs on their environment's Python (others run Headrace's runners;
-# dbt_task's runner builds its dbt environment from the spec itself).
-ENVIRONMENT_TASK_TYPES = frozenset({"spark_python_task", "python_wheel_task", "dbt_task"})
+# dbt_task's runner builds its dbt environment from the spec itself, notebook_task's runner
+# puts it first on the cells' path).
+ENVIRONMENT_TASK_TYPES = frozenset(
+    {"spark_python_task", "python_wheel_task", "dbt_task", "notebook_task"}
+)
 # Accepted by the spec but not run by Headrace: they fail loudly, naming why.
 NOT_YET_SUPPORTED: dict[str, str] = {}
 
