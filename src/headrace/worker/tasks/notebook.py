@@ -1,4 +1,4 @@
-"""notebook_task: a Jupyter or Databricks source notebook run in a real kernel.
+"""notebook_task: a Jupyter or Databricks source notebook, run cell by cell (see headrace.notebook).
 
 The attempt's process is `python -m headrace.notebook.runner FILE` (see headrace.notebook);
 this module only finds the file and builds the command, so the worker never imports nbclient.
@@ -6,6 +6,7 @@ this module only finds the file and builds the command, so the worker never impo
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -23,6 +24,11 @@ def build_command(settings: dict[str, Any]) -> TaskCommand:
 
     path = resolve(settings.get("notebook_path"), source=settings.get("source"))
     env = python_task_env()
+    # The worker keeps its HEADRACE_* settings from tasks: pass on the one the runner reads
+    # (HEADRACE_NOTEBOOK_EXECUTOR=kernel: every notebook in a Jupyter kernel).
+    executor = os.environ.get("HEADRACE_NOTEBOOK_EXECUTOR")
+    if executor:
+        env["HEADRACE_NOTEBOOK_EXECUTOR"] = executor
     warehouse = settings.get("warehouse_id")
     if warehouse:
         env["HEADRACE_NOTEBOOK_WAREHOUSE"] = str(warehouse)
