@@ -95,21 +95,22 @@ def main() -> None:
             print(f"job cluster time to ready: median {statistics.median(ready):.1f} s {_r(ready)}")
             print(f"load: {os.getloadavg()}")
         # In-process cells (the default) and, for comparison, a Jupyter kernel per notebook.
-        for executor in ("", "kernel"):
-            runs = warm_notebook(root, home, args.repeat, executor)
-            name = executor or "in-process"
-            if executor == "":
-                cell, query = runs[0]
-                print(
-                    f"cold (starts the warm server): first cell {cell:.2f} s, query {query:.2f} s"
-                )
-            cells = [c for c, _ in runs[1:]]
-            queries = [q for _, q in runs[1:]]
+        [(cell, query)] = warm_notebook(root, home, 0)
+        print(f"cold (starts the warm server): first cell {cell:.2f} s, query {query:.2f} s")
+        # In-process cells (the default) and a Jupyter kernel per notebook, taking turns so
+        # both meet the same machine load and the same JIT-warmed server.
+        runs: dict[str, list[tuple[float, float]]] = {"in-process": [], "kernel": []}
+        for _ in range(args.repeat):
+            for name, executor in (("in-process", ""), ("kernel", "kernel")):
+                runs[name] += warm_notebook(root, home, 0, executor)
+        for name, pairs in runs.items():
+            cells = [c for c, _ in pairs]
+            queries = [q for _, q in pairs]
             print(f"warm, {name}: first cell median {statistics.median(cells):.2f} s {_r(cells)}")
             print(
                 f"warm, {name}: first query median {statistics.median(queries):.2f} s {_r(queries)}"
             )
-            print(f"load: {os.getloadavg()}")
+        print(f"load: {os.getloadavg()}")
     finally:
         from headrace.compute.catalog import stop_metastore
         from headrace.compute.warm import stop_warm
