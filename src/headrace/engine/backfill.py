@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from headrace.engine import jobs as job_service
-from headrace.engine.coordinator import Coordinator, now_ms
+from headrace.engine.coordinator import Coordinator, NewRun, now_ms
 from headrace.engine.jobs import Principal
 from headrace.engine.rules import check_parameters
 from headrace.errors import HeadraceError, SpecError, SpecIssue
@@ -186,7 +186,7 @@ def _job_settings(conn: Connection, who: Principal | None, job_id: int) -> JobSe
 
 
 class _DateTaken(HeadraceError):
-    """Another process started this date first (the run is rolled back)."""
+    """Another process started one of these dates first (the runs are rolled back)."""
 
 
 def pump(db: Store, coordinator: Coordinator, *, only: int | None = None) -> list[int]:
@@ -235,12 +235,7 @@ def _pump_one(db: Store, coordinator: Coordinator, backfill: store.Backfill) -> 
         if active == 0:
             _finish(db, backfill.backfill_id, "DONE")
         return []
-    started = []
-    for ordinal, logical in pending[: max(free, 0)]:
-        run_id = _start(coordinator, backfill, settings, version, ordinal, logical)
-        if run_id is not None:
-            started.append(run_id)
-    return started
+    return _start(coordinator, backfill, settings, version, pending[: max(free, 0)])
 
 
 def _start(
@@ -248,30 +243,41 @@ def _start(
     backfill: store.Backfill,
     settings: JobSettings,
     version: int | None,
-    ordinal: int,
-    logical: int,
-) -> int | None:
-    def claim(conn: Connection, run_id: int) -> None:
-        if not store.claim_date(conn, backfill.backfill_id, ordinal, run_id):
-            raise _DateTaken()
+    dates: list[tuple[int, int]],
+) -> list[int]:
+    """Create the runs of `dates` ((ordinal, logical time) pairs) in one transaction."""
+    if not dates:
+        return []
 
+    def claim(conn: Connection, run_ids: list[int]) -> None:
+        taken = [(ordinal, run_id) for (ordinal, _), run_id in zip(dates, run_ids, strict=True)]
+        if not store.claim_dates(conn, backfill.backfill_id, taken):
+            raise _DateTaken()  # another process pumps this backfill: it starts them
+
+    parameters = backfill.options.get("parameters") or {}
+    new_runs = [
+        NewRun(
+            parameters,
+            {
+                "scheduled_time": logical,
+                "backfill": {"backfill_id": backfill.backfill_id, "logical_time": logical},
+            },
+        )
+        for _, logical in dates
+    ]
     try:
-        return coordinator.start_run(
+        return coordinator.start_runs(
             settings,
+            new_runs,
             job_id=backfill.job_id,
-            parameters=backfill.options.get("parameters") or {},
             trigger_type="BACKFILL",
             run_as=backfill.created_by,
             job_version=version,
             queue=True,
-            trigger_info={
-                "scheduled_time": logical,
-                "backfill": {"backfill_id": backfill.backfill_id, "logical_time": logical},
-            },
             on_created=claim,
         )
     except _DateTaken:
-        return None
+        return []
 
 
 def _finish(db: Store, backfill_id: int, state: str) -> None:

@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 from headrace.engine.resolve import as_text, render_deep
 from headrace.engine.rules import error_code_for
 from headrace.engine.run_plan import plan_from_json
+from headrace.engine.runs import NewRun
 from headrace.engine.transaction import RunTx
 from headrace.errors import NotFound, PermissionDenied, SpecError
 from headrace.spec.models import Task
@@ -56,23 +57,21 @@ class ChildRuns:
             job = job_store.get_job(tx.conn, spec.job_id)
             _require_run_permission(tx.conn, tx.run.run_as, job.job_id)
             params = {k: as_text(v) for k, v in (resolved.get("job_parameters") or {}).items()}
-            child_id, child_tx = self._create_run(
+            trigger_info = {
+                "run_id": tr.task_run_id,
+                "parent_run_id": tx.run.run_id,
+                "depth": depth,
+            }
+            [(child_id, child_tx)] = self._create_runs(
                 tx.conn,
                 plan_from_json(json.dumps(job.settings)).settings,
+                [NewRun(params, trigger_info)],
                 job_id=job.job_id,
-                parameters=params,
                 trigger_type="RUN_JOB_TASK",
                 run_type="JOB_RUN",
-                run_name=None,
                 run_as=tx.run.run_as,
-                idempotency_token=None,
                 job_version=job_store.latest_version(tx.conn, job.job_id),
                 queue=None,
-                trigger_info={
-                    "run_id": tr.task_run_id,
-                    "parent_run_id": tx.run.run_id,
-                    "depth": depth,
-                },
             )
         except (UnresolvedReference, NotFound, SpecError, PermissionDenied) as exc:
             self._end_task(

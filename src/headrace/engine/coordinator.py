@@ -35,7 +35,7 @@ from headrace.engine.attempts import (
 from headrace.engine.child_runs import MAX_RUN_JOB_DEPTH, ChildRuns
 from headrace.engine.for_each import ForEach
 from headrace.engine.repair import Repair
-from headrace.engine.runs import Admission, RunLifecycle, resolve_job_parameters
+from headrace.engine.runs import Admission, NewRun, RunLifecycle, resolve_job_parameters
 from headrace.engine.stopping import Stopping
 from headrace.engine.transaction import (
     STOP_CANCELED,
@@ -73,6 +73,7 @@ __all__ = [
     "Change",
     "Coordinator",
     "HeadraceError",
+    "NewRun",
     "RunTx",
     "now_ms",
     "resolve_job_parameters",

@@ -58,7 +58,7 @@ class QueueFacts:
 def admission_of(facts: QueueFacts, queue: bool | None = None) -> dict[str, Any]:
     """What max_concurrent_runs makes of a run started now: RUN, QUEUE (at a position) or SKIP.
 
-    The same rule as `Coordinator._admission` (reference §6.11): a run starts when the job has
+    The same rule as `Coordinator._admissions` (reference §6.11): a run starts when the job has
     a free slot and nothing queued; else it queues (queue enabled, limit > 0) or is skipped."""
     limit, active, waiting = facts.max_concurrent_runs, facts.active_runs, facts.queued_runs
     out: dict[str, Any] = {

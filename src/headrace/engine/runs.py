@@ -5,7 +5,8 @@ runs when a slot frees, and end a run once every task is terminal (or it cannot 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
@@ -15,7 +16,7 @@ from headrace.config import default_home
 from headrace.engine import git_source, planner
 from headrace.engine.resolve import ReferenceScope
 from headrace.engine.rules import check_parameters, failure_message
-from headrace.engine.run_plan import settings_to_json
+from headrace.engine.run_plan import plan_from_json, settings_to_json
 from headrace.engine.transaction import (
     STOP_CANCELED,
     STOP_TIMEDOUT,
@@ -32,6 +33,16 @@ from headrace.states import TERMINAL, LifeCycle, Result
 from headrace.store import jobs as job_store
 from headrace.store import progress
 from headrace.store import runs as run_store
+
+
+@dataclass(frozen=True)
+class NewRun:
+    """What differs between the runs `start_runs` creates of one job."""
+
+    parameters: dict[str, str] = field(default_factory=dict)
+    trigger_info: dict[str, Any] | None = None
+    run_name: str | None = None
+    idempotency_token: str | None = None
 
 
 class Admission(Enum):
@@ -93,98 +104,165 @@ class RunLifecycle:
                             [SpecIssue("idempotency_token", "already used for another run")]
                         )
                     return existing.run_id
-            run_id, tx = self._create_run(
+            new = NewRun(parameters or {}, trigger_info, run_name, idempotency_token)
+            [(run_id, tx)] = self._create_runs(
                 conn,
                 settings,
+                [new],
                 job_id=job_id,
-                parameters=parameters or {},
                 trigger_type=trigger_type,
                 run_type=run_type,
-                run_name=run_name,
                 run_as=run_as,
-                idempotency_token=idempotency_token,
                 job_version=job_version,
                 queue=queue,
-                trigger_info=trigger_info,
             )
             if on_created is not None:
                 on_created(conn, run_id)
-        if tx is None:
-            for listener in self._listeners:
-                listener(Change(run_id, 0, True, False))
-        else:
-            self._notify(tx)
+        self._notify_created([(run_id, tx)])
         return run_id
 
-    def _create_run(
+    def start_runs(
+        self,
+        settings: JobSettings,
+        new_runs: Sequence[NewRun],
+        *,
+        job_id: int | None,
+        trigger_type: str = "ONE_TIME",
+        run_type: str = "JOB_RUN",
+        run_as: str | None = None,
+        job_version: int | None = None,
+        queue: bool | None = None,
+        on_created: Callable[[Connection, list[int]], None] | None = None,
+    ) -> list[int]:
+        """Create many runs of one job in one transaction (a backfill's dates); returns their
+        ids in order. Raises: SpecError.
+
+        Each run is what `start_run` would create, admitted in order by max_concurrent_runs
+        and the queue as if started one after another; their rows, task runs and first
+        attempts are written with a few statements for all. `on_created(conn, run_ids)` runs
+        inside the transaction (raise there to create none of them).
+        """
+        checked: set[str] = set()
+        for new in new_runs:
+            key = json.dumps(new.parameters, sort_keys=True)
+            if key not in checked:
+                check_parameters(settings, new.parameters)
+                checked.add(key)
+        if not new_runs:
+            return []
+        settings = git_source.pin(settings, default_home())  # clone/fetch outside the transaction
+        with self.store.begin() as conn:
+            created = self._create_runs(
+                conn,
+                settings,
+                new_runs,
+                job_id=job_id,
+                trigger_type=trigger_type,
+                run_type=run_type,
+                run_as=run_as,
+                job_version=job_version,
+                queue=queue,
+            )
+            run_ids = [run_id for run_id, _ in created]
+            if on_created is not None:
+                on_created(conn, run_ids)
+        self._notify_created(created)
+        return run_ids
+
+    def _notify_created(self, created: list[tuple[int, RunTx | None]]) -> None:
+        for run_id, tx in created:
+            if tx is None:  # skipped by max_concurrent_runs: it ended as it was created
+                for listener in self._listeners:
+                    listener(Change(run_id, 0, True, False))
+            else:
+                self._notify(tx)
+
+    def _create_runs(
         self,
         conn: Connection,
         settings: JobSettings,
+        new_runs: Sequence[NewRun],
         *,
         job_id: int | None,
-        parameters: dict[str, str],
         trigger_type: str,
         run_type: str,
-        run_name: str | None,
         run_as: str | None,
-        idempotency_token: str | None,
         job_version: int | None,
         queue: bool | None,
-        trigger_info: dict[str, Any] | None,
-    ) -> tuple[int, RunTx | None]:
-        """Insert a run (running, queued or skipped by max_concurrent_runs) in `conn`'s
-        transaction; returns its id and, unless it was skipped, its working set."""
+    ) -> list[tuple[int, RunTx | None]]:
+        """Insert runs (each running, queued or skipped by max_concurrent_runs) in `conn`'s
+        transaction; returns each one's id and, unless it was skipped, its working set."""
         now = self._now()
         settings_json = settings_to_json(settings)
-        admission, message = self._admission(conn, settings, job_id, queue)
-        skipped = admission is Admission.SKIP
-        ids = run_store.allocate_ids(conn, 1 if skipped else 1 + len(settings.tasks))
-        run_id = ids[0]
-        if skipped:
-            life = LifeCycle.SKIPPED
-        else:
-            life = LifeCycle.QUEUED if admission is Admission.QUEUE else LifeCycle.RUNNING
+        admissions = self._admissions(conn, settings, job_id, queue, len(new_runs))
+        tasks = settings.tasks
+        sizes = [1 if a is Admission.SKIP else 1 + len(tasks) for a, _ in admissions]
+        ids = iter(run_store.allocate_ids(conn, sum(sizes)))
         timeout = settings.timeout_seconds
-        run_store.insert_run(
-            conn,
-            run_id=run_id,
-            job_id=job_id,
-            run_name=run_name or settings.name,
-            run_type=run_type,
-            trigger_type=trigger_type,
-            settings=settings_json,
-            job_parameters="[]",
-            life_cycle_state=life.value,
-            result_state=Result.MAXIMUM_CONCURRENT_RUNS_REACHED.value if skipped else None,
-            state_message=message,
-            coordinator_id=self.coordinator_id,
-            repair_count=0,
-            timeout_at=now + timeout * 1000 if timeout and not skipped else None,
-            created_time=now,
-            start_time=now,
-            end_time=now if skipped else None,
-            run_as=run_as,
-            idempotency_token=idempotency_token,
-            job_version=job_version,
-            trigger_info=json.dumps(trigger_info) if trigger_info else None,
+        rows, task_rows, created = [], [], []
+        for new, (admission, message), size in zip(new_runs, admissions, sizes, strict=True):
+            run_id = next(ids)
+            skipped = admission is Admission.SKIP
+            if skipped:
+                life = LifeCycle.SKIPPED
+            else:
+                life = LifeCycle.QUEUED if admission is Admission.QUEUE else LifeCycle.RUNNING
+            rows.append(
+                {
+                    "run_id": run_id,
+                    "job_id": job_id,
+                    "run_name": new.run_name or settings.name,
+                    "run_type": run_type,
+                    "trigger_type": trigger_type,
+                    "settings": settings_json,
+                    "job_parameters": "[]",
+                    "life_cycle_state": life.value,
+                    "result_state": (
+                        Result.MAXIMUM_CONCURRENT_RUNS_REACHED.value if skipped else None
+                    ),
+                    "state_message": message,
+                    "coordinator_id": self.coordinator_id,
+                    "repair_count": 0,
+                    "timeout_at": now + timeout * 1000 if timeout and not skipped else None,
+                    "created_time": now,
+                    "start_time": now,
+                    "end_time": now if skipped else None,
+                    "run_as": run_as,
+                    "idempotency_token": new.idempotency_token,
+                    "job_version": job_version,
+                    "trigger_info": json.dumps(new.trigger_info) if new.trigger_info else None,
+                }
+            )
+            task_rows += [
+                task_run_row(next(ids), run_id, t, waiting_on=len(t.depends_on))
+                for t in tasks[: size - 1]
+            ]
+            created.append((run_id, admission, message))
+        run_store.insert_runs(conn, rows)
+        plan = plan_from_json(settings_json)  # what _open_run would read back from the row
+        started = [run_id for run_id, admission, _ in created if admission is not Admission.SKIP]
+        stored = run_store.get_runs(conn, started)
+        txs: dict[int, RunTx] = {}
+        for new, (run_id, admission, message) in zip(new_runs, created, strict=True):
+            if admission is Admission.SKIP:
+                if alerts_of(settings) is not None:
+                    skipped_tx = self._open(conn, run_id)
+                    self._alert_run_end(skipped_tx, Result.MAXIMUM_CONCURRENT_RUNS_REACHED, message)
+                continue
+            plan, run_alerts = self._remember_plan((run_id, 0), plan)
+            tx = RunTx(conn, stored[run_id], plan, now, plan.settings.name, alerts=run_alerts)
+            resolved = resolve_job_parameters(tx, new.parameters)
+            tx.run = replace(tx.run, job_parameters=resolved)
+            txs[run_id] = tx
+        self._announce_at_commit(conn, list(txs.values()))
+        run_store.set_job_parameters(
+            conn, {run_id: json.dumps(tx.run.job_parameters) for run_id, tx in txs.items()}
         )
-        if skipped:
-            if alerts_of(settings) is not None:
-                skipped_tx = self._open(conn, run_id)
-                self._alert_run_end(skipped_tx, Result.MAXIMUM_CONCURRENT_RUNS_REACHED, message)
-            return run_id, None
-        tx = self._open(conn, run_id)
-        resolved = resolve_job_parameters(tx, parameters)
-        run_store.update_run(conn, run_id, job_parameters=json.dumps(resolved))
-        tx.run = run_store.get_run(conn, run_id)
-        rows = [
-            task_run_row(task_run_id, run_id, t, waiting_on=len(t.depends_on))
-            for task_run_id, t in zip(ids[1:], settings.tasks, strict=True)
-        ]
-        run_store.insert_task_runs(conn, rows)
-        if admission is Admission.RUN:
-            self._begin(tx)
-        return run_id, tx
+        run_store.insert_task_runs(conn, task_rows)
+        for run_id, admission, _ in created:
+            if admission is Admission.RUN:
+                self._begin(txs[run_id])
+        return [(run_id, txs.get(run_id)) for run_id, _, _ in created]
 
     def _begin(self, tx: RunTx) -> None:
         """Start a run's root tasks (or end it at once when it has no tasks)."""
@@ -195,24 +273,37 @@ class RunLifecycle:
         self._advance(tx, [t.task_key for t in tasks if not t.depends_on])
         self._maybe_finish_run(tx, force=not tasks)
 
-    def _admission(
-        self, conn: Connection, settings: JobSettings, job_id: int | None, queue: bool | None
-    ) -> tuple[Admission, str]:
-        """Run now, queue, or skip a new run of a job, by max_concurrent_runs (§6.11)."""
+    def _admissions(
+        self,
+        conn: Connection,
+        settings: JobSettings,
+        job_id: int | None,
+        queue: bool | None,
+        count: int,
+    ) -> list[tuple[Admission, str]]:
+        """Run now, queue, or skip each of `count` new runs of a job, in order, by
+        max_concurrent_runs (§6.11): the first runs take the free slots, the rest queue."""
         if job_id is None:
-            return Admission.RUN, ""
+            return [(Admission.RUN, "")] * count
         job_store.lock_job(conn, job_id)  # PostgreSQL: concurrent starts count one at a time
         limit = settings.max_concurrent_runs
         active = run_store.count_admitted_runs(conn, job_id)
-        waiting = run_store.queued_runs(conn, job_id)
-        if active < limit and not waiting:
-            return Admission.RUN, ""
-        why = f"the job already has {active} active run(s) (max_concurrent_runs={limit})"
+        waiting = bool(run_store.queued_runs(conn, job_id))
         if queue is None:
             queue = settings.queue.enabled if settings.queue is not None else True
-        if queue and limit > 0:
-            return Admission.QUEUE, f"Queued: {why}"
-        return Admission.SKIP, f"Skipped: {why}"
+        out = []
+        for _ in range(count):
+            if active < limit and not waiting:
+                out.append((Admission.RUN, ""))
+                active += 1
+                continue
+            why = f"the job already has {active} active run(s) (max_concurrent_runs={limit})"
+            if queue and limit > 0:
+                out.append((Admission.QUEUE, f"Queued: {why}"))
+                waiting = True
+            else:
+                out.append((Admission.SKIP, f"Skipped: {why}"))
+        return out
 
     def admit_queued(self, job_id: int) -> None:
         """Start queued runs of a job while it has free slots (a safety-net sweep)."""

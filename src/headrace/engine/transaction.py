@@ -114,12 +114,18 @@ class CoordinatorCore:
 
     def _open(self, conn: Connection, run_id: int) -> RunTx:
         tx = self._open_run(conn, run_id)
+        self._announce_at_commit(conn, [tx])
+        return tx
+
+    def _announce_at_commit(self, conn: Connection, txs: list[RunTx]) -> None:
         if not self.store.is_sqlite:
             # Other processes (workers, the coordinating server) learn of it at commit.
             before_commit(
-                conn, lambda c: signals.announce(c, tx.new_attempts > 0, _coordinates(tx))
+                conn,
+                lambda c: signals.announce(
+                    c, any(tx.new_attempts > 0 for tx in txs), any(_coordinates(tx) for tx in txs)
+                ),
             )
-        return tx
 
     def _open_run(self, conn: Connection, run_id: int) -> RunTx:
         run = run_store.lock_run(conn, run_id)
@@ -128,12 +134,18 @@ class CoordinatorCore:
         cached = self._plans.get(key)
         if cached is None:
             plan = plan_from_json(run_store.run_settings(conn, run_id))
-            cached = (plan, alerts_of(plan.settings))
-            if len(self._plans) > 256:
-                self._plans.clear()
-            self._plans[key] = cached
+            cached = self._remember_plan(key, plan)
         plan, run_alerts = cached
         return RunTx(conn, run, plan, self._now(), plan.settings.name, alerts=run_alerts)
+
+    def _remember_plan(
+        self, key: tuple[int, int], plan: RunPlan
+    ) -> tuple[RunPlan, alerts.RunAlerts | None]:
+        cached = (plan, alerts_of(plan.settings))
+        if len(self._plans) > 256:
+            self._plans.clear()
+        self._plans[key] = cached
+        return cached
 
     def _task_of(self, tx: RunTx, tr: TaskRun) -> Task:
         if tr.parent_id is None:

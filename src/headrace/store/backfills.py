@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     func,
     insert,
     select,
@@ -186,18 +187,26 @@ def next_pending(conn: Connection, backfill_id: int, limit: int) -> list[tuple[i
     return [(r.ordinal, r.logical_time) for r in conn.execute(query)]
 
 
-def claim_date(conn: Connection, backfill_id: int, ordinal: int, run_id: int) -> bool:
-    """Mark a PENDING date STARTED with its run; False if another process took it first."""
-    done = conn.execute(
+def claim_dates(conn: Connection, backfill_id: int, taken: list[tuple[int, int]]) -> bool:
+    """Mark PENDING dates ((ordinal, run id) pairs) STARTED with their runs, one statement for
+    all; False if another process took any of them first (the caller rolls back)."""
+    if not taken:
+        return True
+    stmt = (
         update(backfill_dates)
         .where(
             backfill_dates.c.backfill_id == backfill_id,
-            backfill_dates.c.ordinal == ordinal,
+            backfill_dates.c.ordinal == bindparam("b_ordinal"),
             backfill_dates.c.state == "PENDING",
         )
-        .values(state="STARTED", run_id=run_id)
+        .values(state="STARTED", run_id=bindparam("b_run_id"))
     )
-    return done.rowcount == 1
+    conn.execute(stmt, [{"b_ordinal": ordinal, "b_run_id": run_id} for ordinal, run_id in taken])
+    claimed = select(func.count()).where(
+        backfill_dates.c.backfill_id == backfill_id,
+        backfill_dates.c.run_id.in_([run_id for _, run_id in taken]),
+    )
+    return conn.execute(claimed).scalar_one() == len(taken)  # executemany's rowcount varies
 
 
 def set_state(conn: Connection, backfill_id: int, state: str, end_time: int | None) -> bool:

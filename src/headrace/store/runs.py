@@ -23,6 +23,9 @@ _ACTIVE_STATES = [s.value for s in ACTIVE]
 # them on SQLite. Bound parameters are prefixed `b_` so they never clash with SET columns.
 _GET_RUN = select(*_RUN_COLUMNS).where(runs.c.run_id == bindparam("b_run_id"))
 _LOCK_RUN_FOR_UPDATE = _GET_RUN.with_for_update()
+_GET_RUNS = select(*_RUN_COLUMNS).where(runs.c.run_id.in_(bindparam("b_ids", expanding=True)))
+_INSERT_RUN = insert(runs)
+_UPDATE_RUN = update(runs).where(runs.c.run_id == bindparam("b_run_id"))
 _GET_TASK_RUN = select(task_runs).where(task_runs.c.task_run_id == bindparam("b_id"))
 _MOVE_TASK_RUN = update(task_runs).where(
     task_runs.c.task_run_id == bindparam("b_id"),
@@ -109,6 +112,30 @@ def allocate_ids(conn: Connection, n: int) -> range:
 def insert_run(conn: Connection, **values: Any) -> None:
     """Insert a run row."""
     conn.execute(insert(runs).values(**values))
+
+
+def insert_runs(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert many runs with one statement (each row a dict of the same columns)."""
+    if rows:
+        conn.execute(_INSERT_RUN, list(rows))
+
+
+def get_runs(conn: Connection, run_ids: Sequence[int]) -> dict[int, Run]:
+    """The runs `run_ids` (those that exist), by id."""
+    out: dict[int, Run] = {}
+    for start in range(0, len(run_ids), 500):  # SQLite allows a limited number of variables
+        chunk = list(run_ids[start : start + 500])
+        for row in conn.execute(_GET_RUNS, {"b_ids": chunk}):
+            run = Run.from_row(row)
+            out[run.run_id] = run
+    return out
+
+
+def set_job_parameters(conn: Connection, resolved: dict[int, str]) -> None:
+    """Store each run's resolved job parameters (JSON), one statement for all."""
+    if resolved:
+        rows = [{"b_run_id": run_id, "job_parameters": text} for run_id, text in resolved.items()]
+        conn.execute(_UPDATE_RUN, rows)
 
 
 def get_run(conn: Connection, run_id: int) -> Run:
