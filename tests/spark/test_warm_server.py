@@ -93,3 +93,8 @@ def test_tasks_without_a_cluster_share_one_warm_server(
     assert (warm / "driver.log").read_text().count("Spark Connect server started at") == 1
     state = json.loads((warm / "state.json").read_text())
     assert state["state"] == "RUNNING"  # kept warm for the next run
+    # The task that started it had the worker's settings (the supervisor keeps HEADRACE_*
+    # variables from tasks; the Spark ones are passed on).
+    launch = json.loads((warm / "launch.json").read_text())
+    assert launch["conf"]["spark.driver.memory"] == "512m"
+    assert launch["idle_seconds"] == 600

@@ -15,6 +15,21 @@ from typing import IO, Any
 from headrace.compute.clusters import SPARK_TASK_TYPES, acquire_for_task
 
 _SPARK_PATH = Path(__file__).resolve().parents[1] / "runtime" / "spark_path"
+# The worker's settings a task process needs when it starts the warm server itself (the
+# supervisor keeps HEADRACE_* variables from tasks): its size, idle time, conf, address and
+# the catalog's, so the warm server is made as the worker's own clusters are.
+_WARM_SETTINGS = (
+    "HEADRACE_SPARK_DRIVER_MEMORY",
+    "HEADRACE_SPARK_IDLE_SECONDS",
+    "HEADRACE_SPARK_START_SECONDS",
+    "HEADRACE_SPARK_WARM_CONF",
+    "HEADRACE_SPARK_BIND_HOST",
+    "HEADRACE_SPARK_ADVERTISE_HOST",
+    "HEADRACE_DEFAULT_CATALOG",
+    "HEADRACE_METASTORE_IDLE_SECONDS",
+    "HEADRACE_METASTORE_START_SECONDS",
+    "HEADRACE_METASTORE_XMX",
+)
 
 
 def spark_task_env(
@@ -34,6 +49,7 @@ def spark_task_env(
         "HEADRACE_PYTHON": sys.executable,
         "PYTHONPATH": str(_SPARK_PATH) + (os.pathsep + path if path else ""),
     }
+    env.update({k: os.environ[k] for k in _WARM_SETTINGS if os.environ.get(k)})
     compute = payload.get("compute")
     if compute is None or store is None:
         return env
