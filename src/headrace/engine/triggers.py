@@ -51,8 +51,8 @@ Timers and their Databricks minimums:
   does not count; deleting one and creating it again does. A pending file that is still
   changing (size or mtime) resets the quiet period like a new file.
 - table update: the data directory's catalog (DuckDB change log, Spark warehouse folders) is
-  looked at every second and whenever a run of this server changes (a SQL task may have
-  written); both timers as for file arrival, any value >= 0 (Databricks: >= 60 s).
+  looked at every second and whenever a run of this server ends (its SQL may have written);
+  both timers as for file arrival, any value >= 0 (Databricks: >= 60 s).
 - continuous: exactly one active run; the next starts when the previous ends (Databricks
   waits up to 60 s) but never sooner than `CONTINUOUS_MIN_INTERVAL_MS` (10 s, setting
   `HEADRACE_CONTINUOUS_MIN_INTERVAL_SECONDS`) after the previous run STARTED, so a job that
@@ -534,9 +534,9 @@ class TriggerLoop:
         coordinator.subscribe(self._on_change)
 
     def _on_change(self, change: Any) -> None:
-        # A run ended (continuous jobs may owe the next), or a task did (it may have written
-        # a table a table_update trigger watches).
-        if change.run_ended or change.new_attempts:
+        # A run ended: continuous jobs may owe the next, and its SQL may have written a table
+        # a table_update trigger watches (those also look every second).
+        if change.run_ended:
             self._dirty = True
 
     def tick(self, now_ms: int) -> int | None:
