@@ -136,3 +136,29 @@ def test_a_notebook_that_needs_a_kernel_gets_one(hr: Headrace) -> None:
 
     assert task(run, "nb")["state"]["result_state"] == "SUCCESS", run
     assert "kernel parent True" in log(run, "nb")
+
+
+@pytest.mark.parametrize(
+    ("source", "kernel"),
+    [
+        ("print(1)", False),
+        ("%matplotlib inline", True),
+        ("import matplotlib.pyplot as plt", True),
+        ("  from seaborn import lineplot", True),
+        ("import ipywidgets as w", True),
+        ("# import matplotlib (a comment)", False),
+        ("import matplotlibx", False),
+    ],
+)
+def test_which_notebooks_need_a_kernel(
+    source: str, kernel: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+    from headrace.notebook.inprocess import EXECUTOR_ENV, needs_kernel
+
+    monkeypatch.delenv(EXECUTOR_ENV, raising=False)
+    nb = new_notebook(cells=[new_markdown_cell("import matplotlib"), new_code_cell(source)])
+    assert needs_kernel(nb) is kernel
+    monkeypatch.setenv(EXECUTOR_ENV, "kernel")
+    assert needs_kernel(nb) is True

@@ -13,8 +13,8 @@ outputs nbclient would write:
 
 What differs from a kernel: output that a subprocess writes straight to the file descriptors
 (`os.system`, not `%sh`, which streams through `sys.stdout`) reaches the log but not the
-executed notebook; `input()` meets end of file. Notebooks that need a real kernel (`%matplotlib`,
-ipywidgets) use one: see `needs_kernel`.
+executed notebook; `input()` meets end of file. Notebooks that need a real kernel (`%matplotlib`, ipywidgets,
+matplotlib or seaborn imports: inline figures) use one: see `needs_kernel`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ from typing import Any
 from headrace.runtime.secrets import Redactor
 
 # Cells that want a live kernel's front-end protocol (comms, inline plots) run in one.
-_KERNEL_ONLY = re.compile(r"^\s*(%matplotlib\b|(import|from)\s+ipywidgets\b)", re.M)
+_KERNEL_ONLY = re.compile(
+    r"^\s*(%matplotlib\b|(import|from)\s+(ipywidgets|matplotlib|seaborn)\b)", re.M
+)
 EXECUTOR_ENV = "HEADRACE_NOTEBOOK_EXECUTOR"  # "kernel" forces a Jupyter kernel
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -183,6 +185,9 @@ def execute(
     from headrace.runtime.notebook import NotebookExit
 
     os.environ.update(env)
+    # As ipykernel does: figures (pandas' .plot() imports matplotlib itself) shown inline.
+    if not os.environ.get("MPLBACKEND"):
+        os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     os.chdir(notebook.parent)
     sys.argv = [str(notebook)]
     if "" not in sys.path:  # as in a kernel: the notebook's folder (the cwd) is importable
