@@ -116,3 +116,14 @@ def test_canonical_names() -> None:
     assert canonical("s.t") == "main.s.t"
     assert canonical("main.main.t") == "main.default.t"
     assert canonical("`c`.`s`.`t`") == "c.s.t"
+
+
+def test_databricks_name_forms_on_duckdb(home: Path) -> None:
+    # String literals naming the catalog or schema, IDENTIFIER over joined literals, backquotes.
+    execute(
+        "CREATE SCHEMA IF NOT EXISTS IDENTIFIER('main' || '.' || 'someone');"
+        "USE CATALOG 'main'; USE SCHEMA 'someone';"
+        "CREATE TABLE `t` AS SELECT 'USE CATALOG x' AS note;"
+    )
+    result = execute("SELECT note FROM IDENTIFIER('main.someone.t') UNION ALL SELECT 'b'")
+    assert result.to_output()["query_output"]["result"]["rows"] == [["USE CATALOG x"], ["b"]]

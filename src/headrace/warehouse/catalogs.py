@@ -76,8 +76,15 @@ def rewrite(sql: str, database: Path) -> str:
         r"`((?:[^`]|``)*)`", lambda m: _double_quoted(m.group(1).replace("``", "`")), code
     )
     code = re.sub(
-        r"\bIDENTIFIER\s*\(\s*\x00(\d+)\x00\s*\)",
-        lambda m: _identifier(kept[int(m.group(1))], database.stem) or m.group(0),
+        r"\bIDENTIFIER\s*\(\s*(\x00\d+\x00(?:\s*\|\|\s*\x00\d+\x00)*)\s*\)",
+        lambda m: _identifier(_joined(m.group(1), kept), database.stem) or m.group(0),
+        code,
+        flags=re.I,
+    )
+    # Databricks also takes a string literal as the name in USE [CATALOG|SCHEMA|DATABASE].
+    code = re.sub(
+        r"\bUSE(\s+(?:CATALOG|SCHEMA|DATABASE)\s+|\s+)\x00(\d+)\x00",
+        lambda m: f"USE{m.group(1)}{_identifier(kept[int(m.group(2))], '') or m.group(0)}",
         code,
         flags=re.I,
     )
@@ -121,6 +128,14 @@ def _double_quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def _joined(placeholders: str, kept: list[str]) -> str:
+    """String literals joined by `||` (`'main' || '.' || 's'`) as one literal."""
+    parts = [kept[int(n)] for n in re.findall(r"\x00(\d+)\x00", placeholders)]
+    if not all(p.startswith("'") and p.endswith("'") and len(p) >= 2 for p in parts):
+        return ""
+    return "'" + "".join(p[1:-1] for p in parts) + "'"
+
+
 def _identifier(literal: str, main_file: str) -> str | None:
     """`IDENTIFIER('a.b')`'s name as DuckDB's quoted parts, or None if not a plain literal."""
     if not (literal.startswith("'") and literal.endswith("'") and len(literal) >= 2):
@@ -129,8 +144,8 @@ def _identifier(literal: str, main_file: str) -> str | None:
     parts = [p.strip().strip("`") for p in text.split(".")]
     if not all(parts):
         return None
-    if parts[0].lower() == main_catalog() and len(parts) == 3:
-        parts[0] = main_file  # DuckDB's name of the main catalog
+    if main_file and parts[0].lower() == main_catalog() and len(parts) in (2, 3):
+        parts[0] = main_file  # DuckDB's name of the main catalog (catalog.schema or 3 parts)
     return ".".join(_double_quoted(p) for p in parts)
 
 
