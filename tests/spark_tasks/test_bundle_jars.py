@@ -99,12 +99,6 @@ def test_a_jar_artifact_built_by_its_build_command_feeds_a_jar_task(spark_hr: He
 
 
 @pytest.mark.spark
-@pytest.mark.xfail(
-    reason="the engine passes a task's environment spec only to spark_python/python_wheel/dbt "
-    "tasks (ENVIRONMENT_TASK_TYPES, in the coordinator being split); spark_jar_task needs it "
-    "there for java_dependencies",
-    strict=False,
-)
 def test_a_jar_task_takes_its_environment_java_dependencies(spark_hr: Headrace) -> None:
     """Serverless JAR tasks (the default-scala template) name their jar in the environment's
     `java_dependencies`, not in `libraries`."""

@@ -42,9 +42,9 @@ PROCESS_TASK_TYPES = frozenset(
 LIBRARY_TASK_TYPES = frozenset({"spark_jar_task", "spark_submit_task"})
 # Task types whose process runs on their environment's Python (others run Headrace's runners;
 # dbt_task's runner builds its dbt environment from the spec itself, notebook_task's runner
-# puts it first on the cells' path).
+# puts it first on the cells' path; spark_jar_task's runner takes its java_dependencies).
 ENVIRONMENT_TASK_TYPES = frozenset(
-    {"spark_python_task", "python_wheel_task", "dbt_task", "notebook_task"}
+    {"spark_python_task", "python_wheel_task", "dbt_task", "notebook_task", "spark_jar_task"}
 )
 # Accepted by the spec but not run by Headrace: they fail loudly, naming why.
 NOT_YET_SUPPORTED: dict[str, str] = {}
