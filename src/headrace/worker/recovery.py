@@ -69,6 +69,11 @@ def reap_spark_clusters(store: Any) -> None:
     """Stop the Spark job clusters of ended runs (the keepers do it too; this catches a keeper
     that could not reach the store) and record clusters whose keeper died (issue 12)."""
     try:
+        from headrace.store.spark_clusters import live_clusters
+
+        with store.read() as conn:
+            if not live_clusters(conn):
+                return  # the usual case: no Spark cluster, so compute/ need not load
         from headrace.compute.clusters import reap
 
         reap(store)

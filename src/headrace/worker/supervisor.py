@@ -7,12 +7,13 @@ import dataclasses
 import json
 import logging
 import os
+import select
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -274,26 +275,61 @@ def _supervise(
     kill.attach(proc.pid)
     deadline = started + timeout_seconds if timeout_seconds else None
     pid_at: float | None = started + PID_RECORD_AFTER
-    while True:
-        wake = [t for t in (pid_at, deadline) if t is not None]
-        try:
-            proc.wait(timeout=max(min(wake) - time.monotonic(), 0.0) if wake else None)
-            return False
-        except subprocess.TimeoutExpired:
-            pass
-        now = time.monotonic()
-        if deadline is not None and now >= deadline:
-            terminate_group(proc)
-            return True
-        if pid_at is not None and now >= pid_at:
-            pid_at = None
-            try:
-                record_pid(proc.pid)
-            except Exception as exc:  # only crash recovery needs it; the task itself goes on
-                from headrace.store.health import problem
+    with _exit_waiter(proc) as wait:
+        while True:
+            wake = [t for t in (pid_at, deadline) if t is not None]
+            if wait(max(min(wake) - time.monotonic(), 0.0) if wake else None):
+                return False
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                terminate_group(proc)
+                return True
+            if pid_at is not None and now >= pid_at:
+                pid_at = None
+                try:
+                    record_pid(proc.pid)
+                except Exception as exc:  # only crash recovery needs it; the task goes on
+                    from headrace.store.health import problem
 
-                broken = problem(exc)  # a broken store says so in one line
-                log.warning("could not record pid %s: %s", proc.pid, broken, exc_info=not broken)
+                    broken = problem(exc)  # a broken store says so in one line
+                    log.warning(
+                        "could not record pid %s: %s", proc.pid, broken, exc_info=not broken
+                    )
+
+
+@contextlib.contextmanager
+def _exit_waiter(proc: subprocess.Popen) -> Iterator[Callable[[float | None], bool]]:
+    """`wait(timeout)`: True once the process has exited (and is reaped), False on timeout.
+
+    Woken by the exit itself through a pidfd (Linux >= 5.3): `Popen.wait(timeout)` polls with
+    doubling sleeps, which adds up to the task's own run time again before its downstream task
+    can start (a chain pays it on every link).
+    """
+    try:
+        pidfd = os.pidfd_open(proc.pid)
+    except (AttributeError, OSError):  # not Linux, an old kernel, or out of descriptors
+        pidfd = None
+
+    def wait(timeout: float | None) -> bool:
+        if pidfd is None:
+            try:
+                proc.wait(timeout=timeout)
+                return True
+            except subprocess.TimeoutExpired:
+                return False
+        poller = select.poll()
+        poller.register(pidfd, select.POLLIN)
+        # At most an hour per poll (its argument is a C int of ms); the caller waits again.
+        if not poller.poll(None if timeout is None else min(int(timeout * 1000) + 1, 3_600_000)):
+            return False
+        proc.wait()  # it has exited: reaping it does not block
+        return True
+
+    try:
+        yield wait
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 def terminate_group(proc: subprocess.Popen) -> None:
