@@ -29,9 +29,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from headrace.spec.job_parts import TableUpdateTrigger
+
+if TYPE_CHECKING:
+    from headrace.engine.triggers import Decision
 
 TRIGGER_TABLE = "TABLE"  # the run's trigger type ({{job.trigger.type}}: table)
 POLL_MS = 1_000
@@ -121,11 +124,8 @@ def decide_table_update(
     enabled_at: int,
     paused: bool = False,
     poll_ms: int = POLL_MS,
-) -> Any:
-    """Fire once the watched tables were updated as the condition asks, honouring both timers.
-
-    Returns a `headrace.engine.triggers.Decision`.
-    """
+) -> Decision:
+    """Fire once the watched tables were updated as the condition asks, honouring both timers."""
     from headrace.engine.triggers import Decision, Fire, _fresh, _paused_state, needs_enabled_at
 
     kind, key = "table_update", table_key(settings)
