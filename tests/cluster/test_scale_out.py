@@ -81,17 +81,20 @@ def test_a_killed_worker_s_attempt_is_retried_on_another(cluster: Cluster) -> No
     (task_run_id,) = cluster.sql(
         "SELECT task_run_id FROM attempts WHERE run_id = :r AND attempt_number = 0", r=run_id
     )[0]
-    assert not processes_with_env(f"HEADRACE_TASK_RUN_ID={task_run_id}")
+    # Task run ids repeat across stores: other tests on this machine may run a task 1001 now.
+    dead_worker = f"HEADRACE_WORKER_ID={attempts[0][2]}"
+    assert not processes_with_env(f"HEADRACE_TASK_RUN_ID={task_run_id}", dead_worker)
 
 
-def processes_with_env(entry: str) -> list[int]:
+def processes_with_env(*entries: str) -> list[int]:
+    """The processes whose environment holds every one of `entries` (NAME=value)."""
     found = []
     for name in os.listdir("/proc"):
         try:
             environ = Path(f"/proc/{name}/environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if entry.encode() in environ:
+        if all(entry.encode() in environ for entry in entries):
             found.append(int(name))
     return found
 
