@@ -60,7 +60,8 @@ class Keeper:
 
     def _write(self, state: str, message: str = "", **extra: Any) -> None:
         self.state.update(state=state, state_message=message, **extra)
-        write_state(self.folder, self.state)
+        if self.folder.is_dir():  # gone when its data directory was deleted
+            write_state(self.folder, self.state)
         self._record_in_store()
 
     def _record_in_store(self) -> None:
@@ -174,6 +175,11 @@ class Keeper:
             owner = self.config.get("owner_pid")
             if owner and not pid_alive(owner):
                 self.stop_reason = "its worker process ended"
+                break
+            if not (self.folder / "launch.json").exists():
+                # Its data directory was deleted: no task can find this server again, so the
+                # JVM would only hold memory until the idle timeout (or forever without one).
+                self.stop_reason = "its folder was removed"
                 break
             now = time.monotonic()
             if self.config.get("run_id") and now - last_run_check >= RUN_CHECK_SECONDS:
