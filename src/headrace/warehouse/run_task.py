@@ -41,8 +41,10 @@ def run(spec: dict[str, Any]) -> None:
 
     parameters = {**(spec.get("parameters") or {}), **_pushed_down_parameters()}
     parameters = {str(k): str(v) for k, v in parameters.items()}
-    sql = braces.substitute(_sql_text(spec), parameters)  # Databricks' {{name}}, as text
     warehouse_id = spec.get("warehouse_id") or "default"
+    sql = braces.substitute(  # Databricks' {{name}}, as text
+        _sql_text(spec), parameters, backslash_escapes=_backslash_escapes(warehouse_id)
+    )
     print(f"warehouse: {warehouse_id}", flush=True)
     result = execute(sql, warehouse_id, parameters)
     for i, statement in enumerate(result.statements):
@@ -55,6 +57,15 @@ def run(spec: dict[str, Any]) -> None:
     n = len(result.statements)
     print(f"{n} statement{'s' if n != 1 else ''} executed", flush=True)
     report_output(sql_output=result.to_output())
+
+
+def _backslash_escapes(warehouse_id: str) -> bool:
+    """Does the warehouse's SQL read a backslash in a string as an escape (Spark, MySQL)?"""
+    from headrace.warehouse.config import resolve
+
+    warehouse = resolve(warehouse_id)
+    url = (warehouse.url or "").lower() if warehouse.duckdb_path is None else ""
+    return url.startswith(("spark://", "sc://", "mysql", "mariadb"))
 
 
 def _sql_text(spec: dict[str, Any]) -> str:
