@@ -48,7 +48,14 @@ def create(request: Request, body: dict[str, Any] = JsonBody, who: Principal = W
     from headrace.compute.clusters import create_named
 
     ctx = ctx_of(request)
-    cluster_id = create_named(ctx.store, _home(request), body, creator=who.user_name, start=True)
+    cluster_id = create_named(
+        ctx.store,
+        _home(request),
+        body,
+        creator=who.user_name,
+        start=True,
+        may_expose=who.admin,
+    )
     return {"cluster_id": cluster_id}
 
 

@@ -429,14 +429,44 @@ SPEC_FIELDS = (
 )
 
 
-def check_spec(spec: dict[str, Any]) -> dict[str, Any]:
+# Spark settings that would make a cluster listen beyond this machine: Spark Connect has no
+# authentication, so whoever reaches the port runs code as the Headrace user.
+_EXPOSING_CONF = ("spark.driver.bindAddress", "spark.driver.host")
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
+
+
+def check_spec(spec: dict[str, Any], *, may_expose: bool = True) -> dict[str, Any]:
     """A named cluster's spec, checked: unknown spark_version / node_type_id values are kept
-    (they describe cloud hardware); conf and env values must be flat maps.
+    (they describe cloud hardware); conf and env values must be flat maps. Without
+    `may_expose` (an API caller who is not an admin) the cluster must stay on loopback.
 
     Raises:
         SpecError: a field of the wrong shape, named.
+        PermissionDenied: a non-loopback `spark_bind_host` (or driver address) from a non-admin.
     """
-    from headrace.errors import SpecError, SpecIssue
+    from headrace.errors import PermissionDenied, SpecError, SpecIssue
+
+    if not may_expose:
+        conf = spec.get("spark_conf") if isinstance(spec.get("spark_conf"), dict) else {}
+        asked = {"spark_bind_host": spec.get("spark_bind_host")}
+        asked |= {f"spark_conf.{k}": conf.get(k) for k in _EXPOSING_CONF}
+        for field, value in asked.items():
+            if value not in (None, "") and not _loopback(str(value)):
+                raise PermissionDenied(
+                    f"{field}: only an admin may make a cluster listen beyond this machine"
+                    " (Spark Connect has no authentication); the operator's setting is"
+                    " HEADRACE_SPARK_BIND_HOST"
+                )
 
     name = spec.get("cluster_name")
     if not isinstance(name, str) or not name.strip():
@@ -462,12 +492,18 @@ def check_spec(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def create_named(
-    store: Any, home: Path, spec: dict[str, Any], *, creator: str | None, start: bool
+    store: Any,
+    home: Path,
+    spec: dict[str, Any],
+    *,
+    creator: str | None,
+    start: bool,
+    may_expose: bool = True,
 ) -> str:
     """Record a named cluster (and start it in the background, as clusters/create does)."""
     from headrace.store import spark_clusters as records
 
-    spec = check_spec(spec)
+    spec = check_spec(spec, may_expose=may_expose)
     cluster_id = new_cluster_id()
     with store.begin() as conn:
         records.insert_cluster(

@@ -7,7 +7,7 @@ import pytest
 
 from headrace.compute.clusters import check_spec
 from headrace.compute.server import local_cores, server_argv, spark_error
-from headrace.errors import SpecError
+from headrace.errors import PermissionDenied, SpecError
 from headrace.runtime.spark import one_line_error
 from headrace.spec.compute import cluster_id_of, job_cluster_id, task_compute
 from headrace.spec.models import JobSettings
@@ -113,6 +113,19 @@ def test_named_cluster_specs_keep_cloud_values_and_name_bad_fields() -> None:
         check_spec({"cluster_name": "c", "spark_conf": ["a=b"]})
     with pytest.raises(SpecError, match="num_workers"):
         check_spec({"cluster_name": "c", "num_workers": -1})
+
+
+def test_only_an_admin_may_make_a_named_cluster_listen_beyond_loopback() -> None:
+    for spec in (
+        {"cluster_name": "c", "spark_bind_host": "0.0.0.0"},
+        {"cluster_name": "c", "spark_bind_host": "db.example"},
+        {"cluster_name": "c", "spark_conf": {"spark.driver.bindAddress": "10.0.0.5"}},
+    ):
+        with pytest.raises(PermissionDenied, match="only an admin"):
+            check_spec(spec, may_expose=False)
+        assert check_spec(spec, may_expose=True)["cluster_name"] == "c"
+    kept = {"cluster_name": "c", "spark_bind_host": "127.0.0.2"}  # another loopback address
+    assert check_spec(kept, may_expose=False)["spark_bind_host"] == "127.0.0.2"
 
 
 def test_services_started_from_a_task_do_not_carry_its_identity(
