@@ -189,3 +189,22 @@ def test_empty_fields_mean_absent_and_a_damaged_base_is_said() -> None:
     assert [i.path for i in issues] == ["base"]
     assert doc["schedule"] == {"quartz_cron_expression": "0 0 * * * ?", "timezone_id": "UTC"}
     assert doc["tasks"] == [{"task_key": "a", "shell_command_task": {"command": "true"}}]
+
+
+def test_hand_made_posts_give_field_issues_never_exceptions() -> None:
+    """Form posts are user input: odd digits, huge numbers and deep JSON are read as bad
+    values (named by validation), never a traceback."""
+    fields = form_from_settings(DOC).fields
+    hostile = {
+        **fields,
+        "task.0.depends_on": ["²", "9" * 5000],
+        "task.1.orig": ["²"],
+        "max_concurrent_runs": ["9" * 5000],
+    }
+    doc, _ = settings_from_form(hostile)
+    assert doc["max_concurrent_runs"] == "9" * 5000  # kept as typed: validation names it
+    with pytest.raises(SpecError, match="max_concurrent_runs"):
+        parse_job_settings(doc)
+    deep = {**fields, "base": ["[" * 100_000 + "]" * 100_000]}
+    _, issues = settings_from_form(deep)
+    assert [i.path for i in issues] == ["base"]

@@ -205,7 +205,7 @@ def settings_from_form(fields: Fields) -> tuple[dict[str, Any], list[SpecIssue]]
     one = _reader(fields)
     try:
         base = json.loads(one("base") or "{}")
-    except ValueError:
+    except (ValueError, RecursionError):  # posted by hand: damaged or hostile
         base = None
     if not isinstance(base, dict):
         base, issues = {}, [SpecIssue("base", "the form's saved settings are damaged: reload")]
@@ -256,10 +256,15 @@ def _read_trigger(doc: dict[str, Any], one: Any, base: dict[str, Any]) -> None:
         doc.pop("trigger", None)
 
 
+def is_index(raw: str) -> bool:
+    """A row number as the form writes it (`str.isdigit` also takes '²', which int() refuses)."""
+    return re.fullmatch(r"[0-9]{1,6}", raw) is not None
+
+
 def _rows_of(fields: Fields, prefix: str) -> list[int]:
     found = set()
     for name in fields:
-        m = re.match(rf"{re.escape(prefix)}\.(\d+)\.", name)
+        m = re.match(rf"{re.escape(prefix)}\.([0-9]{{1,6}})\.", name)
         if m:
             found.add(int(m.group(1)))
     return sorted(found)
@@ -298,7 +303,7 @@ def _api_acl(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _index(raw: str, items: list[Any]) -> int | None:
-    return int(raw) if raw.isdigit() and int(raw) < len(items) else None
+    return int(raw) if is_index(raw) and int(raw) < len(items) else None
 
 
 def _read_tasks(fields: Fields, base: dict[str, Any], issues: list[SpecIssue]) -> list[Any]:
@@ -376,7 +381,7 @@ def _read_deps(
     """The task's upstreams in the order it had them, new ones after in row order; an
     upstream the form does not know (a typo in the YAML) is kept for validation to name."""
     one = _reader(fields)
-    chosen = [int(r) for r in fields.get(f"{p}.depends_on", []) if r.isdigit()]
+    chosen = [int(r) for r in fields.get(f"{p}.depends_on", []) if is_index(r)]
     chosen = [r for r in chosen if r in key_of]
     orig_row = {}
     for r in rows:
@@ -423,7 +428,9 @@ def _value(raw: str, kind: str) -> Any:
         return True
     if kind in ("int", "job"):
         text = raw.strip()
-        return int(text) if re.fullmatch(r"-?\d+", text) else raw  # bad: validation names it
+        return (
+            int(text) if re.fullmatch(r"-?[0-9]{1,18}", text) else raw
+        )  # bad: validation names it
     if kind == "lines":
         return [line.strip() for line in raw.split("\n") if line.strip()]
     if kind == "kv":

@@ -10,6 +10,7 @@ fields and redraws the graph and the schedule's next fire times as you type
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Any
@@ -121,7 +122,7 @@ def _posted(request: Request, form: Any, job_id: int | None) -> Response:
         return _page(request, who, job=job, doc=doc, version=_version(form, version))
     fields = {k: form.getlist(k) for k in form}
     removed = str(form.get("remove") or "")
-    if removed.isdigit():
+    if bf.is_index(removed):
         fields[f"task.{removed}.remove"] = ["1"]
         op = "refresh"
     doc, issues = bf.settings_from_form(fields)
@@ -152,7 +153,7 @@ def _posted(request: Request, form: Any, job_id: int | None) -> Response:
 
 def _version(form: Any, current: int | None) -> int | None:
     raw = str(form.get("version") or "")
-    return int(raw) if raw.isdigit() else current
+    return int(raw) if re.fullmatch(r"[0-9]{1,9}", raw) else current
 
 
 def _stale(now: int | None) -> SpecIssue:
