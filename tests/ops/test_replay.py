@@ -132,3 +132,16 @@ def test_replay_runs_the_kept_version_beside_its_neighbours_and_says_when_it_is_
     gone = hr("runs", "replay", run_id, "t")
     assert "is no longer kept" in gone.stderr and "v2 must not run" in gone.stderr, str(gone)
     assert gone.returncode != 0
+
+
+def test_keeping_file_versions_never_fails_an_attempt(tmp_path: Path) -> None:
+    from headrace.worker.file_versions import keep_versions
+
+    script = tmp_path / "s.py"
+    script.write_text("print(1)\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "file_versions").write_text("a file where the folder should be")
+    folder = tmp_path / "attempt"
+    folder.mkdir()
+    assert keep_versions({"python_file": str(script)}, home, folder) == []

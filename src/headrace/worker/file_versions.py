@@ -52,6 +52,13 @@ def keep_versions(settings: dict[str, Any], home: Path, folder: Path) -> list[di
 
     Never fails the attempt: a file that cannot be read is listed without a hash.
     """
+    try:
+        return _keep(settings, home, folder)
+    except OSError:  # a full disk or an unwritable home must not fail the attempt itself
+        return []
+
+
+def _keep(settings: dict[str, Any], home: Path, folder: Path) -> list[dict[str, Any]]:
     kept = []
     for value, path in task_files(settings).items():
         entry: dict[str, Any] = {"setting": value, "path": path}

@@ -142,6 +142,11 @@ def changed_files(attempt: Attempt) -> list[str]:
     """The task's own files modified since an attempt that kept no versions started."""
     settings = attempt.payload.get("settings") or {}
     started = attempt.start_time or attempt.created_time
-    return [
-        path for path in task_files(settings).values() if os.path.getmtime(path) * 1000 > started
-    ]
+    changed = []
+    for path in task_files(settings).values():
+        try:
+            if os.path.getmtime(path) * 1000 > started:
+                changed.append(path)
+        except OSError:  # removed since it was listed: nothing to compare
+            continue
+    return changed
