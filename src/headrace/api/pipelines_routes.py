@@ -39,6 +39,7 @@ def _settings(body: Any) -> dict[str, Any]:
 @router.post("")
 def create(request: Request, body: Any = JsonBody, who: Principal = Who) -> Any:
     settings = _settings(body)
+    pipelines.check_settings(settings)  # every field named before the store is asked anything
     store = _store(request)
     name = settings.get("name")
     if name and not settings.get("allow_duplicate_names") and pipelines.find_by_name(store, name):
