@@ -127,3 +127,20 @@ def test_databricks_name_forms_on_duckdb(home: Path) -> None:
     )
     result = execute("SELECT note FROM IDENTIFIER('main.someone.t') UNION ALL SELECT 'b'")
     assert result.to_output()["query_output"]["result"]["rows"] == [["USE CATALOG x"], ["b"]]
+
+
+def test_sql_that_switches_catalog_is_still_one_transaction(tmp_path: Path) -> None:
+    """A `USE` does not cost atomicity: a failing statement undoes the ones before it."""
+    execute("CREATE CATALOG c1; CREATE SCHEMA c1.s; CREATE TABLE c1.s.t (x INT)", home=tmp_path)
+    with pytest.raises(WarehouseError):
+        execute(
+            "USE CATALOG c1; USE SCHEMA s; INSERT INTO t VALUES (1); INSERT INTO nope VALUES (2)",
+            home=tmp_path,
+        )
+    assert execute("SELECT count(*) AS n FROM c1.s.t", home=tmp_path).rows == [[0]]
+    # Writing to two catalogs cannot be one DuckDB transaction: it still runs, statement-wise.
+    execute(
+        "CREATE TABLE c1.s.u (x INT); INSERT INTO c1.s.t VALUES (3); CREATE TABLE main_t (x INT)",
+        home=tmp_path,
+    )
+    assert execute("SELECT count(*) AS n FROM c1.s.t", home=tmp_path).rows == [[1]]

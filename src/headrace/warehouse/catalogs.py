@@ -57,16 +57,6 @@ def attach_all(con: Any, database: Path) -> None:
             con.execute(f"ATTACH IF NOT EXISTS '{_quoted(path)}' AS {path.stem}")
 
 
-def names_other_catalog(sql: str, database: Path) -> bool:
-    """Whether (rewritten) SQL attaches, switches to or names a catalog besides the main one."""
-    code, _ = _mask(sql)
-    if re.search(r"\b(ATTACH|USE)\b", code, re.I):
-        return True
-    folder = catalogs_dir(database)
-    names = [p.stem for p in folder.glob("*.duckdb")] if folder.is_dir() else []
-    return any(re.search(rf"(?<![\w.]){re.escape(n)}\s*\.", code, re.I) for n in names)
-
-
 def rewrite(sql: str, database: Path) -> str:
     """The SQL with Databricks' catalog statements and names in DuckDB's terms."""
     if not re.search(r"\b(CATALOG|SCHEMA|DATABASE|USE|IDENTIFIER)\b|\.|`", sql, re.I):

@@ -27,7 +27,7 @@ def execute(sql: str, path: Path, parameters: Mapping[str, str], warehouse_id: s
     """Run `sql` in one transaction (unless it manages its own) on the DuckDB file at `path`."""
     import duckdb
 
-    from headrace.warehouse.catalogs import names_other_catalog, rewrite
+    from headrace.warehouse.catalogs import rewrite
 
     marked = for_duckdb(rewrite(sql, path))
     try:
@@ -39,11 +39,7 @@ def execute(sql: str, path: Path, parameters: Mapping[str, str], warehouse_id: s
     check_given(
         [*(n for n in marked.names if n in names), *sorted(names - set(marked.names))], parameters
     )
-    # DuckDB writes one database per transaction: SQL that names another catalog runs
-    # statement by statement (as SQL with its own BEGIN/COMMIT does).
-    own_transactions = any(st.type.name == "TRANSACTION" for st in statements) or (
-        names_other_catalog(marked.text, path)
-    )
+    own_transactions = any(st.type.name == "TRANSACTION" for st in statements)
     texts = _original_texts(sql, marked.text, [st.query for st in statements])
     if marked.text != for_duckdb(sql).text:  # catalog names rewritten: offsets moved
         texts = [statement_text(st.query) for st in statements]
@@ -54,11 +50,28 @@ def execute(sql: str, path: Path, parameters: Mapping[str, str], warehouse_id: s
     with lock.exclusive(path):
         con = _connect(duckdb, path)
         try:
-            return _run(
-                con, statements, texts, parameters, own_transactions, sql, warehouse_id, path
-            )
+            try:
+                return _run(
+                    con, statements, texts, parameters, own_transactions, sql, warehouse_id, path
+                )
+            except _WritesTwoDatabases:
+                # DuckDB writes one database per transaction: SQL writing to two catalogs is
+                # run again (the first try rolled back), statement by statement, as SQL with
+                # its own BEGIN/COMMIT is. Anything else stays one transaction.
+                pass
+            con.close()
+            con = _connect(duckdb, path)
+            return _run(con, statements, texts, parameters, True, sql, warehouse_id, path)
         finally:
             con.close()
+
+
+# DuckDB's words when one transaction writes to a second attached database.
+_MANY_DATABASES = "a single transaction can only write to a single attached database"
+
+
+class _WritesTwoDatabases(Exception):
+    """The SQL writes to two catalogs: it cannot be one DuckDB transaction."""
 
 
 def _connect(duckdb: Any, path: Path) -> Any:
@@ -102,6 +115,8 @@ def _run(
         except duckdb.Error as exc:
             if not own_transactions:
                 con.rollback()
+                if _MANY_DATABASES in str(exc):
+                    raise _WritesTwoDatabases from None
             message = _as_written(str(exc), st.named_parameters)
             raise WarehouseError(message, statement=text, index=i, count=len(statements)) from None
         done.append(StatementResult(text, kind, rows_affected))
