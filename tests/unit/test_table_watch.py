@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from headrace.engine.table_watch import (
     ABSENT,
     TableState,
@@ -120,3 +122,17 @@ def test_table_states_from_the_duckdb_change_log_and_spark_folders(tmp_path: Pat
     os.utime(orders / "part-1.parquet", ns=(10**18, 10**18))
     after = table_states(tmp_path, ["orders"])["orders"]
     assert after.fingerprint != before.fingerprint
+
+
+@pytest.mark.parametrize("bad", ["main.default./etc", "a..b", "../x", "c.s.t.u", ""])
+def test_table_names_that_could_leave_the_data_directory_are_refused(bad: str) -> None:
+    from headrace.errors import SpecError
+    from headrace.spec.loader import parse_job_settings
+
+    settings = {
+        "name": "j",
+        "trigger": {"table_update": {"table_names": ["main.s.ok", bad]}},
+        "tasks": [{"task_key": "a", "shell_command_task": {"command": "true"}}],
+    }
+    with pytest.raises(SpecError, match=r"table_names\[1\]: must be a table name"):
+        parse_job_settings(settings)

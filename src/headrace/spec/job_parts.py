@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 PauseStatus = Literal["PAUSED", "UNPAUSED"]
 Source = Literal["WORKSPACE", "GIT"]
@@ -135,10 +143,27 @@ class FileArrivalTrigger(SpecModel):
     wait_after_last_change_seconds: NonNegative | None = None
 
 
+# `catalog.schema.table`, one to three parts, each a plain or `backquoted` name: the watcher
+# maps names onto folders of the data directory, so a `/` or an empty part never gets there.
+_TABLE_NAME = re.compile(r"(?:`[^`/\\]+`|[A-Za-z0-9_$-]+)(?:\.(?:`[^`/\\]+`|[A-Za-z0-9_$-]+)){0,2}")
+
+
+def _table_name(value: str) -> str:
+    if not _TABLE_NAME.fullmatch(value):
+        raise ValueError(
+            "must be a table name: [catalog.][schema.]table, each part letters, digits, _ $ -"
+            " or `backquoted` (no /)"
+        )
+    return value
+
+
+TableName = Annotated[str, AfterValidator(_table_name)]
+
+
 class TableUpdateTrigger(SpecModel):
     """Fire when listed tables are updated."""
 
-    table_names: list[str]
+    table_names: Annotated[list[TableName], Field(min_length=1)]
     condition: Literal["ANY_UPDATED", "ALL_UPDATED"] | None = None
     min_time_between_triggers_seconds: NonNegative | None = None
     wait_after_last_change_seconds: NonNegative | None = None
