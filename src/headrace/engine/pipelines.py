@@ -28,6 +28,8 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy.exc import IntegrityError
+
 from headrace.errors import NotFound, SpecError, SpecIssue
 from headrace.store import pipelines as rows
 
@@ -192,43 +194,54 @@ def adopt_json_files(store: Store, home: Path) -> int:
             if isinstance(update, dict) and update.get("update_id"):
                 updates.append((update_path, update))
         pipeline_id = str(record.get("pipeline_id") or path.parent.name)
-        with store.begin() as conn:
-            if rows.get_pipeline(conn, pipeline_id) is None:
-                rows.insert_pipeline(
+        # IntegrityError: another process opening the same store moved it in at this moment.
+        with contextlib.suppress(IntegrityError):
+            moved += _adopt_one(store, pipeline_id, record, updates)
+        for file in [path, *(p for p, _ in updates)]:
+            with contextlib.suppress(FileNotFoundError):  # renamed by that other process
+                os.replace(file, file.with_name(file.name + ".moved"))
+    return moved
+
+
+def _adopt_one(
+    store: Store, pipeline_id: str, record: dict[str, Any], updates: list[tuple[Path, Any]]
+) -> int:
+    """Insert one old JSON pipeline and its updates (1), unless the store has it (0)."""
+    with store.begin() as conn:
+        if rows.get_pipeline(conn, pipeline_id) is None:
+            rows.insert_pipeline(
+                conn,
+                {
+                    "pipeline_id": pipeline_id,
+                    "name": record["spec"].get("name") or pipeline_id,
+                    "spec": record["spec"],
+                    "bundle": record.get("bundle"),
+                    "creator_user_name": record.get("creator_user_name"),
+                    "created": record.get("created") or _now_ms(),
+                    "last_modified": record.get("last_modified") or _now_ms(),
+                },
+            )
+            for _, update in updates:
+                state = update.get("state") or "FAILED"
+                message = update.get("state_message")
+                if state not in TERMINAL_STATES:  # its process was of the old Headrace
+                    state, message = "FAILED", "the update's process ended"
+                rows.insert_update(
                     conn,
                     {
+                        **update,
                         "pipeline_id": pipeline_id,
-                        "name": record["spec"].get("name") or pipeline_id,
-                        "spec": record["spec"],
-                        "bundle": record.get("bundle"),
-                        "creator_user_name": record.get("creator_user_name"),
-                        "created": record.get("created") or _now_ms(),
-                        "last_modified": record.get("last_modified") or _now_ms(),
+                        "state": state,
+                        "state_message": message,
+                        "cause": update.get("cause") or "API_CALL",
+                        "config": update.get("config") or record["spec"],
+                        "creation_time": update.get("creation_time") or _now_ms(),
+                        "host": None,
+                        "pid": None,
                     },
                 )
-                for _, update in updates:
-                    state = update.get("state") or "FAILED"
-                    message = update.get("state_message")
-                    if state not in TERMINAL_STATES:  # its process was of the old Headrace
-                        state, message = "FAILED", "the update's process ended"
-                    rows.insert_update(
-                        conn,
-                        {
-                            **update,
-                            "pipeline_id": pipeline_id,
-                            "state": state,
-                            "state_message": message,
-                            "cause": update.get("cause") or "API_CALL",
-                            "config": update.get("config") or record["spec"],
-                            "creation_time": update.get("creation_time") or _now_ms(),
-                            "host": None,
-                            "pid": None,
-                        },
-                    )
-                moved += 1
-        for file in [path, *(p for p, _ in updates)]:
-            os.replace(file, file.with_name(file.name + ".moved"))
-    return moved
+            return 1
+    return 0
 
 
 def _get(store: Store, pipeline_id: str) -> dict[str, Any]:
