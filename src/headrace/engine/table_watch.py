@@ -126,13 +126,18 @@ def decide_table_update(
     poll_ms: int = POLL_MS,
 ) -> Decision:
     """Fire once the watched tables were updated as the condition asks, honouring both timers."""
-    from headrace.engine.triggers import Decision, Fire, _fresh, _paused_state, needs_enabled_at
+    from headrace.engine.triggers import (
+        Decision,
+        Fire,
+        _fresh,
+        _paused_state,
+        due_time,
+        needs_enabled_at,
+    )
 
     kind, key = "table_update", table_key(settings)
     if paused:
         return Decision(None, _paused_state(state, kind, key), None)
-    wait_ms = (settings.wait_after_last_change_seconds or 0) * 1000
-    cooldown_ms = (settings.min_time_between_triggers_seconds or 0) * 1000
     now_fp = {name: st.fingerprint for name, st in tables.items()}
     if needs_enabled_at(state, kind, key):  # first look, new settings, or unpaused
         seen = {
@@ -150,7 +155,7 @@ def decide_table_update(
     ready = bool(updated) and (settings.condition != "ALL_UPDATED" or len(updated) == len(tables))
     due_at = None
     if ready:
-        due_at = max((last_change or now) + wait_ms, (last_fire or 0) + cooldown_ms)
+        due_at = due_time(last_change, last_fire, now, settings)
     fire = None
     if due_at is not None and due_at <= now:
         info = {

@@ -83,6 +83,7 @@ from headrace.spec.job_parts import (
     CronSchedule,
     FileArrivalTrigger,
     PeriodicTrigger,
+    TableUpdateTrigger,
     TriggerSettings,
 )
 from headrace.store import jobs as job_store
@@ -287,6 +288,20 @@ def decide_periodic(
     return Decision(Fire(TRIGGER_PERIODIC, info), new, latest + period)
 
 
+def due_time(
+    last_change: int | None,
+    last_fire: int | None,
+    now: int,
+    settings: FileArrivalTrigger | TableUpdateTrigger,
+) -> int:
+    """When a batch of changes may fire: once nothing changed for
+    `wait_after_last_change_seconds` and `min_time_between_triggers_seconds` passed since the
+    last fire (file arrival and table update triggers share both timers)."""
+    wait_ms = (settings.wait_after_last_change_seconds or 0) * 1000
+    cooldown_ms = (settings.min_time_between_triggers_seconds or 0) * 1000
+    return max((last_change or now) + wait_ms, (last_fire or 0) + cooldown_ms)
+
+
 def decide_file_arrival(
     listing: Mapping[str, FileStat],
     state: Mapping[str, Any],
@@ -307,8 +322,6 @@ def decide_file_arrival(
     kind, key = "file_arrival", settings.url
     if paused:
         return Decision(None, _paused_state(state, kind, key), None)
-    wait_ms = (settings.wait_after_last_change_seconds or 0) * 1000
-    cooldown_ms = (settings.min_time_between_triggers_seconds or 0) * 1000
     pending: dict[str, FileStat]
     if needs_enabled_at(state, kind, key):  # first look, new URL, or unpaused: start over
         seen = {p for p, st in listing.items() if st.mtime_ms is None or st.mtime_ms <= enabled_at}
@@ -328,7 +341,7 @@ def decide_file_arrival(
             last_change = now
     due_at = None
     if pending:
-        due_at = max((last_change or now) + wait_ms, (last_fire or 0) + cooldown_ms)
+        due_at = due_time(last_change, last_fire, now, settings)
     fire = None
     if due_at is not None and due_at <= now:
         files = sorted(pending)
