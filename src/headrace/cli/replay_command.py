@@ -34,7 +34,7 @@ def replay(
     if info["upstream_task_values"]:
         err(f"[headrace] upstream task values: {json.dumps(info['upstream_task_values'])}\n")
     sys.stderr.flush()
-    done = run_again(recorded, settings.home, pdb=pdb, here=here)
+    done = run_again(recorded, settings.home, settings.logs_dir, pdb=pdb, here=here)
     err(f"[headrace] replay exited with code {done['exit_code']}")
     err(f" (original: {done['original_exit_code']})\n")
     if done["task_values"]:

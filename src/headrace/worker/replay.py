@@ -47,11 +47,14 @@ def replay_command(attempt: Attempt, *, pdb: bool, here: bool) -> TaskCommand:
 
 
 def replay(
-    attempt: Attempt, home: Path, *, pdb: bool = False, here: bool = False
+    attempt: Attempt, home: Path, logs_dir: Path, *, pdb: bool = False, here: bool = False
 ) -> dict[str, Any]:
-    """Run the recorded attempt again, attached to this terminal; returns what it did."""
+    """Run the recorded attempt again, attached to this terminal; returns what it did.
+
+    `logs_dir`: the attempts' folders (`Settings.logs_dir`), where its file versions are listed.
+    """
     folder = Path(tempfile.mkdtemp(prefix=f"headrace-replay-{attempt.run_id}-"))
-    recorded = recorded_versions(attempt_dir(home / "logs", attempt))
+    recorded = recorded_versions(attempt_dir(logs_dir, attempt))
     notes: list[str] = []
     extra_path: list[str] = []
     if recorded is None:
