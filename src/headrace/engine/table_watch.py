@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from headrace.spec.job_parts import TableUpdateTrigger
 
 if TYPE_CHECKING:
-    from headrace.engine.triggers import Decision
+    from headrace.engine.trigger_rules import Decision
 
 TRIGGER_TABLE = "TABLE"  # the run's trigger type ({{job.trigger.type}}: table)
 POLL_MS = 1_000
@@ -126,18 +126,18 @@ def decide_table_update(
     poll_ms: int = POLL_MS,
 ) -> Decision:
     """Fire once the watched tables were updated as the condition asks, honouring both timers."""
-    from headrace.engine.triggers import (
+    from headrace.engine.trigger_rules import (
         Decision,
         Fire,
-        _fresh,
-        _paused_state,
         due_time,
+        is_fresh,
         needs_enabled_at,
+        paused_state,
     )
 
     kind, key = "table_update", table_key(settings)
     if paused:
-        return Decision(None, _paused_state(state, kind, key), None)
+        return Decision(None, paused_state(state, kind, key), None)
     now_fp = {name: st.fingerprint for name, st in tables.items()}
     if needs_enabled_at(state, kind, key):  # first look, new settings, or unpaused
         seen = {
@@ -145,7 +145,7 @@ def decide_table_update(
             for n, st in tables.items()
         }
         last_change = now if seen != now_fp else None
-        last_fire = None if _fresh(state, kind, key) else state.get("last_fire")
+        last_fire = None if is_fresh(state, kind, key) else state.get("last_fire")
     else:
         seen = {n: state.get("seen", {}).get(n, fp) for n, fp in now_fp.items()}
         last_change, last_fire = state.get("last_change"), state.get("last_fire")

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from headrace.engine.triggers import (
+from headrace.engine.trigger_rules import (
     CRON_MIN_GAP_MS,
     MAX_LISTED_FILES,
     Decision,
