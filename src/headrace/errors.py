@@ -60,6 +60,11 @@ class Conflict(HeadraceError):
     exit_code = 4
 
 
+class ResourceConflict(Conflict):
+    """Another operation holds the object (Databricks' RESOURCE_CONFLICT, HTTP 409): e.g. a
+    pipeline update started while one is active."""
+
+
 class InvalidTransition(Conflict):
     """A state change was attempted from a state that does not allow it."""
 

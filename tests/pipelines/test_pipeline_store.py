@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from headrace.engine import pipelines
-from headrace.errors import NotFound, SpecError
+from headrace.errors import NotFound, ResourceConflict, SpecError
 from headrace.store.db import Store, open_store
 
 
@@ -69,22 +69,51 @@ def test_create_get_list_edit_delete(store: Store, tmp_path: Path) -> None:
         pipelines.get_pipeline(store, "../etc")
 
 
-def test_one_active_update_at_a_time_and_a_dead_one_is_failed(store: Store) -> None:
+def test_one_active_update_at_a_time_and_an_orphaned_one_is_failed(store: Store) -> None:
     pid = pipelines.create_pipeline(store, {"name": "p"})
     first = pipelines.new_update(store, pid)
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    first = pipelines.set_update(store, first, pid=sleeper.pid)
-    with pytest.raises(SpecError, match="is still running"):
+    assert first["lease_until"] > first["creation_time"]
+    with pytest.raises(ResourceConflict, match=f"An active update {first['update_id']} already"):
         pipelines.new_update(store, pid)
-    sleeper.kill()
-    sleeper.wait()
+    assert pipelines.renew_lease(store, first)
+    # Its owner (a worker, a server) died: nobody renews the lease, and once it passed the
+    # update is FAILED with the reason instead of RUNNING forever.
+    pipelines.set_update(store, first, state="RUNNING", lease_until=1)
     done = pipelines.get_update(store, pid, first["update_id"])
-    assert done["state"] == "FAILED" and done["state_message"] == "the update's process ended"
+    assert done["state"] == "FAILED" and done["state_message"] == pipelines.LEASE_EXPIRED
+    assert not pipelines.renew_lease(store, first)  # an ended update keeps its end
+    pipelines.set_update(store, first, state="COMPLETED")
+    assert pipelines.get_update(store, pid, first["update_id"])["state"] == "FAILED"
     second = pipelines.new_update(store, pid, full_refresh=True, cause="JOB_TASK")
     listed = pipelines.list_updates(store, pid)
     assert [u["update_id"] for u in listed] == [second["update_id"], first["update_id"]]
     assert listed[0]["full_refresh"] is True and listed[0]["cause"] == "JOB_TASK"
     assert pipelines.get_pipeline(store, pid)["latest_updates"][0]["state"] == "QUEUED"
+    assert "lease_until" not in pipelines.public_update(listed[0])
+
+
+def test_an_orphaned_update_does_not_block_the_next_start(store: Store) -> None:
+    pid = pipelines.create_pipeline(store, {"name": "p"})
+    first = pipelines.new_update(store, pid)
+    pipelines.set_update(store, first, lease_until=1)
+    second = pipelines.new_update(store, pid)  # settles the orphan in the same transaction
+    assert pipelines.get_update(store, pid, first["update_id"])["state"] == "FAILED"
+    assert pipelines.get_update(store, pid, second["update_id"])["state"] == "QUEUED"
+
+
+def test_an_update_recorded_before_leases_is_failed_when_its_process_is_gone(
+    store: Store,
+) -> None:
+    pid = pipelines.create_pipeline(store, {"name": "p"})
+    first = pipelines.new_update(store, pid)
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    pipelines.set_update(store, first, pid=sleeper.pid, lease_until=None)
+    with pytest.raises(ResourceConflict):
+        pipelines.new_update(store, pid)
+    sleeper.kill()
+    sleeper.wait()
+    done = pipelines.get_update(store, pid, first["update_id"])
+    assert done["state"] == "FAILED" and done["state_message"] == "the update's process ended"
 
 
 def test_bundle_pipelines_are_created_once_then_updated_then_destroyed(

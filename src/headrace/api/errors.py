@@ -22,6 +22,7 @@ from headrace.errors import (
     NotFound,
     NotSupported,
     PermissionDenied,
+    ResourceConflict,
     SpecError,
 )
 
@@ -86,6 +87,8 @@ def status_and_code(exc: HeadraceError) -> tuple[int, str]:
         return 409, "RESOURCE_ALREADY_EXISTS"
     if isinstance(exc, DirectoryNotEmpty):
         return 400, "DIRECTORY_NOT_EMPTY"
+    if isinstance(exc, ResourceConflict):
+        return 409, "RESOURCE_CONFLICT"
     if isinstance(exc, Conflict):
         return 400, "INVALID_STATE"
     if isinstance(exc, NotSupported):

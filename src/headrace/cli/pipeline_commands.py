@@ -89,13 +89,12 @@ def update(
     pipeline_id: str,
     full_refresh: Annotated[bool, typer.Option("--full-refresh")] = False,
 ) -> None:
-    """Run an update in this process (its output here); exit code 1 if it fails."""
+    """Run an update here (its output here); exit code 1 if it fails."""
     from headrace.engine import pipelines
-    from headrace.pipelines.update import run_update
+    from headrace.pipelines.owner import run_here
 
     store = _store()
     record = pipelines.new_update(
         store, pipeline_id, full_refresh=full_refresh, cause="USER_ACTION"
     )
-    record = pipelines.set_update(store, record, pid=os.getpid())
-    raise typer.Exit(run_update(store, _home(), record))
+    raise typer.Exit(run_here(store, _home(), record))

@@ -20,8 +20,6 @@ import contextlib
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -30,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.exc import IntegrityError
 
-from headrace.errors import NotFound, SpecError, SpecIssue
+from headrace.errors import NotFound, ResourceConflict, SpecError, SpecIssue
 from headrace.store import pipelines as rows
 
 if TYPE_CHECKING:
@@ -413,46 +411,79 @@ def storage_dir(home: Path, pipeline_id: str) -> Path:
     return _folder(home, pipeline_id) / "storage"
 
 
+# An active update's owner (the worker running its pipeline_task, or the server or CLI that
+# started it: headrace.pipelines.owner) renews its lease every RENEW_SECONDS; past LEASE_MS
+# without a renewal the owner is taken for dead (as a worker without heartbeats).
+LEASE_MS = 60_000
+RENEW_SECONDS = 15.0
+LEASE_EXPIRED = (
+    "the update's owner (the worker or server running it) stopped renewing its lease: "
+    "its host or process died"
+)
+
+
 def new_update(
     store: Store, pipeline_id: str, *, full_refresh: bool = False, cause: str = "API_CALL"
 ) -> dict[str, Any]:
-    """Record a QUEUED update of the pipeline (refused while another one is active).
+    """Record a QUEUED update of the pipeline, leased to the caller (who runs it, renews the
+    lease and records its end: headrace.pipelines.owner).
 
     Raises:
-        NotFound: no such pipeline. SpecError: an update is already running.
+        NotFound: no such pipeline. ResourceConflict: an update of it is active.
     """
-    record = _get(store, pipeline_id)
-    for update in list_updates(store, pipeline_id):  # dead processes' updates settled here
-        if update["state"] not in TERMINAL_STATES:
-            raise SpecError(
-                [SpecIssue("pipeline_id", f"update {update['update_id']} is still running")]
-            )
-    update = {
-        "pipeline_id": pipeline_id,
-        "update_id": str(uuid.uuid4()),
-        "state": "QUEUED",
-        "cause": cause,
-        "creation_time": _now_ms(),
-        "full_refresh": bool(full_refresh),
-        "config": {**record["spec"], "id": pipeline_id},
-        "host": socket.gethostname(),
-        "pid": None,
-    }
+    now = _now_ms()
     with store.begin() as conn:
-        # Checked again in the writing transaction: two starts at once make one update.
-        if any(u["state"] not in TERMINAL_STATES for u in rows.updates_of(conn, pipeline_id)):
-            raise SpecError([SpecIssue("pipeline_id", "an update is still running")])
+        # The pipeline's row lock makes two starts at once queue (PostgreSQL; SQLite write
+        # transactions are serial): the second sees the first's update and is refused.
+        if not rows.lock_pipeline(conn, pipeline_id):
+            raise NotFound(f"The pipeline {pipeline_id} does not exist.")
+        record = rows.get_pipeline(conn, pipeline_id)
+        assert record is not None  # locked above
+        for active in rows.updates_of(conn, pipeline_id):
+            if active["state"] in TERMINAL_STATES:
+                continue
+            if _orphaned(active, now):  # its owner died: it ends now, not blocking this one
+                rows.set_active_update(
+                    conn, active["update_id"], _ended_fields(active), TERMINAL_STATES
+                )
+                continue
+            raise ResourceConflict(
+                f"An active update {active['update_id']} already exists for pipeline "
+                f"{pipeline_id}; wait for it to end."
+            )
+        update = {
+            "pipeline_id": pipeline_id,
+            "update_id": str(uuid.uuid4()),
+            "state": "QUEUED",
+            "cause": cause,
+            "creation_time": now,
+            "full_refresh": bool(full_refresh),
+            "config": {**record["spec"], "id": pipeline_id},
+            "host": socket.gethostname(),
+            "pid": None,
+            "lease_until": now + LEASE_MS,
+        }
         rows.insert_update(conn, update)
     return update
 
 
 def set_update(store: Store, update: dict[str, Any], **fields: Any) -> dict[str, Any]:
-    """Record new fields (state, state_message, pid) of an update; the update with them."""
+    """Record new fields (state, state_message, pid, lease_until) of an update that is still
+    active; the update with them (an update that ended meanwhile keeps its end)."""
     if "pid" in fields:
         fields["host"] = socket.gethostname()
+    if fields.get("state") in TERMINAL_STATES:
+        fields["lease_until"] = None
     with store.begin() as conn:
-        rows.set_update_fields(conn, update["update_id"], fields)
+        rows.set_active_update(conn, update["update_id"], fields, TERMINAL_STATES)
     return {**update, **fields}
+
+
+def renew_lease(store: Store, update: dict[str, Any]) -> bool:
+    """Extend an active update's lease; False when it has ended (e.g. its lease had expired)."""
+    with store.begin() as conn:
+        fields = {"lease_until": _now_ms() + LEASE_MS}
+        return rows.set_active_update(conn, update["update_id"], fields, TERMINAL_STATES) > 0
 
 
 def start_update(
@@ -463,27 +494,14 @@ def start_update(
     full_refresh: bool = False,
     cause: str = "API_CALL",
 ) -> str:
-    """Start an update in its own background process on this host; its id."""
+    """Start an update in its own background process on this host; its id. This process
+    owns it (a thread records its progress and renews its lease); the update's process
+    never sees the store."""
+    from headrace.pipelines.owner import start_background
+
     update = new_update(store, pipeline_id, full_refresh=full_refresh, cause=cause)
-    folder = update_folder(home, pipeline_id, update["update_id"])
-    folder.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, HEADRACE_HOME=str(home), HEADRACE_DB=_url(store))
-    with open(folder / "output.log", "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "headrace.pipelines.update", pipeline_id, update["update_id"]],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-        )
-    set_update(store, update, pid=proc.pid)
-    threading.Thread(target=proc.wait, daemon=True).start()  # reaped when it ends
+    start_background(store, home, update)
     return str(update["update_id"])
-
-
-def _url(store: Store) -> str:
-    return store.engine.url.render_as_string(hide_password=False)
 
 
 def _alive(update: dict[str, Any]) -> bool:
@@ -497,6 +515,22 @@ def _alive(update: dict[str, Any]) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _orphaned(update: dict[str, Any], now: int) -> bool:
+    """An active update nobody runs any more: its lease passed (or, for an update recorded
+    before leases, its process on this host is gone)."""
+    lease = update.get("lease_until")
+    if lease is not None:
+        return bool(lease < now)
+    return not _alive(update)
+
+
+def _ended_fields(update: dict[str, Any]) -> dict[str, Any]:
+    message = (
+        LEASE_EXPIRED if update.get("lease_until") is not None else "the update's process ended"
+    )
+    return {"state": "FAILED", "state_message": message, "lease_until": None}
 
 
 def get_update(store: Store, pipeline_id: str, update_id: str) -> dict[str, Any]:
@@ -514,11 +548,16 @@ def get_update(store: Store, pipeline_id: str, update_id: str) -> dict[str, Any]
 
 
 def _settled(store: Store, update: dict[str, Any]) -> dict[str, Any]:
-    """An active update whose process died is FAILED (never RUNNING forever)."""
-    if update["state"] not in TERMINAL_STATES and not _alive(update):
-        message = "the update's process ended"
-        return set_update(store, update, state="FAILED", state_message=message)
-    return update
+    """An active update whose owner died is FAILED (never RUNNING forever)."""
+    now = _now_ms()
+    if update["state"] in TERMINAL_STATES or not _orphaned(update, now):
+        return update
+    fields = _ended_fields(update)
+    with store.begin() as conn:
+        changed = rows.set_active_update(conn, update["update_id"], fields, TERMINAL_STATES)
+        if not changed:  # its owner recorded its end meanwhile
+            return rows.get_update(conn, update["pipeline_id"], update["update_id"]) or update
+    return {**update, **fields}
 
 
 def list_updates(store: Store, pipeline_id: str) -> list[dict[str, Any]]:
@@ -530,4 +569,4 @@ def list_updates(store: Store, pipeline_id: str) -> list[dict[str, Any]]:
 
 def public_update(update: dict[str, Any]) -> dict[str, Any]:
     """An update as the API shows it (Headrace's own bookkeeping left out)."""
-    return {k: v for k, v in update.items() if k not in ("pid", "host")}
+    return {k: v for k, v in update.items() if k not in ("pid", "host", "lease_until")}

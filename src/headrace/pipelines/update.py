@@ -1,9 +1,14 @@
 """One pipeline update: its sources gathered, Spark Declarative Pipelines run on Spark Connect.
 
-- `python -m headrace.pipelines.update PIPELINE_ID UPDATE_ID`: an update the API started
-  (engine.pipelines.start_update) runs in this process;
-- `python -m headrace.pipelines.update --task SETTINGS_JSON`: a `pipeline_task` starts an update
-  and runs it here, so the task succeeds or fails with it (its output is the task's log).
+- `python -m headrace.pipelines.update --update-file PATH`: an update the API or the CLI
+  started (headrace.pipelines.owner) runs in this process;
+- `python -m headrace.pipelines.update --task SETTINGS_JSON`: a `pipeline_task`'s process; its
+  worker recorded the update and names its file in HEADRACE_PIPELINE_UPDATE, so the task
+  succeeds or fails with it (its output is the task's log).
+
+This process runs the pipeline's code and never opens the store: it reads its update from the
+file its owner wrote and appends each state it reaches to `pipeline_states.jsonl` beside it;
+the owner records them (headrace.pipelines.owner).
 
 Sources (`libraries`: `glob.include` folders or files, `file.path`, `notebook.path`; `.py` and
 `.sql`) are copied under the update's folder and handed to `pyspark.pipelines.cli.run` with a
@@ -24,12 +29,10 @@ import signal
 import sys
 import traceback
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from headrace.engine import pipelines as store
-
-if TYPE_CHECKING:
-    from headrace.store.db import Store
+from headrace.pipelines.owner import STATES_FILE, UPDATE_ENV
 
 _DLT_PATH = Path(__file__).resolve().parent / "dlt_path"
 _SUFFIXES = (".py", ".sql")
@@ -39,39 +42,47 @@ class UpdateFailed(Exception):
     """The update cannot run as set up (a missing source, a bad library)."""
 
 
+class StateFile:
+    """Where this process reports the states it reaches (its owner records them)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def report(self, state: str, message: str | None = None) -> None:
+        record: dict[str, Any] = {"state": state, "pid": os.getpid()}
+        if message is not None:
+            record["state_message"] = message
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:  # one write of a whole line: the owner never reads half a state
+            os.write(fd, (json.dumps(record) + "\n").encode())
+        finally:
+            os.close(fd)
+
+
 def main(argv: list[str]) -> int:
     home = Path(os.environ.get("HEADRACE_HOME") or Path.home() / ".headrace")
-    db = store.open_pipelines(home)
-    # The store's URL (and its password) is Headrace's business, not the pipeline code's.
-    os.environ.pop("HEADRACE_DB", None)
-    if argv[:1] == ["--task"]:
-        settings = json.loads(argv[1])
-        pipeline_id = str(settings.get("pipeline_id") or "")
-        try:
-            update = store.new_update(
-                db, pipeline_id, full_refresh=bool(settings.get("full_refresh")), cause="JOB_TASK"
-            )
-        except Exception as exc:  # NotFound, a running update: the task's error
-            print(f"pipeline_task: {_first_line(exc)}", flush=True)
-            return 1
-        update = store.set_update(db, update, pid=os.getpid())
-        print(f"[headrace] pipeline {pipeline_id}: update {update['update_id']}", flush=True)
+    if argv[:1] == ["--update-file"] and len(argv) == 2:
+        update_file = Path(argv[1])
+    elif argv[:1] == ["--task"] and os.environ.get(UPDATE_ENV):
+        update_file = Path(os.environ[UPDATE_ENV])
     else:
-        pipeline_id, update_id = argv[0], argv[1]
-        update = store.get_update(db, pipeline_id, update_id)
-        update = store.set_update(db, update, pid=os.getpid())
-    return run_update(db, home, update)
+        print("pipeline_task: no update to run (started without its worker)", flush=True)
+        return 2
+    update = json.loads(update_file.read_text())
+    if argv[:1] == ["--task"]:
+        print(f"[headrace] pipeline {update['pipeline_id']}: update {update['update_id']}")
+    return run_update(StateFile(update_file.parent / STATES_FILE), home, update)
 
 
-def run_update(db: Store, home: Path, update: dict[str, Any]) -> int:
-    """Run the update to its end, recording its state in the store; 0 when COMPLETED."""
+def run_update(states: StateFile, home: Path, update: dict[str, Any]) -> int:
+    """Run the update to its end, reporting its states; 0 when COMPLETED."""
 
     def canceled(_signum: int, _frame: Any) -> None:
-        store.set_update(db, update, state="CANCELED", state_message="canceled")
+        states.report("CANCELED", "canceled")
         os._exit(143)
 
     signal.signal(signal.SIGTERM, canceled)
-    update = store.set_update(db, update, state="INITIALIZING")
+    states.report("INITIALIZING")
     folder = store.update_folder(home, update["pipeline_id"], update["update_id"])
     events = _ErrorLines(sys.stdout)
     try:
@@ -79,7 +90,7 @@ def run_update(db: Store, home: Path, update: dict[str, Any]) -> int:
         remote = _remote(home)
         os.environ["SPARK_REMOTE"] = remote
         sys.path.insert(0, str(_DLT_PATH))
-        update = store.set_update(db, update, state="RUNNING")
+        states.report("RUNNING")
         with contextlib.redirect_stdout(events):
             _run(spec_path, update)
     except BaseException as exc:  # the tool's own message is the update's (and task's) error
@@ -87,10 +98,10 @@ def run_update(db: Store, home: Path, update: dict[str, Any]) -> int:
             raise
         message = _with_cause(_first_line(exc), events.found)
         traceback.print_exc()
-        store.set_update(db, update, state="FAILED", state_message=message)
+        states.report("FAILED", message)
         print(f"pipeline update failed: {message}", flush=True)
         return 1
-    store.set_update(db, update, state="COMPLETED")
+    states.report("COMPLETED")
     print("[headrace] pipeline update completed", flush=True)
     return 0
 

@@ -38,6 +38,7 @@ def _update(row: Any) -> dict[str, Any]:
         "config": json.loads(row.config),
         "host": row.host,
         "pid": row.pid,
+        "lease_until": row.lease_until,
     }
     if row.state_message:
         out["state_message"] = row.state_message
@@ -73,6 +74,28 @@ def delete_pipeline(conn: Connection, pipeline_id: str) -> int:
     return conn.execute(delete(pipelines).where(pipelines.c.pipeline_id == pipeline_id)).rowcount
 
 
+def lock_pipeline(conn: Connection, pipeline_id: str) -> bool:
+    """Lock the pipeline's row for the rest of the transaction (PostgreSQL: FOR UPDATE; SQLite
+    write transactions are serial already), so two starts of an update queue; False: no row."""
+    query = select(pipelines.c.pipeline_id).where(pipelines.c.pipeline_id == pipeline_id)
+    return conn.execute(query.with_for_update()).first() is not None
+
+
+def set_active_update(
+    conn: Connection, update_id: str, fields: dict[str, Any], terminal: tuple[str, ...]
+) -> int:
+    """Fields of an update that is still active (an ended update keeps its verdict: its owner
+    and a reader settling an expired lease may race); the number of rows changed."""
+    names = ("state", "state_message", "host", "pid", "lease_until")
+    allowed = {k: v for k, v in fields.items() if k in names}
+    result = conn.execute(
+        update(pipeline_updates)
+        .where(pipeline_updates.c.update_id == update_id, pipeline_updates.c.state.not_in(terminal))
+        .values(**allowed)
+    )
+    return result.rowcount or 0
+
+
 def get_pipeline(conn: Connection, pipeline_id: str) -> dict[str, Any] | None:
     row = conn.execute(select(pipelines).where(pipelines.c.pipeline_id == pipeline_id)).first()
     return _pipeline(row) if row is not None else None
@@ -106,13 +129,15 @@ def insert_update(conn: Connection, record: dict[str, Any]) -> None:
             creation_time=record["creation_time"],
             host=record.get("host"),
             pid=record.get("pid"),
+            lease_until=record.get("lease_until"),
         )
     )
 
 
 def set_update_fields(conn: Connection, update_id: str, fields: dict[str, Any]) -> None:
-    """State, state_message, host or pid of an update."""
-    allowed = {k: v for k, v in fields.items() if k in ("state", "state_message", "host", "pid")}
+    """State, state_message, host, pid or lease_until of an update."""
+    names = ("state", "state_message", "host", "pid", "lease_until")
+    allowed = {k: v for k, v in fields.items() if k in names}
     if allowed:
         conn.execute(
             update(pipeline_updates)

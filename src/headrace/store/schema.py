@@ -328,6 +328,9 @@ pipeline_updates = Table(
     Column("creation_time", BigInteger, nullable=False),
     Column("host", Text),  # where the update's process runs (its pid means something there)
     Column("pid", Integer),
+    # Epoch ms: the update's owner (worker, server, CLI) renews it while the update runs; an
+    # active update whose lease passed is FAILED (its owner died), never active forever.
+    Column("lease_until", BigInteger),
 )
 Index("ix_pipeline_updates_pipeline", pipeline_updates.c.pipeline_id)
 

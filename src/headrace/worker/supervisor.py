@@ -139,10 +139,18 @@ def run_attempt(
     # this store's task processes from another's by the (unique) worker id.
     env["HEADRACE_WORKER_ID"] = attempt.worker_id or ""
     env["HEADRACE_OUTPUT"] = str(output_path)
-    if payload["task_type"] == "pipeline_task" and store is not None:
-        # A pipeline update records its state in the store (headrace.pipelines.update takes
-        # the URL out of its environment before it runs the pipeline's code).
-        env["HEADRACE_DB"] = store.engine.url.render_as_string(hide_password=False)
+    update_watch = None
+    if payload["task_type"] == "pipeline_task":
+        # The worker records the update and its progress; the task's process never sees the
+        # store (headrace.pipelines.owner).
+        from headrace.pipelines.task_update import start_task_update
+
+        try:
+            update_watch = start_task_update(store, payload["settings"], folder, env)
+        except HeadraceError as exc:
+            message = f"pipeline_task: {type(exc).__name__}: {exc}"
+            log_path.write_text(message + "\n")
+            return AttemptOutcome(Result.FAILED, error=message)
     if command.cwd is not None and not Path(command.cwd).is_dir():
         message = f"working_directory {command.cwd!r} does not exist"
         log_path.write_text(message + "\n")
@@ -181,6 +189,8 @@ def run_attempt(
             )
         except (OSError, ValueError) as exc:  # ValueError: a NUL byte a reference put in
             log.write(f"cannot start {command.argv[0]}: {exc}\n".encode())
+            if update_watch is not None:
+                update_watch.finish(None)
             return AttemptOutcome(Result.FAILED, error=f"cannot start {command.argv[0]}: {exc}")
         timing["spawned"] = _now_ms()
         pump = LogPump(proc.stdout, log, redact)
@@ -195,6 +205,8 @@ def run_attempt(
             proc.wait()
             timing["exited"] = _now_ms()
             pump.close()
+            if update_watch is not None:
+                update_watch.finish(proc.returncode, canceled=kill.reason is not None)
     outcome = _outcome(proc.returncode, timed_out, kill.reason, log_path, values_path, payload)
     outcome = with_full_disk(outcome, folder)  # the cause, not the cut-off last line
     # The marks ride in the attempt's output (its JSON column): get-output shows only the
