@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
 
 from headrace.cli import db_commands, ops_commands, pipeline_commands, spark_commands
-from headrace.errors import HeadraceError
+from headrace.cli.boundary import Verbosity, leave, report, run_exit_code
+from headrace.cli.run_options import RunArgs
+from headrace.cli.run_options import parse_params as _parse_params
 
 
 class _ErrorBoundary(TyperGroup):
@@ -70,17 +71,6 @@ app.add_typer(spark_commands.clusters_app, name="clusters")  # named Spark clust
 app.command("doctor")(spark_commands.doctor)
 app.add_typer(pipeline_commands.pipelines_app, name="pipelines")  # issue 13
 
-# Exit codes of `headrace run` / `runs repair` by run result (documented in the README).
-RESULT_EXIT_CODES = {
-    "SUCCESS": 0,
-    "FAILED": 1,
-    "TIMEDOUT": 10,
-    "CANCELED": 11,
-    "SUCCESS_WITH_FAILURES": 12,
-    "MAXIMUM_CONCURRENT_RUNS_REACHED": 13,
-}
-INTERRUPTED_EXIT_CODE = 130
-
 DbOption = Annotated[
     str | None,
     typer.Option(
@@ -106,31 +96,9 @@ PoolOption = Annotated[
 ]
 
 
-class _Ctx:
-    verbose = False
-
-
 def _fail(exc: BaseException) -> None:
     """Print the cause in one line (the traceback with --verbose) and exit with its code."""
-    if _Ctx.verbose:
-        import traceback
-
-        traceback.print_exception(exc)
-    if isinstance(exc, HeadraceError):
-        print(f"error: {exc}", file=sys.stderr)
-        raise typer.Exit(exc.exit_code)
-    from headrace.store.health import problem
-
-    broken = problem(exc) if type(exc).__module__.startswith(("sqlalchemy", "sqlite3")) else None
-    if broken is not None:  # a full disk, a corrupt or deleted store: say so in one line
-        print(f"error: {broken}", file=sys.stderr)
-        raise typer.Exit(1)
-    kind = type(exc).__name__
-    where = "the database" if type(exc).__module__.startswith("sqlalchemy") else "Headrace"
-    detail = str(exc).splitlines()[0] if str(exc) else kind
-    hint = "" if _Ctx.verbose else " (run with -v for the traceback)"
-    print(f"error: {where} failed: {kind}: {detail}{hint}", file=sys.stderr)
-    raise typer.Exit(1)
+    raise typer.Exit(report(exc))
 
 
 def _open(db: str | None, slots: int | None = None) -> tuple[Any, Any]:
@@ -141,27 +109,9 @@ def _open(db: str | None, slots: int | None = None) -> tuple[Any, Any]:
     return settings, open_store(settings.db_url)
 
 
-def _parse_params(values: list[str]) -> dict[str, str]:
-    from headrace.errors import SpecError, SpecIssue
-
-    out: dict[str, str] = {}
-    bad = []
-    for i, item in enumerate(values):
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            bad.append(SpecIssue(f"--param[{i}]", f"expected NAME=VALUE, got {item!r}"))
-        elif name in out:
-            bad.append(SpecIssue(f"--param {name}", "given more than once"))
-        else:
-            out[name] = value
-    if bad:
-        raise SpecError(bad)
-    return out
-
-
 @app.callback()
 def _root(verbose: VerboseOption = False) -> None:
-    _Ctx.verbose = verbose
+    Verbosity.verbose = verbose
 
 
 @app.command()
@@ -206,20 +156,11 @@ def run(
     db: DbOption = None,
 ) -> None:
     """Run a job now, locally, and wait for it; the exit code is the run's result."""
-    from headrace.cli.run_command import run_job_file
+    # A plain `headrace run` never gets here: cli.entry parses it without Typer (issue 18).
+    from headrace.cli.run_command import run_file
 
-    result, interrupted = run_job_file(
-        file,
-        params=_parse_params(param or []),
-        job_name=job,
-        as_json=as_json,
-        quiet=quiet,
-        slots=slots,
-        db=db,
-    )
-    if interrupted:
-        raise typer.Exit(INTERRUPTED_EXIT_CODE)
-    raise typer.Exit(RESULT_EXIT_CODES.get(result, 1))
+    args = RunArgs(file, param or [], job, as_json, quiet, slots, db, Verbosity.verbose)
+    raise typer.Exit(run_file(args))
 
 
 @runs_app.command("list")
@@ -312,9 +253,7 @@ def runs_repair(
         slots=slots,
         db=db,
     )
-    if interrupted:
-        raise typer.Exit(INTERRUPTED_EXIT_CODE)
-    raise typer.Exit(RESULT_EXIT_CODES.get(result, 1))
+    raise typer.Exit(run_exit_code(result, interrupted))
 
 
 @jobs_app.command("list")
@@ -620,9 +559,7 @@ def bundle_run(
             slots=slots,
             db=db,
         )
-    if interrupted:
-        raise typer.Exit(INTERRUPTED_EXIT_CODE)
-    raise typer.Exit(RESULT_EXIT_CODES.get(result, 1))
+    raise typer.Exit(run_exit_code(result, interrupted))
 
 
 @envs_app.command("list")
@@ -762,11 +699,10 @@ ops_commands.register(app, jobs_app=jobs_app, runs_app=runs_app, db_app=db_app) 
 db_commands.register(db_app)  # issue 11: db backup
 
 
-def main() -> None:
-    """Console entry point: run the command, then leave without interpreter teardown.
+def main() -> NoReturn:
+    """Run the Typer app, then leave without interpreter teardown (`boundary.leave`).
 
-    Every state change is committed by the time a command returns, so tearing down ~300
-    imported modules (about 0.1 s, more than a small run takes) buys nothing.
+    The console script starts in `cli.entry.main`, which handles a plain `headrace run` itself.
     """
     try:
         app()
@@ -777,6 +713,4 @@ def main() -> None:
         else:
             print(exc.code, file=sys.stderr)
             code = 1
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    leave(code)

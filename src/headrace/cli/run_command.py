@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from headrace.cli.boundary import run_exit_code
+from headrace.cli.run_options import RunArgs, parse_params
+from headrace.clock import now_ms
 from headrace.config import Settings
-from headrace.engine.coordinator import now_ms
 from headrace.errors import SpecError
 from headrace.store import jobs as job_store
 from headrace.store.db import Store, open_store
@@ -41,6 +43,20 @@ def _store_local_job(store: Store, settings: Any, source: Path) -> int:
         if existing.settings != data:
             job_store.replace_settings(conn, existing.job_id, data)
         return existing.job_id
+
+
+def run_file(args: RunArgs) -> int:
+    """`headrace run`: run the file's job to its end; returns the exit code of its result."""
+    result, interrupted = run_job_file(
+        args.file,
+        params=parse_params(args.param),
+        job_name=args.job,
+        as_json=args.as_json,
+        quiet=args.quiet,
+        slots=args.slots,
+        db=args.db,
+    )
+    return run_exit_code(result, interrupted)
 
 
 def run_job_file(
