@@ -61,7 +61,7 @@ def cluster_folder(home: Path, cluster_id: str) -> Path:
 
 
 def db_url_of(store: Any) -> str:
-    return str(store.engine.url.render_as_string(hide_password=False))
+    return str(store.url)
 
 
 def new_cluster_id() -> str:

@@ -9,8 +9,6 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection
-
 from headrace.config import default_home
 from headrace.engine import git_source, planner
 from headrace.engine.planner import RetryTask, SkipTask, StartTask
@@ -24,6 +22,7 @@ from headrace.spec.references import UnresolvedReference, render
 from headrace.states import LifeCycle, Result, life_cycle_for
 from headrace.store import runs as run_store
 from headrace.store.records import Attempt, TaskRun
+from headrace.store.sql import Tx as Connection
 
 PROCESS_TASK_TYPES = frozenset(
     {

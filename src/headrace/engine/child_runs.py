@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Connection
-
 from headrace.engine.resolve import as_text, render_deep
 from headrace.engine.rules import error_code_for
 from headrace.engine.run_plan import plan_from_json
@@ -20,6 +18,7 @@ from headrace.states import SUCCESSFUL, TERMINAL, LifeCycle, Result
 from headrace.store import jobs as job_store
 from headrace.store import runs as run_store
 from headrace.store.records import TaskRun
+from headrace.store.sql import Tx as Connection
 
 MAX_RUN_JOB_DEPTH = 10  # run_job_task chains deeper than this are a loop, not a design
 

@@ -9,10 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection
-
 from headrace.spec.compute import cluster_id_of
 from headrace.store import spark_clusters as records
+from headrace.store.sql import Tx as Connection
 
 
 def add_clusters(conn: Connection, run_id: int, out: dict[str, Any]) -> None:

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection
-
 from headrace.spec.references import (
     UnresolvedReference,
     render,
@@ -18,6 +16,7 @@ from headrace.spec.references import (
 )
 from headrace.store import runs as run_store
 from headrace.store.records import Run
+from headrace.store.sql import Tx as Connection
 
 # Databricks' legacy single-word references and what they mean now.
 _LEGACY = {

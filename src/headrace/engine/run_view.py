@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection
-
 from headrace.engine.cluster_view import add_clusters
 from headrace.states import ACTIVE, LifeCycle, Result
 from headrace.store import runs as run_store
 from headrace.store.records import Attempt, Run, TaskRun
+from headrace.store.sql import Tx as Connection
 
 _STATUS = {
     LifeCycle.QUEUED: "QUEUED",

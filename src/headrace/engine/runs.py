@@ -10,8 +10,6 @@ from dataclasses import dataclass, field, replace
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Connection
-
 from headrace.config import default_home
 from headrace.engine import git_source, planner
 from headrace.engine.resolve import ReferenceScope
@@ -33,6 +31,7 @@ from headrace.states import TERMINAL, LifeCycle, Result
 from headrace.store import jobs as job_store
 from headrace.store import progress
 from headrace.store import runs as run_store
+from headrace.store.sql import Tx as Connection
 
 
 @dataclass(frozen=True)

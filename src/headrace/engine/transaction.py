@@ -11,8 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, event
-
 from headrace.engine.planner import TaskState
 from headrace.engine.resolve import ReferenceScope
 from headrace.engine.run_plan import RunPlan, plan_from_json
@@ -25,6 +23,7 @@ from headrace.store.records import Attempt, Run, TaskRun
 
 if TYPE_CHECKING:  # loaded at run time only by runs that notify someone (see alerts_of)
     from headrace.engine import notifications as alerts
+    from headrace.store.sql import Tx as Connection
 
 STOP_CANCELED = "CANCELED"
 STOP_TIMEDOUT = "TIMEDOUT"
@@ -97,7 +96,7 @@ class CoordinatorCore:
         self._plans: dict[tuple[int, int], tuple[RunPlan, alerts.RunAlerts | None]] = {}
         # A rolled-back transaction may have cached the plan of a run that never existed,
         # whose id the next run then gets: forget cached plans on any rollback (rare).
-        event.listen(store.engine, "rollback", lambda _conn: self._plans.clear())
+        store.on_rollback(self._plans.clear)
 
     def subscribe(self, listener: Callable[[Change], None]) -> None:
         """Call `listener(change)` after each committed change."""

@@ -1,20 +1,26 @@
-"""Opening the store: engine, SQLite pragmas, schema version check, one-transaction helper."""
+"""Opening the store, the schema version check, the one-transaction helpers.
+
+`open_store` gives a SqliteStore (store/sqlite.py, stdlib sqlite3: the hot path never loads
+SQLAlchemy) or a PgStore (store/pg.py, SQLAlchemy). Both hand out transactions through
+`begin()` / `read()` that take SQL text with :name parameters or SQLAlchemy constructs.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import os
-import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
-
-from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from typing import TYPE_CHECKING, Any
 
 from headrace.errors import HeadraceError
 from headrace.store.migrate import SCHEMA_HEAD, upgrade  # SCHEMA_HEAD re-exported
+from headrace.store.sql import Tx
+
+if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from sqlalchemy import Engine
 
 _FRESH_FILE_WAITS = (0.01, 0.05, 0.1, 0.2, 0.5, 1.0)
 
@@ -26,16 +32,42 @@ class StoreError(HeadraceError):
 class Store:
     """The database every state lives in; hands out one-transaction connections."""
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.is_sqlite = engine.dialect.name == "sqlite"
-        # SQLite's busy handler sleeps (1, 2, 5, 10 ms...) when its lock is taken; threads of
-        # one process queue on this lock instead, which hands over without sleeping.
-        self._write_lock = threading.Lock() if self.is_sqlite else None
+    is_sqlite = False
+
+    def __init__(self, url: str, file: Path | None = None) -> None:
+        self.url = url  # as given (with its password): child processes open the same store
         # The SQLite file this process opened (device, inode): see check_file.
-        database = engine.url.database if self.is_sqlite else None
-        self.file = Path(database) if database and database != ":memory:" else None
-        self._file_id = _file_id(self.file) if self.file is not None else None
+        self.file = file
+        self._file_id = _file_id(file) if file is not None else None
+        self._rollback_hooks: list[Callable[[], None]] = []
+
+    @property
+    def engine(self) -> Engine:
+        """The store's SQLAlchemy engine (tools, migrations; loads SQLAlchemy)."""
+        raise NotImplementedError
+
+    def begin(self) -> AbstractContextManager[Any]:
+        """One transaction (SQLite: an immediate, write-locking one, so writers queue up).
+
+        Callables added with `before_commit(conn, hook)` run last inside the transaction.
+        Raises: StoreError (SQLite: the store file was deleted or replaced).
+        """
+        raise NotImplementedError
+
+    def read(self) -> AbstractContextManager[Any]:
+        """One read-only transaction (SQLite: it takes no write lock)."""
+        raise NotImplementedError
+
+    def dispose(self) -> None:
+        raise NotImplementedError
+
+    def on_rollback(self, hook: Callable[[], None]) -> None:
+        """Call `hook()` whenever a transaction of this store rolls back."""
+        self._rollback_hooks.append(hook)
+
+    def rolled_back(self) -> None:
+        for hook in self._rollback_hooks:
+            hook()
 
     def check_file(self) -> None:
         """Raise StoreError if the SQLite file at the store's path is not the one opened (it
@@ -50,42 +82,17 @@ class Store:
                 "restore it (or restart on the new one)"
             )
 
-    @contextmanager
-    def begin(self) -> Iterator[Connection]:
-        """One transaction; on SQLite an immediate (write-locking) one, so writers queue up.
-
-        Callables added with `before_commit(conn, hook)` run last inside the transaction.
-        Raises: StoreError (SQLite: the store file was deleted or replaced).
-        """
-        if self._write_lock is None:
-            with self.engine.begin() as conn:
-                yield from _with_hooks(conn)
-            return
-        self.check_file()
-        with self._write_lock, self.engine.begin() as conn:
-            yield from _with_hooks(conn)
-
-    @contextmanager
-    def read(self) -> Iterator[Connection]:
-        """One read-only transaction; on SQLite it takes no write lock."""
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(headrace_read=True)
-            with conn.begin():
-                yield conn
-
-    def dispose(self) -> None:
-        self.engine.dispose()
-
 
 _BEFORE_COMMIT = "headrace_before_commit"
 
 
-def before_commit(conn: Connection, hook: Callable[[Connection], None]) -> None:
+def before_commit(conn: Tx, hook: Callable[[Any], None]) -> None:
     """Run `hook(conn)` at the end of this `Store.begin()` transaction, if it commits."""
     conn.info.setdefault(_BEFORE_COMMIT, []).append(hook)
 
 
-def _with_hooks(conn: Connection) -> Iterator[Connection]:
+def with_hooks(conn: Tx) -> Iterator[Any]:
+    """Yield `conn`, then run its before-commit hooks (if no exception came)."""
     try:
         yield conn
         for hook in conn.info.pop(_BEFORE_COMMIT, ()):
@@ -102,51 +109,20 @@ def _file_id(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def _private_file(path: Path) -> None:
-    """Create the store's folder (0700) and file (0600) if new: they hold every job, run and
-    notification setting (issue 11). SQLite gives its -wal and -shm files the file's mode."""
-    if not path.parent.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    with contextlib.suppress(FileExistsError):
-        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
-
-
-def _sqlite_engine(url: str) -> Engine:
-    path = url.removeprefix("sqlite:///")
-    if path and path != ":memory:":
-        _private_file(Path(path))
-    engine = create_engine(url, connect_args={"timeout": 60, "check_same_thread": False})
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
-        # Let SQLAlchemy's begin() emit BEGIN IMMEDIATE instead of pysqlite's deferred BEGIN:
-        # deferred transactions that later write can deadlock under concurrent writers.
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute("PRAGMA journal_mode=WAL")
-        cur.execute("PRAGMA synchronous=NORMAL")
-        cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=60000")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn: Connection) -> None:
-        read = conn.get_execution_options().get("headrace_read", False)
-        conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
-
-    return engine
-
-
 def open_store(url: str, *, migrate: bool = True) -> Store:
     """Open (and by default create or upgrade) the store at `url`."""
+    store: Store
     try:
         if url.startswith("sqlite"):
-            engine = _sqlite_engine(url)
+            from headrace.store.sqlite import SqliteStore
+
+            store = SqliteStore(url)
         else:
-            engine = create_engine(url, pool_pre_ping=True)
-    except Exception as exc:  # bad URL, missing driver
+            from headrace.store.pg import PgStore
+
+            store = PgStore(url)
+    except Exception as exc:  # bad URL, missing driver, unwritable folder
         raise StoreError(f"cannot open database {url!r}: {exc}") from exc
-    store = Store(engine)
     if migrate:
         ensure_schema(store)
     return store
@@ -156,9 +132,9 @@ def current_revision(store: Store) -> str | None:
     """The schema revision the database is at, None for an empty database."""
     try:
         with store.read() as conn:
-            return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-    except (OperationalError, ProgrammingError) as exc:
-        text_of = str(exc.orig).lower()
+            return conn.execute("SELECT version_num FROM alembic_version").scalar()
+    except Exception as exc:
+        text_of = str(getattr(exc, "orig", None) or exc).lower()
         if "no such table" in text_of or "does not exist" in text_of:
             return None
         raise
@@ -177,7 +153,8 @@ def ensure_schema(store: Store) -> None:
             if wait is not None and store.is_sqlite and "locked" in str(cause):
                 time.sleep(wait)
                 continue
-            raise StoreError(f"cannot read the store at {store.engine.url}: {cause}") from exc
+            where = store.file if store.file is not None else _without_password(store.url)
+            raise StoreError(f"cannot read the store at {where}: {cause}") from exc
     if revision == SCHEMA_HEAD:
         return
     if revision is not None and revision > SCHEMA_HEAD:
@@ -186,3 +163,9 @@ def ensure_schema(store: Store) -> None:
             " upgrade Headrace"
         )
     upgrade(store)
+
+
+def _without_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return str(make_url(url))  # SQLAlchemy masks the password as ***

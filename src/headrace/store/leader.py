@@ -88,8 +88,8 @@ class Leadership:
         return False
 
     def _try_file(self) -> bool:
-        database = self.store.engine.url.database
-        if not database or database == ":memory:":
+        database = self.store.file
+        if database is None:
             self._file = open(os.devnull, "rb")  # noqa: SIM115 - held for the process's life
             return True
         handle = open(Path(database).with_suffix(".leader"), "a+b")  # noqa: SIM115

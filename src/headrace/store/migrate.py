@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Column, Connection, MetaData, String, Table, inspect, text
-
-from headrace.store.schema import FIRST_ID, counters, metadata
-
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from headrace.store.db import Store
+
+# SQLAlchemy, Alembic and the table models load only when a store is created or migrated.
 
 # The newest migration; `store.db` checks it with one cheap query so Alembic loads only when
 # needed. Bump it with each new migration in migrations/versions/.
@@ -34,6 +34,8 @@ def upgrade(store: Store, revision: str = "head", *, shortcut: bool = True) -> N
 
     An empty database at `head` is created from the models directly unless `shortcut=False`.
     """
+    from sqlalchemy import text
+
     with store.engine.begin() as conn:
         if not store.is_sqlite:
             # Two servers starting together must not both migrate (issue 6).
@@ -47,6 +49,8 @@ def upgrade(store: Store, revision: str = "head", *, shortcut: bool = True) -> N
 
 
 def _is_empty(conn: Connection) -> bool:
+    from sqlalchemy import inspect
+
     return "alembic_version" not in inspect(conn).get_table_names()
 
 
@@ -56,6 +60,10 @@ def _create_at_head(conn: Connection) -> None:
     The same as running every migration; tests/integration/test_migrate.py checks that the
     migrations produce exactly these tables.
     """
+    from sqlalchemy import Column, MetaData, String, Table
+
+    from headrace.store.schema import FIRST_ID, counters, metadata
+
     metadata.create_all(conn)
     version = Table(
         "alembic_version", MetaData(), Column("version_num", String(32), primary_key=True)
