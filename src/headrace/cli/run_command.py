@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from headrace.cli.boundary import run_exit_code
 from headrace.cli.run_options import RunArgs, parse_params
 from headrace.clock import now_ms
 from headrace.config import Settings
 from headrace.errors import SpecError
-from headrace.store import jobs as job_store
-from headrace.store.db import Store, open_store
+
+if TYPE_CHECKING:
+    from headrace.store.db import Store
 
 
 def _pick_job(jobs: list[Any], name: str | None, source: Path) -> Any:
@@ -34,6 +35,7 @@ def _pick_job(jobs: list[Any], name: str | None, source: Path) -> Any:
 def _store_local_job(store: Store, settings: Any, source: Path) -> int:
     """The job row for this spec file: created on first run, its settings refreshed after."""
     from headrace.engine.run_plan import settings_to_json
+    from headrace.store import jobs as job_store
 
     data = json.loads(settings_to_json(settings))
     with store.begin() as conn:
@@ -77,6 +79,9 @@ def run_job_file(
     settings_obj = _pick_job(load_job_file(file, warnings=warnings), job_name, file)
     for warning in warnings:  # read-only/legacy fields of a jobs/get export, left out
         print(f"warning: {file}: {warning}", file=sys.stderr)
+    # The store loads only after the spec is valid: a bad spec fails without it.
+    from headrace.store.db import open_store
+
     settings = Settings.load(db=db, slots=slots)
     store = open_store(settings.db_url)
     job_id = _store_local_job(store, settings_obj, source)
@@ -102,6 +107,7 @@ def repair(
 ) -> tuple[str, bool]:
     """Repair a run locally and wait for it. Returns (run result, interrupted)."""
     from headrace.store import runs as run_store
+    from headrace.store.db import open_store
 
     settings = Settings.load(db=db, slots=slots)
     store = open_store(settings.db_url)

@@ -6,7 +6,6 @@ import json
 from collections.abc import Iterator
 
 from headrace.errors import SpecIssue
-from headrace.spec.cron import quartz_error, timezone_error
 from headrace.spec.dag import check_dag
 from headrace.spec.models import TRIGGER_KINDS, JobSettings, SqlTask, Task, task_type_message
 from headrace.spec.references import (
@@ -15,7 +14,6 @@ from headrace.spec.references import (
     single_reference,
     validate_references,
 )
-from headrace.spec.tool_tasks import dbt_task_problems, pipeline_task_problems
 
 _STARTERS = ("schedule", "trigger", "continuous", "triggers")
 _SQL_KINDS = ("query", "file", "alert", "dashboard")
@@ -72,9 +70,14 @@ def _task_problems(
         yield ".python_wheel_task", "set parameters or named_parameters, not both"
     if task.sql_task is not None:
         yield from _sql_task_problems(task.sql_task)
+    # Modules a job without that part never needs load only when it has one (start-up, issue 18).
     if task.dbt_task is not None:
+        from headrace.spec.tool_tasks import dbt_task_problems
+
         yield from ((f".dbt_task{f}", r) for f, r in dbt_task_problems(task.dbt_task))
     if task.pipeline_task is not None:
+        from headrace.spec.tool_tasks import pipeline_task_problems
+
         yield from (
             (f".pipeline_task{f}", r) for f, r in pipeline_task_problems(task.pipeline_task)
         )
@@ -167,6 +170,8 @@ def _starter_issues(settings: JobSettings) -> list[SpecIssue]:
     """Schedule syntax, trigger kinds, and at most one of schedule/trigger/continuous/triggers."""
     issues = []
     if settings.schedule is not None:
+        from headrace.spec.cron import quartz_error, timezone_error
+
         for field, reason in (
             ("quartz_cron_expression", quartz_error(settings.schedule.quartz_cron_expression)),
             ("timezone_id", timezone_error(settings.schedule.timezone_id)),
