@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any
 
-from headrace.compute.clusters import SPARK_TASK_TYPES, acquire_for_task
+from headrace.spec.compute import SPARK_TASK_TYPES
 
 _SPARK_PATH = Path(__file__).resolve().parents[1] / "runtime" / "spark_path"
 # The worker's settings a task process needs when it starts the warm server itself (the
@@ -53,6 +53,9 @@ def spark_task_env(
     compute = payload.get("compute")
     if compute is None or store is None:
         return env
+    # Only now: the cluster machinery (compute.clusters, .server) is not for a shell task.
+    from headrace.compute.clusters import acquire_for_task
+
     log.write(f"[headrace] waiting for Spark cluster {_name(compute)}\n".encode())
     log.flush()
     address = acquire_for_task(

@@ -37,19 +37,7 @@ from headrace.compute.server import (
     stop_server,
 )
 from headrace.errors import NotFound
-from headrace.spec.compute import job_cluster_id
-
-# Task types that get Spark compute from their cluster (the others ignore cluster fields).
-SPARK_TASK_TYPES = frozenset(
-    {
-        "notebook_task",
-        "spark_python_task",
-        "python_wheel_task",
-        "spark_jar_task",
-        "spark_submit_task",
-        "pipeline_task",
-    }
-)
+from headrace.spec.compute import SPARK_TASK_TYPES, job_cluster_id
 
 
 def clusters_dir(home: Path) -> Path:

@@ -10,6 +10,18 @@ from typing import Any
 
 from headrace.spec.models import JobSettings, Task
 
+# Task types that get Spark compute from their cluster (the others ignore cluster fields).
+SPARK_TASK_TYPES = frozenset(
+    {
+        "notebook_task",
+        "spark_python_task",
+        "python_wheel_task",
+        "spark_jar_task",
+        "spark_submit_task",
+        "pipeline_task",
+    }
+)
+
 
 def task_compute(settings: JobSettings, task: Task) -> dict[str, Any] | None:
     """`{"kind": "named", "cluster_id"}`, `{"kind": "job", "key", "spec"}` or None (no
