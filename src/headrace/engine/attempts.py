@@ -14,7 +14,7 @@ from headrace.engine import git_source, planner
 from headrace.engine.planner import RetryTask, SkipTask, StartTask
 from headrace.engine.resolve import render_deep
 from headrace.engine.rules import error_code_for, evaluate_condition, widget_parameters
-from headrace.engine.transaction import AttemptOutcome, RunTx, task_state
+from headrace.engine.transaction import AttemptOutcome, RunLockNeeded, RunTx, task_state
 from headrace.errors import SpecError
 from headrace.spec.compute import task_compute
 from headrace.spec.models import JobSettings, Task
@@ -103,16 +103,62 @@ class Attempts:
 
         With `claim_for=(worker_id, log_path, run_id or None)` the same transaction also
         claims the worker's next attempt (saving a round trip per task) and returns it.
+
+        On PostgreSQL the run's row is locked FOR SHARE when this end cannot end the run (a
+        plain run, a task that is no leaf, no for_each iteration), so the tasks of one run end
+        concurrently; a transaction that finds it must change the run after all (a cascade
+        ended a leaf, the run cannot progress) is rolled back and done again FOR UPDATE.
         """
-        with self.store.begin() as conn:
-            tx = self._open(conn, attempt.run_id)
-            self._finish_attempt(tx, attempt, outcome)
-            self._maybe_finish_run(tx)
-            following = self._claim(conn, *claim_for) if claim_for is not None else None
+        shared = self._may_share_run(attempt)
+        while True:
+            try:
+                tx, following = self._finish_in_tx(attempt, outcome, claim_for, shared)
+                break
+            except RunLockNeeded:
+                shared = False
         if following is not None:
             tx.new_attempts -= 1
         self._notify(tx)
         return following
+
+    def _finish_in_tx(
+        self,
+        attempt: Attempt,
+        outcome: AttemptOutcome,
+        claim_for: tuple[str, Callable[[Attempt], str], int | None] | None,
+        shared: bool,
+    ) -> tuple[RunTx, Attempt | None]:
+        with self.store.begin() as conn:
+            tx = self._open(conn, attempt.run_id, shared=shared)
+            run = tx.run
+            if shared and (
+                run.life_cycle is not LifeCycle.RUNNING
+                or run.stop_reason is not None
+                or run.repair_count
+            ):
+                raise RunLockNeeded  # a stopping or repaired run: any task end may end it
+            self._finish_attempt(tx, attempt, outcome)
+            if tx.shared and tx.leaf_ended:
+                raise RunLockNeeded  # a cascade ended a leaf: the run may be complete
+            self._maybe_finish_run(tx)
+            following = self._claim(conn, *claim_for) if claim_for is not None else None
+        return tx, following
+
+    def _may_share_run(self, attempt: Attempt) -> bool:
+        """Whether ending `attempt` can hold its run's row FOR SHARE (see finish_attempt).
+
+        Decided from the plan this process has cached for the run, before reading the row: a
+        run not seen yet, a leaf task and a for_each iteration (whose parent's end counts its
+        iterations) take the row FOR UPDATE. SQLite has one writer at a time anyway.
+        """
+        if self.store.is_sqlite or "iteration" in attempt.payload:
+            return False
+        cached = self._plans.get((attempt.run_id, 0))
+        if cached is None:
+            return False
+        key = attempt.payload.get("task_key")
+        dag = cached[0].dag
+        return key in dag.nodes and key not in dag.leaves
 
     def _finish_attempt(
         self,

@@ -19,6 +19,7 @@ from headrace.engine.transaction import (
     STOP_CANCELED,
     STOP_TIMEDOUT,
     Change,
+    RunLockNeeded,
     RunTx,
     alerts_of,
     task_run_row,
@@ -383,6 +384,8 @@ class RunLifecycle:
         stuck = progress.stuck_task_runs(tx.conn, tx.run.run_id)
         if not stuck:
             return
+        if tx.shared:
+            raise RunLockNeeded  # ending the run needs its row FOR UPDATE
         names = ", ".join(f"'{tr.task_key}'" for tr in stuck[:10])
         more = f" and {len(stuck) - 10} more" if len(stuck) > 10 else ""
         message = (
@@ -403,6 +406,8 @@ class RunLifecycle:
     def _end_run(
         self, tx: RunTx, result: Result, message: str, *, life: LifeCycle = LifeCycle.TERMINATED
     ) -> None:
+        if tx.shared:
+            raise RunLockNeeded  # never reached today: shared transactions end no leaf
         # A nested step (a child run ending its parent's task) may have ended it already.
         tx.run = run_store.get_run(tx.conn, tx.run.run_id)
         if tx.run.life_cycle in TERMINAL:

@@ -30,6 +30,12 @@ STOP_TIMEDOUT = "TIMEDOUT"
 STOP_LOST = "LOST"
 
 
+class RunLockNeeded(Exception):
+    """A transaction holding its run's row FOR SHARE found it must change the run (end it, or
+    end a leaf task, after which the run may end): it rolls back and is done again holding the
+    row FOR UPDATE. Never leaves the coordinator."""
+
+
 def _coordinates(tx: RunTx) -> bool:
     """Whether the coordinating server has something to do after this transaction (outbox
     rows included: its delivery loop sends what other processes' transactions queued)."""
@@ -81,6 +87,9 @@ class RunTx:
     to_kill: list[Attempt] = field(default_factory=list)
     alerts: alerts.RunAlerts | None = None  # None: the run notifies nobody (the usual case)
     notifications: int = 0
+    # The run's row is locked FOR SHARE (PostgreSQL; a task end that changes nothing run-level,
+    # see Attempts.finish_attempt): run-level changes raise RunLockNeeded instead.
+    shared: bool = False
 
 
 class CoordinatorCore:
@@ -111,8 +120,8 @@ class CoordinatorCore:
         for admitted in tx.admitted:
             self._notify(admitted)
 
-    def _open(self, conn: Connection, run_id: int) -> RunTx:
-        tx = self._open_run(conn, run_id)
+    def _open(self, conn: Connection, run_id: int, *, shared: bool = False) -> RunTx:
+        tx = self._open_run(conn, run_id, shared=shared)
         self._announce_at_commit(conn, [tx])
         return tx
 
@@ -126,8 +135,8 @@ class CoordinatorCore:
                 ),
             )
 
-    def _open_run(self, conn: Connection, run_id: int) -> RunTx:
-        run = run_store.lock_run(conn, run_id)
+    def _open_run(self, conn: Connection, run_id: int, *, shared: bool = False) -> RunTx:
+        run = run_store.lock_run(conn, run_id, shared=shared)
         # A run's settings change only when it is repaired, so (run, repair_count) keys them.
         key = (run_id, run.repair_count)
         cached = self._plans.get(key)
@@ -135,7 +144,9 @@ class CoordinatorCore:
             plan = plan_from_json(run_store.run_settings(conn, run_id))
             cached = self._remember_plan(key, plan)
         plan, run_alerts = cached
-        return RunTx(conn, run, plan, self._now(), plan.settings.name, alerts=run_alerts)
+        return RunTx(
+            conn, run, plan, self._now(), plan.settings.name, alerts=run_alerts, shared=shared
+        )
 
     def _remember_plan(
         self, key: tuple[int, int], plan: RunPlan

@@ -23,6 +23,7 @@ _ACTIVE_STATES = [s.value for s in ACTIVE]
 # them on SQLite. Bound parameters are prefixed `b_` so they never clash with SET columns.
 _GET_RUN = select(*_RUN_COLUMNS).where(runs.c.run_id == bindparam("b_run_id"))
 _LOCK_RUN_FOR_UPDATE = _GET_RUN.with_for_update()
+_LOCK_RUN_FOR_SHARE = _GET_RUN.with_for_update(read=True)
 _GET_RUNS = select(*_RUN_COLUMNS).where(runs.c.run_id.in_(bindparam("b_ids", expanding=True)))
 _INSERT_RUN = insert(runs)
 _UPDATE_RUN = update(runs).where(runs.c.run_id == bindparam("b_run_id"))
@@ -146,9 +147,12 @@ def get_run(conn: Connection, run_id: int) -> Run:
     return Run.from_row(row)
 
 
-def lock_run(conn: Connection, run_id: int) -> Run:
+def lock_run(conn: Connection, run_id: int, *, shared: bool = False) -> Run:
     """The run `run_id`, locked for this transaction (SQLite's write lock already is)."""
-    stmt = _GET_RUN if conn.dialect.name == "sqlite" else _LOCK_RUN_FOR_UPDATE
+    if conn.dialect.name == "sqlite":
+        stmt = _GET_RUN
+    else:
+        stmt = _LOCK_RUN_FOR_SHARE if shared else _LOCK_RUN_FOR_UPDATE
     row = conn.execute(stmt, {"b_run_id": run_id}).first()
     if row is None:
         raise NotFound(f"Run {run_id} does not exist.")
