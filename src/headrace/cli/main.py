@@ -9,7 +9,13 @@ from typing import Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from headrace.cli import db_commands, ops_commands, pipeline_commands, spark_commands
+from headrace.cli import (
+    db_commands,
+    ops_commands,
+    pipeline_commands,
+    samples_commands,
+    spark_commands,
+)
 from headrace.cli.boundary import Verbosity, leave, report, run_exit_code
 from headrace.cli.run_options import RunArgs
 from headrace.cli.run_options import parse_params as _parse_params
@@ -70,6 +76,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(spark_commands.clusters_app, name="clusters")  # named Spark clusters (issue 12)
 app.command("doctor")(spark_commands.doctor)
 app.add_typer(pipeline_commands.pipelines_app, name="pipelines")  # issue 13
+app.add_typer(samples_commands.samples_app, name="samples")  # synthetic sample data
 
 DbOption = Annotated[
     str | None,

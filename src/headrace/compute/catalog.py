@@ -54,6 +54,7 @@ DEFAULT_START_TIMEOUT = 300.0
 # Catalog names that mean the session catalog (Databricks' legacy name is hive_metastore).
 ALIAS_CLASS = "io.headrace.spark.SessionCatalogAlias"
 _LEGACY_CATALOG = "hive_metastore"
+SAMPLES_CATALOG = "samples"
 EXTENSIONS_CLASS = "io.headrace.spark.HeadraceExtensions"  # adds USE CATALOG to Spark's SQL
 _JAR = Path(__file__).resolve().parent / "jars" / "headrace-spark.jar"
 
@@ -120,6 +121,9 @@ def catalog_spark_conf(home: Path) -> dict[str, str]:
         "spark.driver.extraClassPath": str(jar_path()),
         f"spark.sql.catalog.{default}": ALIAS_CLASS,
         f"spark.sql.catalog.{_LEGACY_CATALOG}": ALIAS_CLASS,
+        # Databricks' sample catalog: `samples.nyctaxi.trips` is the shared catalog's
+        # `nyctaxi.trips`, which `headrace samples install` writes (SYNTHETIC, docs/samples.md).
+        f"spark.sql.catalog.{SAMPLES_CATALOG}": ALIAS_CLASS,
         "spark.sql.defaultCatalog": default,
         "spark.sql.extensions": EXTENSIONS_CLASS,
         "spark.sql.sources.default": "parquet",

@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import signal
 import sys
@@ -128,22 +127,16 @@ class _ErrorLines:
         self.out.flush()
 
 
-# Databricks' sample datasets (`samples.nyctaxi.trips`, ...) are not part of Headrace.
-_SAMPLES = re.compile(r"`?samples`?\.`?(\w+)`?\.`?(\w+)`?")
-
-
 def _with_cause(message: str, errors: list[str]) -> str:
     """The update's error with SDP's root cause, and what a missing sample table is."""
     if errors and "Failed to resolve flows" in message:
         roots = [e for e in errors if not e.startswith("Failed to read dataset")]
         message = f"{message} {(roots or errors)[0]}"
-    sample = _SAMPLES.search(message)
+    from headrace.samples.hint import samples_hint
+
+    sample = samples_hint(message)
     if sample:
-        message += (
-            f" (samples.{sample.group(1)}.{sample.group(2)} is a Databricks sample dataset, not "
-            f"part of Headrace: create the table {sample.group(1)}.{sample.group(2)} in the "
-            "shared catalog from your own data, or read a table of yours; docs/pipelines.md)"
-        )
+        message += f" ({sample})"
     return message[:4000]
 
 

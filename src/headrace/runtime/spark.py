@@ -191,6 +191,11 @@ def one_line_error(exc: BaseException) -> str | None:
             getattr(exc, "details", lambda: first)() or first
         )
     first = delta_hint(first) or first
+    from headrace.samples.hint import samples_hint
+
+    sample = samples_hint(first)
+    if sample:
+        first = f"{first.rstrip(';')} ({sample})"
     return f"{type(exc).__name__}: {first.rstrip(';')}"
 
 

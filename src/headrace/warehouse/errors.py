@@ -19,6 +19,12 @@ class WarehouseError(HeadraceError):
         index: int | None = None,
         count: int | None = None,
     ) -> None:
+        from headrace.samples.hint import samples_hint
+
+        sample = samples_hint(message or "", statement or "")
+        if sample and message:  # a Databricks sample table: say how to get a stand-in
+            head, sep, rest = message.partition("\n")  # before DuckDB's "LINE 1:" excerpt
+            message = f"{head} ({sample}){sep}{rest}"
         self.db_message = message
         self.statement = statement
         super().__init__(_describe(message, statement, index, count))

@@ -60,7 +60,7 @@
   {%- set files = run_query("select count(*) from glob('" ~ glob ~ "')").columns[0].values()[0] if execute else 1 -%}
   {%- if files == 0 -%}
     {%- if path.startswith('/databricks-datasets') -%}
-      {{ exceptions.raise_compiler_error("model " ~ this ~ " reads Databricks' sample dataset " ~ path ~ " (read_files): Databricks sample data is not part of Headrace; put the files at " ~ local ~ " or point the model at your own data") }}
+      {{ exceptions.raise_compiler_error("model " ~ this ~ " reads Databricks' sample dataset " ~ path ~ " (read_files): Databricks sample data is not part of Headrace; run `headrace samples install` to write SYNTHETIC stand-ins, put your own files at " ~ local ~ " or point the model at your own data") }}
     {%- endif -%}
     {{ exceptions.raise_compiler_error("model " ~ this ~ ": read_files path " ~ path ~ " does not exist (looked at " ~ local ~ ")") }}
   {%- endif -%}

@@ -1,0 +1,1 @@
+"""SYNTHETIC stand-ins for Databricks' sample data (`headrace samples install`): docs/samples.md."""
