@@ -140,8 +140,11 @@ class Attempts:
             self._finish_attempt(tx, attempt, outcome)
             if tx.shared and tx.leaf_ended:
                 raise RunLockNeeded  # a cascade ended a leaf: the run may be complete
-            self._maybe_finish_run(tx)
+            # Claimed before the run's end is decided: an attempt of this run just claimed
+            # proves the run can progress, which saves the invariant check its query.
             following = self._claim(conn, *claim_for) if claim_for is not None else None
+            tx.claimed_own = following is not None and following.run_id == tx.run.run_id
+            self._maybe_finish_run(tx)
         return tx, following
 
     def _may_share_run(self, attempt: Attempt) -> bool:
@@ -187,6 +190,7 @@ class Attempts:
         if outcome.task_values:
             merged = {**tr.task_values, **outcome.task_values}
             run_store.update_task_run(tx.conn, tr.task_run_id, task_values=json.dumps(merged))
+            tx.task_values = None  # read again by the next attempt this transaction starts
         task = self._task_of(tx, tr)
         result = outcome.result
         if tx.run.stop_reason is None and planner.should_retry(
@@ -318,7 +322,7 @@ class Attempts:
             "attempt_number": attempt_number,
             "timeout_seconds": task.timeout_seconds,
             "parameters": widget_parameters(tx.run, resolved),
-            "task_values": run_store.task_values_of_run(tx.conn, tx.run.run_id),
+            "task_values": self._task_values(tx),
         }
         if tr.parent_id is not None:
             payload["iteration"] = tr.iteration
@@ -352,6 +356,12 @@ class Attempts:
         )
         tx.new_attempts += 1
         self._alert_task_start(tx, tr, attempt_number)
+
+    def _task_values(self, tx: RunTx) -> dict[str, dict[str, Any]]:
+        """The run's task values so far (what a starting attempt gets), read once per tx."""
+        if tx.task_values is None:
+            tx.task_values = run_store.task_values_of_run(tx.conn, tx.run.run_id)
+        return tx.task_values
 
     def _fail_before_start(self, tx: RunTx, tr: TaskRun, message: str) -> None:
         if tr.start_time is None:

@@ -381,6 +381,8 @@ class RunLifecycle:
         """
         if tx.run.life_cycle is not LifeCycle.RUNNING or tx.new_attempts or tx.run_ended:
             return
+        if tx.claimed_own:  # an attempt of this run was just claimed: it is running
+            return
         stuck = progress.stuck_task_runs(tx.conn, tx.run.run_id)
         if not stuck:
             return

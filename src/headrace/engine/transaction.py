@@ -90,6 +90,13 @@ class RunTx:
     # The run's row is locked FOR SHARE (PostgreSQL; a task end that changes nothing run-level,
     # see Attempts.finish_attempt): run-level changes raise RunLockNeeded instead.
     shared: bool = False
+    # The task values of the run's current task runs, read once per transaction by the first
+    # attempt it starts (a fan-out of 500 read them once, not 500 times); None: not read yet,
+    # or stale (an attempt's end merged new values).
+    task_values: dict[str, dict[str, Any]] | None = None
+    # Set when this transaction claimed an attempt of the run itself: the run can progress,
+    # so the invariant check has nothing to look for (see RunLifecycle._check_progress).
+    claimed_own: bool = False
 
 
 class CoordinatorCore:
