@@ -5,9 +5,10 @@
 
 One fresh data directory. Each kind runs once untimed first (it builds the dbt environment,
 starts the warm Spark server and metastore), then `--repeat` timed runs:
-- jar: `headrace run` of a one-task job (demo.Hello, built here with javac), after the pipeline
-  runs (so the warm cluster is up): spark-submit starts its own driver JVM in local mode, as
-  every JAR task does;
+- jar: `headrace run` of a one-task job (demo.Hello, built here with javac) on the warm cluster,
+  in its running driver (the default) and, taking turns with it, in its own JVM
+  (`HEADRACE_SPARK_JAR_DRIVER=submit`: spark-submit in local mode, what every JAR task did
+  before the driver path);
 - pipeline: `headrace pipelines update ID` of examples/pipelines' 3 tables (Python, SQL,
   `import dlt`) on the warm Spark Connect server;
 - dbt: `headrace run` of a one-task `dbt run` job over examples/dbt/shop's 3 models on the
@@ -143,11 +144,20 @@ def main() -> None:
                     "    spark_jar_task: {main_class_name: demo.Hello}\n"
                     f"    libraries: [{{jar: {jar}}}]\n"
                 )
-                out["spark_jar_task_warm_cluster"] = _timed(
-                    "spark_jar_task, warm cluster",
-                    args.repeat,
-                    lambda: _run(["run", job], env, work),
-                )
+                # In the warm driver (the default) and in its own JVM (spark-submit, what every
+                # JAR task did before), taking turns so both see the same load.
+                modes = {"driver": env, "submit": {**env, "HEADRACE_SPARK_JAR_DRIVER": "submit"}}
+                for mode_env in modes.values():
+                    _run(["run", job], mode_env, work)  # untimed: warm server up, jar cached
+                times: dict[str, list[float]] = {mode: [] for mode in modes}
+                for _ in range(args.repeat):
+                    for mode, mode_env in modes.items():
+                        times[mode].append(_run(["run", job], mode_env, work))
+                for mode, taken in times.items():
+                    ms = [round(t * 1000) for t in taken]
+                    median = round(statistics.median(taken) * 1000)
+                    print(f"spark_jar_task, warm cluster, {mode}: {ms} ms (median {median} ms)")
+                    out[f"spark_jar_task_warm_cluster_{mode}"] = {"ms": ms, "median_ms": median}
         finally:
             from headrace.compute.catalog import stop_metastore
             from headrace.compute.warm import stop_warm

@@ -1,5 +1,6 @@
-"""spark_jar_task and spark_submit_task through `headrace run`: a real jar (javac), real
-spark-submit, Spark's own error as the task's error; for_each, run_if and retries."""
+"""spark_jar_task and spark_submit_task through `headrace run`: a real jar (javac), JAR tasks in
+the warm cluster's driver, spark-submit for spark_submit_task, the tool's own error as the
+task's error; for_each, run_if and retries."""
 
 from __future__ import annotations
 
@@ -84,7 +85,8 @@ def test_jar_and_submit_tasks(spark_hr: Headrace, hello_jar: Path) -> None:
 
     bad = task(run, "bad_class")
     assert result_of(bad) == "FAILED"
-    assert "spark-submit failed: Failed to load class demo.Nope" in bad["state"]["state_message"]
+    # In the warm driver (the tool's own words, as spark-submit says them).
+    assert "spark_jar_task failed: Failed to load class demo.Nope." in bad["state"]["state_message"]
 
     throws = task(run, "throws")
     assert result_of(throws) == "FAILED"

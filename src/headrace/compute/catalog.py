@@ -138,6 +138,7 @@ _LIST_KEYS = {
     "spark.executor.extraClassPath": os.pathsep,
     "spark.jars": ",",
     "spark.sql.extensions": ",",
+    "spark.connect.extensions.command.classes": ",",
 }
 
 

@@ -31,6 +31,10 @@ from typing import Any
 from headrace.errors import HeadraceError
 
 CONNECT_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
+# The Spark Connect command (compute/java JarTaskCommand) that runs a JAR task's main in the
+# server's driver; a server started without it runs JAR tasks with spark-submit.
+JAR_TASK_CONF = "spark.connect.extensions.command.classes"
+JAR_TASK_PLUGIN = "io.headrace.spark.JarTaskCommand"
 READY_MARK = "Spark Connect server started at"
 START_TIMEOUT_ENV = "HEADRACE_SPARK_START_SECONDS"
 DEFAULT_START_TIMEOUT = 300.0
@@ -153,6 +157,8 @@ def launch_config(
         "spark.ui.port": str(ui_port),
         "spark.ui.showConsoleProgress": "false",
         "spark.sql.shuffle.partitions": "4",
+        # spark_jar_task runs in this driver (headrace.worker.jar_driver, docs/spark-tasks.md).
+        JAR_TASK_CONF: JAR_TASK_PLUGIN,
     }
     java = java_executable()
     conf = merge_spark_conf({**conf, **catalog_spark_conf(home)}, user_conf)

@@ -1,5 +1,9 @@
 """The process of a spark_jar_task or spark_submit_task: `spark-submit` against its cluster.
 
+A spark_jar_task first tries its cluster's running driver (`headrace.worker.jar_driver`, no JVM
+of its own, as on Databricks); the rest of this module is the separate-JVM path it falls back
+to, and the only path of spark_submit_task.
+
 `python -m headrace.worker.submit_runner SPEC_JSON` runs in the worker's interpreter. It finds
 the task's cluster through the compute layer's public functions: the job or named cluster the
 worker acquired (`HEADRACE_SPARK_CLUSTER_ID`), else the data directory's warm cluster (used if it
@@ -34,6 +38,10 @@ class SubmitError(HeadraceError):
 def main(argv: list[str]) -> int:
     spec: dict[str, Any] = json.loads(argv[0])
     home = Path(os.environ.get("HEADRACE_HOME") or Path.home() / ".headrace")
+    if spec["kind"] == "jar":
+        code = _in_driver(spec.get("settings") or {}, home)
+        if code is not None:
+            return code
     try:
         master, conf, spark_home = _cluster(home)
         args = _arguments(spec, home)
@@ -46,6 +54,30 @@ def main(argv: list[str]) -> int:
     command = [*submit, *args]
     print(f"[headrace] spark-submit --master {master} {' '.join(args)}", flush=True)
     return _run(command, _env(spark_home))
+
+
+def _in_driver(settings: dict[str, Any], home: Path) -> int | None:
+    """A JAR task run in its cluster's driver (headrace.worker.jar_driver); None when that
+    cluster cannot take it (spark-submit then runs it in its own JVM, as before)."""
+    from headrace.worker.jar_driver import driver_for_task, run_in_driver
+
+    try:
+        jars = _jar_files(settings, home)
+        address, why_not = driver_for_task(home)
+    except HeadraceError as exc:
+        print(str(exc), flush=True)
+        return 2
+    if address is None:
+        print(f"[headrace] JAR task in its own JVM (spark-submit): {why_not}", flush=True)
+        return None
+    main_class = str(settings["main_class_name"])
+    parameters = [str(p) for p in settings.get("parameters") or []]
+    print(
+        f"[headrace] {main_class}.main in the driver of cluster {address.cluster_id} "
+        f"({len(jars)} jar{'s' if len(jars) != 1 else ''})",
+        flush=True,
+    )
+    return run_in_driver(address, main_class, parameters, jars)
 
 
 def _cluster(home: Path) -> tuple[str, dict[str, str], str]:
@@ -79,19 +111,7 @@ def _arguments(spec: dict[str, Any], home: Path) -> list[str]:
     """spark-submit's arguments after the cluster's (class, jars, application and its args)."""
     settings = spec.get("settings") or {}
     if spec["kind"] == "jar":
-        libraries = _jars(settings.get("libraries") or [])
-        given = libraries + _java_dependencies()
-        jars = [_local(j, home) for j in given]
-        if not jars:
-            raise SubmitError(
-                "spark_jar_task: no jar to run; add the jar that holds "
-                f"{settings.get('main_class_name')!r} to the task's libraries: [{{jar: PATH}}] "
-                "(or its environment's java_dependencies)"
-            )
-        for jar, named in zip(jars, given, strict=True):
-            if not Path(jar).is_file():
-                where = "libraries" if named in libraries else "environment java_dependencies"
-                raise SubmitError(f"{where}: no such jar {named!r} (looked at {jar})")
+        jars = _jar_files(settings, home)
         args = ["--class", str(settings["main_class_name"])]
         if len(jars) > 1:
             args += ["--jars", ",".join(jars[1:])]
@@ -100,6 +120,28 @@ def _arguments(spec: dict[str, Any], home: Path) -> list[str]:
     extra = [_local(j, home) for j in _jars(settings.get("libraries") or [])]
     mapped = [_local(p, home) if p.startswith(_PATH_PREFIXES) else p for p in params]
     return (["--jars", ",".join(extra)] if extra else []) + mapped
+
+
+def _jar_files(settings: dict[str, Any], home: Path) -> list[str]:
+    """Local paths of a JAR task's jars: its libraries, then its environment's
+    java_dependencies (read once: the spec leaves the environment)."""
+    if "_jars" in settings:
+        return list(settings["_jars"])
+    libraries = _jars(settings.get("libraries") or [])
+    given = libraries + _java_dependencies()
+    jars = [_local(j, home) for j in given]
+    if not jars:
+        raise SubmitError(
+            "spark_jar_task: no jar to run; add the jar that holds "
+            f"{settings.get('main_class_name')!r} to the task's libraries: [{{jar: PATH}}] "
+            "(or its environment's java_dependencies)"
+        )
+    for jar, named in zip(jars, given, strict=True):
+        if not Path(jar).is_file():
+            where = "libraries" if named in libraries else "environment java_dependencies"
+            raise SubmitError(f"{where}: no such jar {named!r} (looked at {jar})")
+    settings["_jars"] = jars
+    return jars
 
 
 def _java_dependencies() -> list[str]:
