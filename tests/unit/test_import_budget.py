@@ -1,9 +1,10 @@
 """The import budget of `headrace run` (issue 18): which modules a one-task run loads, not time.
 
-Start-up is most of a small run's wall time, so `headrace run` must not pull in the server, the
-UI, notebooks, Spark, SQL warehouses or Alembic, and the number of modules it loads may grow
-only on purpose. The budget is documented in docs/benchmarks.md; raise it there and here
-together, with the reason, if a change really needs more.
+Start-up is most of a small run's wall time, so `headrace run` must not build the Typer app
+(typer, click), nor pull in the server, the UI, notebooks, Spark, SQL warehouses or Alembic, and
+the number of modules it loads may grow only on purpose. The budget is documented in
+docs/benchmarks.md; raise it there and here together, with the reason, if a change really needs
+more.
 """
 
 from __future__ import annotations
@@ -17,16 +18,21 @@ from pathlib import Path
 
 import pytest
 
-# Measured 2026-12 (Python 3.11, SQLite store): `run --quiet` 495 modules in all, 75 of them
-# headrace's; the default output adds rich (47 modules) for its summary table. The margin
-# absorbs other Python versions and site hooks, not new dependencies.
+# Measured 2026-12-05 (Python 3.11, SQLite store, `python -m headrace run --quiet`): 468 modules
+# in all, 80 of them Headrace's (SQLAlchemy still 90 of them). The margin (~15%) absorbs other
+# Python versions and site hooks, not new dependencies. Without --quiet the summary table adds
+# rich (47 modules).
 MODULE_BUDGET = 540
-RICH_BUDGET = 50  # `headrace run` without --quiet prints its summary table with rich
-HEADRACE_MODULE_BUDGET = 85
+HEADRACE_MODULE_BUDGET = 92
+RICH_BUDGET = 55
 
-# Never needed to run a shell task against a SQLite store (the server, UI, notebooks, Spark,
-# warehouses, migrations, PostgreSQL, data frames, HTTP clients, pretty tracebacks).
+# Never needed to run a shell task against a SQLite store: the command-line framework (the run
+# fast path parses its own options), the server, UI, notebooks, Spark, warehouses, migrations,
+# PostgreSQL, data frames, HTTP clients, JSON Schema, pretty output.
 HEAVY = (
+    "typer",
+    "click",
+    "rich",
     "fastapi",
     "uvicorn",
     "starlette",
@@ -36,10 +42,13 @@ HEAVY = (
     "pyarrow",
     "pyspark",
     "py4j",
+    "IPython",
+    "ipykernel",
+    "jupyter_core",
+    "jupyter_client",
     "nbclient",
     "nbformat",
     "nbconvert",
-    "jupyter_client",
     "duckdb",
     "alembic",
     "psycopg",
@@ -47,7 +56,7 @@ HEAVY = (
     "sqlalchemy.dialects.postgresql",
     "httpx",
     "requests",
-    "rich",
+    "jsonschema",
     "dbt",
     "dlt",
     "headrace.api",
@@ -55,13 +64,14 @@ HEAVY = (
     "headrace.notebook",
     "headrace.warehouse",
     "headrace.bundle",
+    "headrace.compute.server",
 )
 
-# Runs the real CLI entry point in this interpreter and, as it leaves (main() ends with
-# os._exit), writes the names in sys.modules to a file.
+# `python -m headrace ARGS` in this interpreter (the real `__main__` and console entry point)
+# that writes the names in sys.modules to a file as it leaves (main() ends with os._exit).
 PROBE = textwrap.dedent(
     """
-    import json, os, sys
+    import json, os, runpy, sys
     out = sys.argv.pop(1)
     leave = os._exit
     def _exit(code):
@@ -69,9 +79,7 @@ PROBE = textwrap.dedent(
             json.dump(sorted(sys.modules), f)
         leave(code)
     os._exit = _exit
-    from headrace.cli.main import main
-    sys.argv = ["headrace", *sys.argv[1:]]
-    main()
+    runpy.run_module("headrace", run_name="__main__", alter_sys=True)
     """
 )
 
@@ -86,17 +94,9 @@ def _modules_of_a_run(tmp_path: Path, *flags: str) -> list[str]:
     out = tmp_path / "modules.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
     env["HEADRACE_HOME"] = str(tmp_path / "home")
+    argv = [str(probe), str(out), "run", str(job), *flags, "--db", str(tmp_path / "s.db")]
     proc = subprocess.run(
-        [
-            sys.executable,
-            str(probe),
-            str(out),
-            "run",
-            str(job),
-            *flags,
-            "--db",
-            str(tmp_path / "s.db"),
-        ],
+        [sys.executable, *argv],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -108,16 +108,38 @@ def _modules_of_a_run(tmp_path: Path, *flags: str) -> list[str]:
     return json.loads(out.read_text())
 
 
-@pytest.mark.parametrize("quiet", [True, False], ids=["quiet", "summary"])
-def test_headrace_run_stays_within_its_import_budget(tmp_path: Path, quiet: bool) -> None:
-    modules = _modules_of_a_run(tmp_path, *(["--quiet"] if quiet else []))
-    rich = [m for m in modules if m == "rich" or m.startswith("rich.")]
-    if not quiet:  # the summary table; --quiet (what scripts and bench/ use) must not load it
-        modules = [m for m in modules if m not in rich]
-        assert len(rich) <= RICH_BUDGET
-    packages = tuple(f"{name}." for name in HEAVY)
-    heavy = [m for m in modules if m in HEAVY or m.startswith(packages)]
-    assert heavy == [], "headrace run imports modules it does not need"
-    ours = [m for m in modules if m == "headrace" or m.startswith("headrace.")]
+def _loaded(modules: list[str], names: tuple[str, ...]) -> list[str]:
+    packages = tuple(f"{name}." for name in names)
+    return [m for m in modules if m in names or m.startswith(packages)]
+
+
+@pytest.fixture(scope="module")
+def quiet_run(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    return _modules_of_a_run(tmp_path_factory.mktemp("quiet"), "--quiet")
+
+
+def test_a_quiet_run_loads_nothing_heavy(quiet_run: list[str]) -> None:
+    assert _loaded(quiet_run, HEAVY) == [], "headrace run imports modules it does not need"
+
+
+def test_a_quiet_run_stays_within_its_module_budget(quiet_run: list[str]) -> None:
+    ours = _loaded(quiet_run, ("headrace",))
     assert len(ours) <= HEADRACE_MODULE_BUDGET, sorted(ours)
-    assert len(modules) <= MODULE_BUDGET, f"{len(modules)} modules (budget {MODULE_BUDGET})"
+    assert len(quiet_run) <= MODULE_BUDGET, f"{len(quiet_run)} modules (budget {MODULE_BUDGET})"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="until the SQLite run path no longer imports SQLAlchemy (issue 18, store on sqlite3)",
+)
+def test_a_quiet_run_on_sqlite_does_not_load_sqlalchemy(quiet_run: list[str]) -> None:
+    assert _loaded(quiet_run, ("sqlalchemy",)) == []
+
+
+def test_the_summary_table_adds_only_rich(tmp_path: Path, quiet_run: list[str]) -> None:
+    modules = _modules_of_a_run(tmp_path)
+    rich = _loaded(modules, ("rich",))
+    assert 0 < len(rich) <= RICH_BUDGET
+    others = [m for m in modules if m not in rich]
+    assert _loaded(others, HEAVY) == []
+    assert len(others) <= MODULE_BUDGET

@@ -78,3 +78,11 @@ def test_help_is_typers(tmp_path: Path) -> None:
     result = _headrace(FAST, tmp_path, "run", "--help")
     assert result.returncode == 0
     assert "Usage:" in result.stdout and "--slots" in result.stdout
+
+
+def test_the_console_script_starts_at_the_fast_path() -> None:
+    import tomllib
+
+    pyproject = Path(__file__).resolve().parents[3] / "pyproject.toml"
+    scripts = tomllib.loads(pyproject.read_text())["project"]["scripts"]
+    assert scripts["headrace"] == "headrace.cli.entry:main"
