@@ -56,8 +56,30 @@ def build_artifacts(bundle: Bundle, say: Callable[[str], None]) -> None:
         if proc.returncode != 0:
             tail = "\n".join(proc.stdout.strip().splitlines()[-15:])
             raise ArtifactBuildFailed(
-                f"artifact {key}: `{command}` failed with exit code {proc.returncode}\n{tail}"
+                f"artifact {key}: `{command}` failed with exit code {proc.returncode}"
+                f"{_missing_tool(proc.stdout)}\n{tail}"
             )
+
+
+# What a JVM build tool needs besides itself (the default-scala template builds with sbt).
+_TOOL_NEEDS = {
+    "sbt": "sbt 1.x (https://www.scala-sbt.org; Debian bookworm has no package) and Maven "
+    "Central for its dependencies (the default-scala template: com.databricks databricks-connect "
+    "17.3, scala-library 2.13, sbt-assembly)",
+    "mvn": "Maven and its repositories (Maven Central) for the pom's dependencies",
+    "gradle": "Gradle and its repositories for the build's dependencies",
+}
+
+
+def _missing_tool(output: str) -> str:
+    """`: the build needs sbt ...` when the shell could not find the build's tool."""
+    for line in output.splitlines():
+        text = line.strip()
+        if text.endswith((": not found", ": command not found")):
+            tool = text.rsplit(":", 2)[-2].strip()
+            need = _TOOL_NEEDS.get(tool, f"{tool} on PATH")
+            return f": {tool} is not installed; the build needs {need}"
+    return ""
 
 
 def build_env() -> dict[str, str]:

@@ -51,15 +51,22 @@ class ApiClient:
     def delete(self, path: str) -> Any:
         return self._call("DELETE", path, None)
 
-    def _call(self, method: str, path: str, body: dict[str, Any] | None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
+    def put_bytes(self, path: str, data: bytes) -> Any:
+        """PUT a file's bytes (the Files API's upload)."""
+        return self._call("PUT", path, None, raw=data)
+
+    def _call(
+        self, method: str, path: str, body: dict[str, Any] | None, raw: bytes | None = None
+    ) -> Any:
+        data = json.dumps(body).encode() if body is not None else raw
+        kind = "application/json" if raw is None else "application/octet-stream"
         request = urllib.request.Request(
             self.host + path,
             data=data,
             method=method,
             headers={
                 "Authorization": f"Bearer {self.token}",
-                "Content-Type": "application/json",
+                "Content-Type": kind,
                 "User-Agent": "headrace-bundle",
             },
         )

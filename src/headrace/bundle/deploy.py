@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from headrace.bundle.artifact_files import upload as upload_artifact_files
 from headrace.bundle.artifacts import build_artifacts
 from headrace.bundle.client import ApiClient
 from headrace.bundle.loader import Bundle, load_bundle
@@ -64,6 +65,8 @@ def deploy_bundle(
     build_artifacts(bundle, say)
     bundle = load_bundle(start, target=target, variables=variables, env=env, local=False)
     with deployment_lock(client, bundle.workspace["state_path"], user, force=force_lock):
+        # Before the jobs: a job naming ${workspace.artifact_path}/.internal/<file> finds it.
+        upload_artifact_files(bundle, client, say)
         return _deploy_locked(
             start,
             client,

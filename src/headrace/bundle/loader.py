@@ -718,16 +718,22 @@ def _workspace(config: LocDict, name: str, target: str, user: dict[str, str]) ->
     root_path = configured.get("root_path") or (
         f"/Workspace/Users/{user['userName']}/.bundle/{name}/{target}"
     )
-    root_path = str(root_path).replace("${bundle.name}", name).replace("${bundle.target}", target)
-    root_path = root_path.replace("${workspace.current_user.userName}", user["userName"])
-    root_path = root_path.replace("${workspace.current_user.short_name}", user["short_name"])
+
+    def resolved(path: Any) -> str:
+        # The CLI resolves these in every workspace path (the default-scala template's
+        # artifact_path is /Volumes/.../${bundle.name}/${bundle.target}/${...short_name}).
+        text = str(path).replace("${bundle.name}", name).replace("${bundle.target}", target)
+        text = text.replace("${workspace.current_user.userName}", user["userName"])
+        return text.replace("${workspace.current_user.short_name}", user["short_name"])
+
+    root_path = resolved(root_path)
     return {
         "host": configured.get("host", ""),
         "profile": configured.get("profile", ""),
         "root_path": root_path,
-        "file_path": configured.get("file_path") or f"{root_path}/files",
-        "artifact_path": configured.get("artifact_path") or f"{root_path}/artifacts",
-        "state_path": configured.get("state_path") or f"{root_path}/state",
+        "file_path": resolved(configured.get("file_path") or f"{root_path}/files"),
+        "artifact_path": resolved(configured.get("artifact_path") or f"{root_path}/artifacts"),
+        "state_path": resolved(configured.get("state_path") or f"{root_path}/state"),
     }
 
 

@@ -214,8 +214,12 @@ def run_bundle_job(
     if key not in bundle.jobs:
         known = ", ".join(bundle.jobs) or "none"
         raise SpecError([SpecIssue("JOB_KEY", f"the bundle has no job '{key}' (it has: {known})")])
-    build_artifacts(bundle, _say if not quiet and not as_json else lambda _text: None)
+    say = _say if not quiet and not as_json else lambda _text: None
+    build_artifacts(bundle, say)
     settings = Settings.load(db=db, slots=slots)
+    from headrace.bundle.artifact_files import place_locally
+
+    place_locally(bundle, settings.home, say)  # where ${workspace.artifact_path}/.internal is
     from headrace.bundle.resources import create_catalog_objects
 
     create_catalog_objects(bundle.resources, settings.home)

@@ -29,6 +29,7 @@ from headrace.errors import HeadraceError
 # so a Connect address or the Python hook must not reach the program it starts.
 _SPARK_CONNECT_ENV = ("SPARK_REMOTE", "HEADRACE_SPARK_HOOK", "SPARK_CONNECT_MODE_ENABLED")
 _PATH_PREFIXES = ("dbfs:/", "/Volumes/", "/Workspace/")
+_ENVIRONMENT_SPEC = "HEADRACE_ENVIRONMENT_SPEC"  # the task's environment (its java_dependencies)
 
 
 class SubmitError(HeadraceError):
@@ -124,9 +125,7 @@ def _arguments(spec: dict[str, Any], home: Path) -> list[str]:
 
 def _jar_files(settings: dict[str, Any], home: Path) -> list[str]:
     """Local paths of a JAR task's jars: its libraries, then its environment's
-    java_dependencies (read once: the spec leaves the environment)."""
-    if "_jars" in settings:
-        return list(settings["_jars"])
+    java_dependencies."""
     libraries = _jars(settings.get("libraries") or [])
     given = libraries + _java_dependencies()
     jars = [_local(j, home) for j in given]
@@ -140,13 +139,12 @@ def _jar_files(settings: dict[str, Any], home: Path) -> list[str]:
         if not Path(jar).is_file():
             where = "libraries" if named in libraries else "environment java_dependencies"
             raise SubmitError(f"{where}: no such jar {named!r} (looked at {jar})")
-    settings["_jars"] = jars
     return jars
 
 
 def _java_dependencies() -> list[str]:
     """`java_dependencies` of the task's environment (the worker passes its spec)."""
-    spec = json.loads(os.environ.pop("HEADRACE_ENVIRONMENT_SPEC", "") or "{}")
+    spec = json.loads(os.environ.get(_ENVIRONMENT_SPEC) or "{}")
     return [str(j) for j in spec.get("java_dependencies") or [] if j]
 
 
@@ -173,7 +171,9 @@ def _local(path: str, home: Path) -> str:
 
 
 def _env(spark_home: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _SPARK_CONNECT_ENV}
+    # The environment's spec is this process's input, not the application's.
+    skip = (*_SPARK_CONNECT_ENV, _ENVIRONMENT_SPEC)
+    env = {k: v for k, v in os.environ.items() if k not in skip}
     env["SPARK_HOME"] = spark_home
     # A Python application runs on Headrace's interpreter (it has pyspark), classic Spark.
     env.setdefault("PYSPARK_PYTHON", sys.executable)
