@@ -13,6 +13,7 @@ from headrace.engine.coordinator import AttemptOutcome, Coordinator
 from headrace.errors import InvalidTransition
 from headrace.states import LifeCycle, Result
 from headrace.store import runs as run_store
+from headrace.store.pg import PgTx
 
 from .helpers import LOG, attempt, attempts, claim, claim_key, finish, job, run, shell, states
 
@@ -187,7 +188,8 @@ def test_cancel_racing_a_claim_never_ends_a_claimed_attempt_unkilled(pg_store):
     # A worker's claim transaction, held open after it took (and locked) attempt a.
     worker_conn = store.engine.connect()
     worker_tx = worker_conn.begin()
-    claimed = run_store.claim_next_attempt(worker_conn, "w-race", 1, lambda _a: LOG)
+    worker = PgTx(worker_conn)  # the store's query functions take a Tx (store/sql.py)
+    claimed = run_store.claim_next_attempt(worker, "w-race", 1, lambda _a: LOG)
     assert claimed is not None and claimed.payload["task_key"] == "a"
 
     result: dict[str, object] = {}
@@ -203,7 +205,7 @@ def test_cancel_racing_a_claim_never_ends_a_claimed_attempt_unkilled(pg_store):
     try:
         _wait_for_lock_wait(store, timeout=10)
     finally:
-        run_store.set_task_state(worker_conn, claimed.task_run_id, LifeCycle.RUNNING)
+        run_store.set_task_state(worker, claimed.task_run_id, LifeCycle.RUNNING)
         worker_tx.commit()
         worker_conn.close()
         canceller.join(timeout=30)

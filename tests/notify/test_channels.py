@@ -106,7 +106,7 @@ def test_a_4xx_answer_is_final_and_a_5xx_answer_is_retried(
 
     receiver.status = 404
     with store.begin() as conn:  # make the retry due now
-        conn.execute(outbox.notifications.update().values(next_attempt_at=0))
+        conn.execute("UPDATE notifications SET next_attempt_at = 0")
     send(store, receiver)
     with store.read() as conn:
         (row,) = outbox.list_notifications(conn)

@@ -9,42 +9,35 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select
-
 from headrace.states import ACTIVE
-from headrace.store.schema import health_timers, runs
+from headrace.store.sql import Tx as Connection
 
-_ACTIVE_STATES = [s.value for s in ACTIVE]
+_ACTIVE_IN = "(" + ", ".join(sorted(f"'{s.value}'" for s in ACTIVE)) + ")"
+_JOIN_ACTIVE = (
+    "FROM health_timers JOIN runs ON runs.run_id = health_timers.run_id"
+    f" WHERE runs.life_cycle_state IN {_ACTIVE_IN}"
+)
 
 
-def _of(coordinator_id: str | None) -> Any:
-    return True if coordinator_id is None else runs.c.coordinator_id == coordinator_id
+def _of(coordinator_id: str | None) -> tuple[str, dict[str, Any]]:
+    if coordinator_id is None:
+        return "", {}
+    return " AND runs.coordinator_id = :b_coordinator", {"b_coordinator": coordinator_id}
 
 
 def runs_with_due_health(
     conn: Connection, now_ms: int, coordinator_id: str | None = None
 ) -> set[int]:
     """Active runs with a duration warning due (of one coordinator, if given)."""
-    stmt = (
-        select(health_timers.c.run_id)
-        .join(runs, runs.c.run_id == health_timers.c.run_id)
-        .where(
-            health_timers.c.due_at <= now_ms,
-            runs.c.life_cycle_state.in_(_ACTIVE_STATES),
-            _of(coordinator_id),
-        )
-    )
-    return {r[0] for r in conn.execute(stmt)}
+    where, params = _of(coordinator_id)
+    stmt = f"SELECT health_timers.run_id {_JOIN_ACTIVE} AND health_timers.due_at <= :b_now{where}"
+    return {r[0] for r in conn.execute(stmt, {**params, "b_now": now_ms})}
 
 
 def next_health_at(conn: Connection, coordinator_id: str | None = None) -> int | None:
     """The earliest duration warning of any active run (of one coordinator, if given)."""
-    stmt = (
-        select(func.min(health_timers.c.due_at))
-        .join(runs, runs.c.run_id == health_timers.c.run_id)
-        .where(runs.c.life_cycle_state.in_(_ACTIVE_STATES), _of(coordinator_id))
-    )
-    return conn.execute(stmt).scalar()
+    where, params = _of(coordinator_id)
+    return conn.execute(f"SELECT min(health_timers.due_at) {_JOIN_ACTIVE}{where}", params).scalar()
 
 
 def add_health_timer(
@@ -52,9 +45,9 @@ def add_health_timer(
 ) -> None:
     """Arm a duration warning for a run (task_run_id None) or one of its task runs."""
     conn.execute(
-        insert(health_timers).values(
-            run_id=run_id, task_run_id=task_run_id, due_at=due_at, threshold_seconds=threshold
-        )
+        "INSERT INTO health_timers (run_id, task_run_id, due_at, threshold_seconds)"
+        " VALUES (:run_id, :task_run_id, :due_at, :threshold)",
+        {"run_id": run_id, "task_run_id": task_run_id, "due_at": due_at, "threshold": threshold},
     )
 
 
@@ -63,20 +56,21 @@ def take_due_health_timers(
 ) -> list[tuple[int | None, int]]:
     """Remove and return the run's due timers as (task_run_id or None, threshold seconds)."""
     rows = conn.execute(
-        select(
-            health_timers.c.timer_id, health_timers.c.task_run_id, health_timers.c.threshold_seconds
-        ).where(health_timers.c.run_id == run_id, health_timers.c.due_at <= now_ms)
+        "SELECT timer_id, task_run_id, threshold_seconds FROM health_timers"
+        " WHERE run_id = :b_run_id AND due_at <= :b_now",
+        {"b_run_id": run_id, "b_now": now_ms},
     ).all()
     if rows:
-        conn.execute(
-            delete(health_timers).where(health_timers.c.timer_id.in_([r[0] for r in rows]))
-        )
+        ids = [r[0] for r in rows]
+        conn.execute("DELETE FROM health_timers WHERE timer_id IN :b_ids", {"b_ids": ids})
     return [(r[1], r[2]) for r in rows]
 
 
 def disarm_health_timers(conn: Connection, run_id: int, task_run_id: int | None = None) -> None:
     """Drop the timers of an ended run (all of them) or of one ended task run."""
-    stmt = delete(health_timers).where(health_timers.c.run_id == run_id)
-    if task_run_id is not None:
-        stmt = stmt.where(health_timers.c.task_run_id == task_run_id)
-    conn.execute(stmt)
+    if task_run_id is None:
+        stmt = "DELETE FROM health_timers WHERE run_id = :b_run_id"
+        conn.execute(stmt, {"b_run_id": run_id})
+    else:
+        stmt = "DELETE FROM health_timers WHERE run_id = :b_run_id AND task_run_id = :b_task"
+        conn.execute(stmt, {"b_run_id": run_id, "b_task": task_run_id})

@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
-
 from headrace.errors import NotFound
-from headrace.store.schema import notification_destinations, notifications
+from headrace.store.columns import insert, insert_many
+from headrace.store.sql import Tx as Connection
+from headrace.store.sql import set_clause
 
 PENDING, SENDING, DELIVERED, FAILED = "PENDING", "SENDING", "DELIVERED", "FAILED"
 
@@ -72,15 +72,26 @@ class Destination:
 def add_notifications(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     """Queue messages (in the caller's transaction); each row's dedup_key must be new."""
     if rows:
-        conn.execute(insert(notifications), list(rows))
+        conn.execute(*insert_many("notifications", list(rows)))
 
 
 def existing_keys(conn: Connection, keys: Sequence[str]) -> set[str]:
     """Which of these dedup keys are already in the outbox."""
     if not keys:
         return set()
-    stmt = select(notifications.c.dedup_key).where(notifications.c.dedup_key.in_(list(keys)))
-    return {r[0] for r in conn.execute(stmt)}
+    stmt = "SELECT dedup_key FROM notifications WHERE dedup_key IN :keys"
+    return {r[0] for r in conn.execute(stmt, {"keys": list(keys)})}
+
+
+_DUE = (
+    "SELECT * FROM notifications WHERE (state = 'PENDING' AND next_attempt_at <= :now)"
+    " OR (state = 'SENDING' AND lease_until <= :now) ORDER BY notification_id LIMIT :limit"
+)
+_CLAIM = (
+    "UPDATE notifications SET state = 'SENDING', attempts = :attempts + 1, lease_until = :lease,"
+    " claimed_by = :worker WHERE notification_id = :id AND state = :state"
+    " AND attempts = :attempts"
+)
 
 
 def claim_due(
@@ -88,52 +99,39 @@ def claim_due(
 ) -> list[Notification]:
     """Mark up to `limit` due rows SENDING for `worker` (pending ones, and sending ones whose
     sender's lease expired) and count the attempt; returns them."""
-    due = or_(
-        (notifications.c.state == PENDING) & (notifications.c.next_attempt_at <= now_ms),
-        (notifications.c.state == SENDING) & (notifications.c.lease_until <= now_ms),
-    )
-    stmt = select(notifications).where(due).order_by(notifications.c.notification_id).limit(limit)
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(skip_locked=True)
+    stmt = _DUE + (" FOR UPDATE SKIP LOCKED" if conn.dialect.name == "postgresql" else "")
     claimed = []
-    for row in conn.execute(stmt).all():
+    for row in conn.execute(stmt, {"now": now_ms, "limit": limit}).all():
         n = Notification.from_row(row)
-        changed = conn.execute(
-            update(notifications)
-            .where(
-                notifications.c.notification_id == n.notification_id,
-                notifications.c.state == n.state,
-                notifications.c.attempts == n.attempts,
-            )
-            .values(
-                state=SENDING,
-                attempts=n.attempts + 1,
-                lease_until=now_ms + lease_ms,
-                claimed_by=worker,
-            )
-        ).rowcount
-        if changed:
+        params = {
+            "attempts": n.attempts,
+            "lease": now_ms + lease_ms,
+            "worker": worker,
+            "id": n.notification_id,
+            "state": n.state,
+        }
+        if conn.execute(_CLAIM, params).rowcount:
             claimed.append(n)
     return claimed
 
 
-def _owned(notification_id: int, worker: str, attempts: int) -> Any:
-    return (
-        (notifications.c.notification_id == notification_id)
-        & (notifications.c.state == SENDING)
-        & (notifications.c.claimed_by == worker)
-        & (notifications.c.attempts == attempts)
-    )
+# A row is still this sender's: its claim (state, claimer, attempt count) is unchanged.
+_OWNED = (
+    " WHERE notification_id = :b_id AND state = 'SENDING' AND claimed_by = :b_worker"
+    " AND attempts = :b_attempts"
+)
+
+
+def _update_owned(conn: Connection, n: Notification, worker: str, values: dict[str, Any]) -> bool:
+    stmt = f"UPDATE notifications SET {set_clause(values)}{_OWNED}"
+    params = {**values, "b_id": n.notification_id, "b_worker": worker}
+    return conn.execute(stmt, {**params, "b_attempts": n.attempts + 1}).rowcount == 1
 
 
 def mark_delivered(conn: Connection, n: Notification, worker: str, now_ms: int) -> bool:
     """Record a sent message; False if another sender took the row over meanwhile."""
-    stmt = (
-        update(notifications)
-        .where(_owned(n.notification_id, worker, n.attempts + 1))
-        .values(state=DELIVERED, delivered_time=now_ms, lease_until=None, last_error=None)
-    )
-    return conn.execute(stmt).rowcount == 1
+    values = {"state": DELIVERED, "delivered_time": now_ms, "lease_until": None, "last_error": None}
+    return _update_owned(conn, n, worker, values)
 
 
 def mark_failed_attempt(
@@ -145,21 +143,16 @@ def mark_failed_attempt(
         values["state"] = FAILED
     else:
         values.update(state=PENDING, next_attempt_at=retry_at)
-    stmt = (
-        update(notifications)
-        .where(_owned(n.notification_id, worker, n.attempts + 1))
-        .values(values)
-    )
-    return conn.execute(stmt).rowcount == 1
+    return _update_owned(conn, n, worker, values)
 
 
 def next_due_at(conn: Connection) -> int | None:
     """When the next pending row (or expiring lease) is due."""
     pending = conn.execute(
-        select(func.min(notifications.c.next_attempt_at)).where(notifications.c.state == PENDING)
+        "SELECT min(next_attempt_at) FROM notifications WHERE state = 'PENDING'"
     ).scalar()
     leased = conn.execute(
-        select(func.min(notifications.c.lease_until)).where(notifications.c.state == SENDING)
+        "SELECT min(lease_until) FROM notifications WHERE state = 'SENDING'"
     ).scalar()
     present = [t for t in (pending, leased) if t is not None]
     return min(present) if present else None
@@ -167,20 +160,23 @@ def next_due_at(conn: Connection) -> int | None:
 
 def has_undelivered(conn: Connection) -> bool:
     """True if any message waits to be sent (cheap: one indexed probe)."""
-    stmt = select(notifications.c.notification_id).where(
-        notifications.c.state.in_([PENDING, SENDING])
-    )
-    return conn.execute(stmt.limit(1)).first() is not None
+    stmt = "SELECT notification_id FROM notifications WHERE state IN ('PENDING', 'SENDING') LIMIT 1"
+    return conn.execute(stmt).first() is not None
 
 
 def list_notifications(
     conn: Connection, *, run_ids: Sequence[int] | None = None, limit: int = 100
 ) -> list[Notification]:
     """Outbox rows, newest first (of the given runs, if any)."""
-    stmt = select(notifications).order_by(notifications.c.notification_id.desc()).limit(limit)
+    params: dict[str, Any] = {"limit": limit}
+    where = ""
     if run_ids is not None:
-        stmt = stmt.where(notifications.c.run_id.in_(list(run_ids)))
-    return [Notification.from_row(r) for r in conn.execute(stmt)]
+        if not run_ids:
+            return []
+        where = " WHERE run_id IN :run_ids"
+        params["run_ids"] = list(run_ids)
+    stmt = f"SELECT * FROM notifications{where} ORDER BY notification_id DESC LIMIT :limit"
+    return [Notification.from_row(r) for r in conn.execute(stmt, params)]
 
 
 # --- destinations -----------------------------------------------------------------------------
@@ -189,16 +185,13 @@ def list_notifications(
 def insert_destination(conn: Connection, **values: Any) -> None:
     """Store a destination (config as a dict)."""
     values["config"] = json.dumps(values["config"])
-    conn.execute(insert(notification_destinations).values(**values))
+    conn.execute(*insert("notification_destinations", values))
 
 
 def get_destination(conn: Connection, destination_id: str) -> Destination:
     """One destination. Raises: NotFound."""
-    row = conn.execute(
-        select(notification_destinations).where(
-            notification_destinations.c.destination_id == destination_id
-        )
-    ).first()
+    stmt = "SELECT * FROM notification_destinations WHERE destination_id = :id"
+    row = conn.execute(stmt, {"id": destination_id}).first()
     if row is None:
         raise NotFound(f"Notification destination {destination_id} does not exist.")
     return Destination.from_row(row)
@@ -206,9 +199,7 @@ def get_destination(conn: Connection, destination_id: str) -> Destination:
 
 def list_destinations(conn: Connection) -> list[Destination]:
     """Every destination, oldest first."""
-    stmt = select(notification_destinations).order_by(
-        notification_destinations.c.created_time, notification_destinations.c.destination_id
-    )
+    stmt = "SELECT * FROM notification_destinations ORDER BY created_time, destination_id"
     return [Destination.from_row(r) for r in conn.execute(stmt)]
 
 
@@ -216,22 +207,16 @@ def update_destination(conn: Connection, destination_id: str, **values: Any) -> 
     """Change a destination's name or config. Raises: NotFound."""
     if "config" in values:
         values["config"] = json.dumps(values["config"])
-    changed = conn.execute(
-        update(notification_destinations)
-        .where(notification_destinations.c.destination_id == destination_id)
-        .values(**values)
-    ).rowcount
+    stmt = f"UPDATE notification_destinations SET {set_clause(values)} WHERE destination_id = :b_id"
+    changed = conn.execute(stmt, {**values, "b_id": destination_id}).rowcount
     if not changed:
         raise NotFound(f"Notification destination {destination_id} does not exist.")
 
 
 def delete_destination(conn: Connection, destination_id: str) -> None:
     """Remove a destination. Raises: NotFound."""
-    changed = conn.execute(
-        delete(notification_destinations).where(
-            notification_destinations.c.destination_id == destination_id
-        )
-    ).rowcount
+    stmt = "DELETE FROM notification_destinations WHERE destination_id = :id"
+    changed = conn.execute(stmt, {"id": destination_id}).rowcount
     if not changed:
         raise NotFound(f"Notification destination {destination_id} does not exist.")
 

@@ -6,11 +6,9 @@ stopped; blocked tasks with nothing upstream left to end would wait forever.
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, bindparam, select
-
 from headrace.states import LifeCycle
 from headrace.store.records import TaskRun
-from headrace.store.schema import task_runs
+from headrace.store.sql import Tx as Connection
 
 _LIVE_STATES = [
     s.value
@@ -22,20 +20,16 @@ _LIVE_STATES = [
         LifeCycle.TERMINATING,
     )
 ]
-_TOP_LEVEL = (
-    task_runs.c.run_id == bindparam("b_run_id"),
-    task_runs.c.current.is_(True),
-    task_runs.c.parent_id.is_(None),
-)
+_TOP_LEVEL = 'run_id = :b_run_id AND "current" = TRUE AND parent_id IS NULL'
 _ANY_LIVE = (
-    select(task_runs.c.task_run_id)
-    .where(*_TOP_LEVEL, task_runs.c.life_cycle_state.in_(_LIVE_STATES))
-    .limit(1)
+    f"SELECT task_run_id FROM task_runs WHERE {_TOP_LEVEL} AND life_cycle_state IN "
+    + "("
+    + ", ".join(f"'{s}'" for s in _LIVE_STATES)
+    + ") LIMIT 1"
 )
 _BLOCKED = (
-    select(task_runs)
-    .where(*_TOP_LEVEL, task_runs.c.life_cycle_state == LifeCycle.BLOCKED.value)
-    .order_by(task_runs.c.task_run_id)
+    f"SELECT * FROM task_runs WHERE {_TOP_LEVEL}"
+    f" AND life_cycle_state = '{LifeCycle.BLOCKED.value}' ORDER BY task_run_id"
 )
 
 

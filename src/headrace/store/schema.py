@@ -335,7 +335,29 @@ pipeline_updates = Table(
 Index("ix_pipeline_updates_pipeline", pipeline_updates.c.pipeline_id)
 
 
-# Spark clusters (and backfills, issue 16) live in their own modules; importing them adds
-# their tables to `metadata`.
+# Spark clusters (issue 12); queries in store/spark_clusters.py (SQL text: no SQLAlchemy there).
+spark_clusters = Table(
+    "spark_clusters",
+    metadata,
+    Column("cluster_id", String(64), primary_key=True),
+    Column("cluster_name", Text, nullable=False),
+    Column("kind", String(8), nullable=False),  # NAMED (existing_cluster_id) or JOB (a run's)
+    Column("run_id", BigInteger),  # a job cluster's run
+    Column("cluster_key", Text),  # a job cluster's job_cluster_key (or task key: new_cluster)
+    Column("spec", Text, nullable=False),  # JSON: the Clusters API new_cluster
+    Column("state", String(16), nullable=False),  # PENDING RUNNING TERMINATING TERMINATED ERROR
+    Column("state_message", Text, nullable=False, default=""),
+    Column("host", Text),
+    Column("pid", Integer),  # the keeper process (its JVM dies with it)
+    Column("folder", Text),  # the server folder: state.json, driver.log
+    Column("remote", Text),  # sc://host:port while running
+    Column("ui_url", Text),  # the Spark UI while running
+    Column("start_time", BigInteger),
+    Column("terminated_time", BigInteger),
+    Column("created_time", BigInteger, nullable=False),
+    Column("creator_user_name", Text),
+)
+Index("ix_spark_clusters_run", spark_clusters.c.run_id)
+
+# Backfills (issue 16) live in their own module; importing it adds its tables to `metadata`.
 from headrace.store import backfills as _backfills  # noqa: E402, F401
-from headrace.store import spark_clusters as _spark_clusters  # noqa: E402, F401

@@ -18,16 +18,15 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 
-from sqlalchemy import Connection, text
-
 from headrace.store.db import Store
+from headrace.store.sql import Tx
 
 log = logging.getLogger("headrace.store")
 WORK = "headrace_work"
 COORDINATE = "headrace_coordinate"
 RECONNECT_DELAYS = (0.5, 1.0, 2.0, 5.0)
-_NOTIFY_WORK = text(f"SELECT pg_notify('{WORK}', '')")
-_NOTIFY_COORDINATE = text(f"SELECT pg_notify('{COORDINATE}', '')")
+_NOTIFY_WORK = f"SELECT pg_notify('{WORK}', '')"
+_NOTIFY_COORDINATE = f"SELECT pg_notify('{COORDINATE}', '')"
 
 
 def notify(store: Store, channels: Iterable[str]) -> None:
@@ -35,6 +34,8 @@ def notify(store: Store, channels: Iterable[str]) -> None:
     wanted = sorted(set(channels))
     if store.is_sqlite or not wanted:
         return
+    from sqlalchemy import text  # PostgreSQL only: its store runs on SQLAlchemy
+
     try:
         with store.engine.connect() as conn:
             for channel in wanted:
@@ -44,7 +45,7 @@ def notify(store: Store, channels: Iterable[str]) -> None:
         log.debug("NOTIFY %s failed", wanted, exc_info=True)
 
 
-def announce(conn: Connection, work: bool, coordinate: bool) -> None:
+def announce(conn: Tx, work: bool, coordinate: bool) -> None:
     """NOTIFY inside a transaction: delivered when (and only if) it commits."""
     if work:
         conn.execute(_NOTIFY_WORK)

@@ -11,47 +11,11 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Connection,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
-    delete,
-    insert,
-    select,
-    update,
-)
-
 from headrace.errors import NotFound
-from headrace.store.schema import metadata
+from headrace.store.sql import Tx as Connection
+from headrace.store.sql import set_clause
 
-spark_clusters = Table(
-    "spark_clusters",
-    metadata,
-    Column("cluster_id", String(64), primary_key=True),
-    Column("cluster_name", Text, nullable=False),
-    Column("kind", String(8), nullable=False),  # NAMED (existing_cluster_id) or JOB (a run's)
-    Column("run_id", BigInteger),  # a job cluster's run
-    Column("cluster_key", Text),  # a job cluster's job_cluster_key (or task key: new_cluster)
-    Column("spec", Text, nullable=False),  # JSON: the Clusters API new_cluster
-    Column("state", String(16), nullable=False),  # PENDING RUNNING TERMINATING TERMINATED ERROR
-    Column("state_message", Text, nullable=False, default=""),
-    Column("host", Text),
-    Column("pid", Integer),  # the keeper process (its JVM dies with it)
-    Column("folder", Text),  # the server folder: state.json, driver.log
-    Column("remote", Text),  # sc://host:port while running
-    Column("ui_url", Text),  # the Spark UI while running
-    Column("start_time", BigInteger),
-    Column("terminated_time", BigInteger),
-    Column("created_time", BigInteger, nullable=False),
-    Column("creator_user_name", Text),
-)
-Index("ix_spark_clusters_run", spark_clusters.c.run_id)
-
+# The table is defined in schema.py (SQL text here: run pages read it on the hot path).
 LIVE_STATES = ("PENDING", "RUNNING", "RESTARTING", "RESIZING", "TERMINATING")
 
 
@@ -102,19 +66,24 @@ def insert_cluster(
 ) -> None:
     """Record a new cluster."""
     conn.execute(
-        insert(spark_clusters).values(
-            cluster_id=cluster_id,
-            cluster_name=cluster_name,
-            kind=kind,
-            run_id=run_id,
-            cluster_key=cluster_key,
-            spec=json.dumps(spec),
-            state=state,
-            state_message="",
-            created_time=_now(),
-            creator_user_name=creator_user_name,
-        )
+        "INSERT INTO spark_clusters (cluster_id, cluster_name, kind, run_id, cluster_key, spec,"
+        " state, state_message, created_time, creator_user_name) VALUES (:cluster_id,"
+        " :cluster_name, :kind, :run_id, :cluster_key, :spec, :state, '', :now, :creator)",
+        {
+            "cluster_id": cluster_id,
+            "cluster_name": cluster_name,
+            "kind": kind,
+            "run_id": run_id,
+            "cluster_key": cluster_key,
+            "spec": json.dumps(spec),
+            "state": state,
+            "now": _now(),
+            "creator": creator_user_name,
+        },
     )
+
+
+_BY_ID = "SELECT * FROM spark_clusters WHERE cluster_id = :id"
 
 
 def get_cluster(conn: Connection, cluster_id: str) -> SparkCluster:
@@ -123,9 +92,7 @@ def get_cluster(conn: Connection, cluster_id: str) -> SparkCluster:
     Raises:
         NotFound: no such cluster.
     """
-    row = conn.execute(
-        select(spark_clusters).where(spark_clusters.c.cluster_id == cluster_id)
-    ).first()
+    row = conn.execute(_BY_ID, {"id": cluster_id}).first()
     if row is None:
         raise NotFound(f"Cluster {cluster_id} does not exist")
     return SparkCluster.from_row(row)
@@ -133,59 +100,45 @@ def get_cluster(conn: Connection, cluster_id: str) -> SparkCluster:
 
 def find_cluster(conn: Connection, cluster_id: str) -> SparkCluster | None:
     """A cluster by id, or None."""
-    row = conn.execute(
-        select(spark_clusters).where(spark_clusters.c.cluster_id == cluster_id)
-    ).first()
+    row = conn.execute(_BY_ID, {"id": cluster_id}).first()
     return SparkCluster.from_row(row) if row is not None else None
 
 
 def named_clusters(conn: Connection) -> list[SparkCluster]:
     """Every named cluster, by name."""
-    rows = conn.execute(
-        select(spark_clusters)
-        .where(spark_clusters.c.kind == "NAMED")
-        .order_by(spark_clusters.c.cluster_name)
-    )
+    rows = conn.execute("SELECT * FROM spark_clusters WHERE kind = 'NAMED' ORDER BY cluster_name")
     return [SparkCluster.from_row(r) for r in rows]
 
 
 def clusters_of_run(conn: Connection, run_id: int) -> list[SparkCluster]:
     """The job clusters a run started, oldest first."""
-    rows = conn.execute(
-        select(spark_clusters)
-        .where(spark_clusters.c.run_id == run_id)
-        .order_by(spark_clusters.c.created_time)
-    )
-    return [SparkCluster.from_row(r) for r in rows]
+    stmt = "SELECT * FROM spark_clusters WHERE run_id = :run_id ORDER BY created_time"
+    return [SparkCluster.from_row(r) for r in conn.execute(stmt, {"run_id": run_id})]
 
 
 def live_clusters(conn: Connection) -> list[SparkCluster]:
     """Clusters whose last known state is not over (recovery checks their keepers)."""
-    rows = conn.execute(select(spark_clusters).where(spark_clusters.c.state.in_(LIVE_STATES)))
-    return [SparkCluster.from_row(r) for r in rows]
+    stmt = "SELECT * FROM spark_clusters WHERE state IN :states"
+    return [SparkCluster.from_row(r) for r in conn.execute(stmt, {"states": list(LIVE_STATES)})]
 
 
 def update_cluster(store: Any, cluster_id: str, **values: Any) -> None:
     """Set columns of a cluster (state, pid, folder, times, spec, name...)."""
     if "spec" in values:
         values["spec"] = json.dumps(values["spec"])
+    stmt = f"UPDATE spark_clusters SET {set_clause(values)} WHERE cluster_id = :b_id"
     with store.begin() as conn:
-        conn.execute(
-            update(spark_clusters).where(spark_clusters.c.cluster_id == cluster_id).values(**values)
-        )
+        conn.execute(stmt, {**values, "b_id": cluster_id})
 
 
 def delete_cluster(conn: Connection, cluster_id: str) -> None:
     """Forget a cluster (permanent-delete)."""
-    conn.execute(delete(spark_clusters).where(spark_clusters.c.cluster_id == cluster_id))
+    conn.execute("DELETE FROM spark_clusters WHERE cluster_id = :id", {"id": cluster_id})
 
 
 def run_ended(store: Any, run_id: int) -> bool:
     """True when the run is over (or gone): its job clusters must stop."""
-    from headrace.store.schema import runs
-
     with store.read() as conn:
-        state = conn.execute(
-            select(runs.c.life_cycle_state).where(runs.c.run_id == run_id)
-        ).scalar()
+        stmt = "SELECT life_cycle_state FROM runs WHERE run_id = :id"
+        state = conn.execute(stmt, {"id": run_id}).scalar()
     return state is None or state in ("TERMINATED", "SKIPPED", "INTERNAL_ERROR")

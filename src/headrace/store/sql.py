@@ -45,8 +45,6 @@ class Dialect:
 
 SQLITE = Dialect("sqlite")
 
-_PARAM = re.compile(r"(?<![:\w]):(\w+)")
-
 
 def expand(sql: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
     """`IN :name` with a list value -> `IN (:name_0, ...)`, parameters spread to match."""
