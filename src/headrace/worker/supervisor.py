@@ -139,18 +139,6 @@ def run_attempt(
     # this store's task processes from another's by the (unique) worker id.
     env["HEADRACE_WORKER_ID"] = attempt.worker_id or ""
     env["HEADRACE_OUTPUT"] = str(output_path)
-    update_watch = None
-    if payload["task_type"] == "pipeline_task":
-        # The worker records the update and its progress; the task's process never sees the
-        # store (headrace.pipelines.owner).
-        from headrace.pipelines.task_update import start_task_update
-
-        try:
-            update_watch = start_task_update(store, payload["settings"], folder, env)
-        except HeadraceError as exc:
-            message = f"pipeline_task: {type(exc).__name__}: {exc}"
-            log_path.write_text(message + "\n")
-            return AttemptOutcome(Result.FAILED, error=message)
     if command.cwd is not None and not Path(command.cwd).is_dir():
         message = f"working_directory {command.cwd!r} does not exist"
         log_path.write_text(message + "\n")
@@ -176,6 +164,19 @@ def run_attempt(
             log.write(f"{exc}\n".encode())
             return AttemptOutcome(Result.FAILED, error=str(exc))
         timing["cluster"] = _now_ms()
+        update_watch = None
+        if payload["task_type"] == "pipeline_task":
+            # The worker records the update and its progress; the task's process never sees
+            # the store (headrace.pipelines.owner). Last before the process starts: from here
+            # every way out ends the update.
+            from headrace.pipelines.task_update import start_task_update
+
+            try:
+                update_watch = start_task_update(store, payload["settings"], folder, env)
+            except HeadraceError as exc:
+                message = f"pipeline_task: {type(exc).__name__}: {exc}"
+                log.write(f"{message}\n".encode())
+                return AttemptOutcome(Result.FAILED, error=message)
         started = time.monotonic()
         try:
             proc = subprocess.Popen(
