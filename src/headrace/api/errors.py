@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -133,18 +134,20 @@ def install(app: FastAPI) -> None:
     from headrace.store.health import problem
 
     @app.exception_handler(DatabaseError)
-    async def _store_broken(_request: Request, exc: DatabaseError) -> JSONResponse:
+    @app.exception_handler(sqlite3.DatabaseError)  # a SQLite store runs on sqlite3 (issue 18)
+    async def _store_broken(_request: Request, exc: Exception) -> JSONResponse:
         # A corrupt store or a full disk (issue 11): one line saying so, not a bare 500.
         broken = problem(exc)
-        if broken is None and isinstance(exc, OperationalError):
-            return _database_away(exc)
-        log.error("the store failed while handling a request: %s", broken or exc.orig)
-        return error_response(500, "INTERNAL_ERROR", broken or f"The store failed: {exc.orig}")
+        cause = getattr(exc, "orig", None) or exc  # the driver's words
+        if broken is None and isinstance(exc, OperationalError | sqlite3.OperationalError):
+            return _database_away(cause)
+        log.error("the store failed while handling a request: %s", broken or cause)
+        return error_response(500, "INTERNAL_ERROR", broken or f"The store failed: {cause}")
 
-    def _database_away(exc: OperationalError) -> JSONResponse:
+    def _database_away(cause: BaseException) -> JSONResponse:
         # The database restarted or dropped our connection (the pool reconnects on the next
         # use): nothing was committed, so the client may simply try again (the SDK does, on 503).
-        log.warning("database unavailable while handling a request: %s", exc.orig)
+        log.warning("database unavailable while handling a request: %s", cause)
         response = error_response(
             503, "TEMPORARILY_UNAVAILABLE", "The database is briefly unavailable; try again."
         )

@@ -9,10 +9,7 @@ under a running server keeps answering from the old inode, so queries alone cann
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
 from headrace.store.db import Store, StoreError
-from headrace.store.schema import counters
 
 # The driver's words (SQLite and PostgreSQL) -> what they mean for the store.
 _CORRUPT = ("file is not a database", "database disk image is malformed", "malformed")
@@ -41,7 +38,7 @@ def check(store: Store) -> None:
     store.check_file()
     try:
         with store.read() as conn:
-            conn.execute(select(func.count()).select_from(counters)).scalar_one()
+            conn.execute("SELECT count(*) FROM counters").scalar_one()
     except Exception as exc:
         raise StoreError(problem(exc) or f"the store does not answer: {exc}") from exc
     store.check_file()

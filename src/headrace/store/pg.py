@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Engine, TextClause, create_engine, text
+from sqlalchemy import Connection, Engine, TextClause, create_engine, event, text
+from sqlalchemy.exc import DisconnectionError
 
 from headrace.store.db import Store, with_hooks
 from headrace.store.sql import Params, expand
@@ -18,7 +20,8 @@ class PgStore(Store):
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
-        self._engine = create_engine(url, pool_pre_ping=True)
+        self._engine = create_engine(url)
+        _ping_when_idle(self._engine)
         self.url = self._engine.url.render_as_string(hide_password=False)
 
     @property
@@ -45,6 +48,33 @@ class PgStore(Store):
 
     def dispose(self) -> None:
         self._engine.dispose()
+
+
+# A pooled connection idle this long is checked (one round trip) before it is handed out.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Check pooled connections before use, as `pool_pre_ping` does, but only those that sat
+    idle: a worker reporting task after task reuses its connection within milliseconds, and a
+    ping there is one round trip in every ~10 of a task's end (issue 18). A connection cut
+    while in use fails its statement instead, which the callers already survive: a worker
+    retries its report, the API answers 503 with Retry-After, the loops go on next turn, and
+    SQLAlchemy then replaces every pooled connection the cut may have reached."""
+
+    @event.listens_for(engine, "checkin")
+    def _idle_from(_dbapi_conn: Any, record: Any) -> None:
+        record.info["headrace_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _ping(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("headrace_idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as exc:  # the pool drops it and opens another (up to 3 times)
+            raise DisconnectionError(f"pooled connection is dead: {exc}") from exc
 
 
 @lru_cache(maxsize=1024)
