@@ -35,7 +35,8 @@ from typing import Any
 import httpx
 
 _NEXT_TO_PYTHON = Path(sys.executable).with_name("headrace")
-HEADRACE = (
+# HEADRACE_BENCH_EXE: another `headrace` to measure (an older revision's entry point).
+HEADRACE = os.environ.get("HEADRACE_BENCH_EXE") or (
     str(_NEXT_TO_PYTHON) if _NEXT_TO_PYTHON.exists() else shutil.which("headrace") or "headrace"
 )
 PG_URL = os.environ.get("HEADRACE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")
