@@ -29,6 +29,7 @@ _WARM_SETTINGS = (
     "HEADRACE_METASTORE_IDLE_SECONDS",
     "HEADRACE_METASTORE_START_SECONDS",
     "HEADRACE_METASTORE_XMX",
+    "HEADRACE_SPARK_JAR_DRIVER",  # `submit`: JAR tasks in their own JVM (worker/jar_driver.py)
 )
 
 
