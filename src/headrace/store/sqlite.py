@@ -16,7 +16,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,14 +61,24 @@ class SqliteStore(Store):
         self._read_lock = threading.RLock() if memory else None
         self._engine: Engine | None = None
         self._bridge: Engine | None = None
+        self._trace: Callable[[str], None] | None = None
 
     def _connect(self) -> sqlite3.Connection:
         raw = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
         for pragma in _PRAGMAS:
             raw.execute(pragma)
+        raw.set_trace_callback(self._trace)
         with self._opened_lock:
             self._opened.append(raw)
         return raw
+
+    def trace(self, callback: Callable[[str], None] | None) -> None:
+        """Call `callback(sql)` for every statement this store's connections run (None: stop);
+        tests count queries with it, SQL text and bridged constructs alike."""
+        self._trace = callback
+        with self._opened_lock:
+            for raw in self._opened:
+                raw.set_trace_callback(callback)
 
     def _take(self) -> sqlite3.Connection:
         if self._shared is not None:
