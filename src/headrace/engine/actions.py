@@ -12,8 +12,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection
-
 from headrace.engine import jobs as job_service
 from headrace.engine.coordinator import Coordinator
 from headrace.engine.jobs import Principal
@@ -23,6 +21,7 @@ from headrace.store import jobs as job_store
 from headrace.store import runs as run_store
 from headrace.store.db import Store
 from headrace.store.records import Attempt, Run
+from headrace.store.sql import Tx as Connection
 
 LOG_TAIL_BYTES = 5 * 1024 * 1024  # Databricks returns the last 5 MB of a task's logs
 _TRIGGER_KEYS = ("schedule", "trigger", "continuous")

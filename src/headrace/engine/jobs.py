@@ -11,8 +11,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection
-
 from headrace.clock import now_ms
 from headrace.engine.run_plan import settings_to_json
 from headrace.errors import PermissionDenied, SpecError, SpecIssue
@@ -21,6 +19,7 @@ from headrace.spec.models import JobSettings
 from headrace.store import jobs as job_store
 from headrace.store.db import Store
 from headrace.store.records import Job
+from headrace.store.sql import Tx as Connection
 
 LEVELS = ("CAN_VIEW", "CAN_MANAGE_RUN", "CAN_MANAGE", "IS_OWNER")
 ALL_USERS_GROUP = "users"

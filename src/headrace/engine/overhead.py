@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from itertools import pairwise
 
-from sqlalchemy import Connection
+from headrace.store.sql import Tx as Connection
 
 PHASES = (
     "ready",

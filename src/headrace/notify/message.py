@@ -12,11 +12,10 @@ import html
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection
-
 from headrace.states import SUCCESSFUL, TERMINAL
 from headrace.store import runs as run_store
 from headrace.store.notifications import Notification
+from headrace.store.sql import Tx as Connection
 
 _EVENT_WORDS = {
     "on_start": "started",
