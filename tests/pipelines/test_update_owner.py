@@ -99,7 +99,7 @@ def test_the_task_process_gets_no_store_url_and_the_worker_records_its_states(
     outcome = run_attempt(attempt, tmp_path / "logs", KillSwitch(), lambda _pid: None, store)
     assert outcome.result.name == "SUCCESS", outcome.error
     env = json.loads((attempt_dir(tmp_path / "logs", attempt) / "env.json").read_text())
-    assert not any(str(store.engine.url.database) in value for value in env.values())
+    assert not any(str(store.file) in value for value in env.values())
     assert "HEADRACE_DB" not in env
     (update,) = pipelines.list_updates(store, pid)
     assert update["state"] == "COMPLETED" and update["cause"] == "JOB_TASK"
