@@ -88,3 +88,15 @@ def test_cancel_waits_for_a_task_end_in_progress(pg_store):
     canceling.join(timeout=10)
     assert not canceling.is_alive()
     assert run(pg_store, run_id).stop_reason == "CANCELED"
+
+
+def test_a_process_that_has_not_seen_the_run_yet_also_shares_the_lock(pg_store):
+    starter = Coordinator(pg_store)
+    run_id = starter.start_run(job(shell("a"), shell("b", "a")), job_id=None)
+    worker = Coordinator(pg_store)  # another process: no plan of this run cached
+    a = claim_key(worker, "a")
+    with held_for_share(pg_store, run_id):
+        reporting = in_thread(lambda: finish(worker, a))
+        reporting.join(timeout=10)
+        assert not reporting.is_alive(), "a non-leaf's end waited although its plan was unread"
+    assert states(pg_store, run_id)["b"] == ("PENDING", None)

@@ -14,6 +14,7 @@ from headrace.engine import git_source, planner
 from headrace.engine.planner import RetryTask, SkipTask, StartTask
 from headrace.engine.resolve import render_deep
 from headrace.engine.rules import error_code_for, evaluate_condition, widget_parameters
+from headrace.engine.run_plan import plan_from_json
 from headrace.engine.transaction import AttemptOutcome, RunLockNeeded, RunTx, task_state
 from headrace.errors import SpecError
 from headrace.spec.compute import task_compute
@@ -109,7 +110,7 @@ class Attempts:
         concurrently; a transaction that finds it must change the run after all (a cascade
         ended a leaf, the run cannot progress) is rolled back and done again FOR UPDATE.
         """
-        shared = self._may_share_run(attempt)
+        shared: bool | None = None if not self.store.is_sqlite else False
         while True:
             try:
                 tx, following = self._finish_in_tx(attempt, outcome, claim_for, shared)
@@ -126,9 +127,11 @@ class Attempts:
         attempt: Attempt,
         outcome: AttemptOutcome,
         claim_for: tuple[str, Callable[[Attempt], str], int | None] | None,
-        shared: bool,
+        shared: bool | None,
     ) -> tuple[RunTx, Attempt | None]:
         with self.store.begin() as conn:
+            if shared is None:
+                shared = self._may_share_run(conn, attempt)
             tx = self._open(conn, attempt.run_id, shared=shared)
             run = tx.run
             if shared and (
@@ -147,18 +150,23 @@ class Attempts:
             self._maybe_finish_run(tx)
         return tx, following
 
-    def _may_share_run(self, attempt: Attempt) -> bool:
+    def _may_share_run(self, conn: Connection, attempt: Attempt) -> bool:
         """Whether ending `attempt` can hold its run's row FOR SHARE (see finish_attempt).
 
-        Decided from the plan this process has cached for the run, before reading the row: a
-        run not seen yet, a leaf task and a for_each iteration (whose parent's end counts its
-        iterations) take the row FOR UPDATE. SQLite has one writer at a time anyway.
+        Decided from the run's plan before its row is locked: a leaf task and a for_each
+        iteration (whose parent's end counts its iterations) take the row FOR UPDATE. A plan
+        this process has not cached yet is read first, without a lock, and cached (the same
+        one read the transaction would do after locking); the run's repair count is checked
+        again under the lock.
         """
-        if self.store.is_sqlite or "iteration" in attempt.payload:
+        if "iteration" in attempt.payload:
             return False
         cached = self._plans.get((attempt.run_id, 0))
         if cached is None:
-            return False
+            repair_count, settings = run_store.run_settings_unlocked(conn, attempt.run_id)
+            cached = self._remember_plan((attempt.run_id, repair_count), plan_from_json(settings))
+            if repair_count:
+                return False
         key = attempt.payload.get("task_key")
         dag = cached[0].dag
         return key in dag.nodes and key not in dag.leaves

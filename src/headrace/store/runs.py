@@ -146,6 +146,16 @@ def run_settings(conn: Connection, run_id: int) -> str:
     return conn.execute(stmt, {"b_run_id": run_id}).scalar_one()
 
 
+def run_settings_unlocked(conn: Connection, run_id: int) -> tuple[int, str]:
+    """(repair_count, settings JSON) of a run, read without locking it: which lock to take
+    depends on the plan (see Attempts.finish_attempt). Raises: NotFound."""
+    stmt = "SELECT repair_count, settings FROM runs WHERE run_id = :b_run_id"
+    row = conn.execute(stmt, {"b_run_id": run_id}).first()
+    if row is None:
+        raise NotFound(f"Run {run_id} does not exist.")
+    return row[0], row[1]
+
+
 def update_run(conn: Connection, run_id: int, **values: Any) -> None:
     """Change columns of a run."""
     stmt = f"UPDATE runs SET {set_clause(values)} WHERE run_id = :b_run_id"
