@@ -55,6 +55,7 @@ class SqliteStore(Store):
         self._write_lock = threading.Lock()
         self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
+        self._busy: set[sqlite3.Connection] = set()  # in a transaction right now
         self._opened_lock = threading.Lock()
         # :memory: is one database per connection: every thread shares one, one at a time.
         self._shared: sqlite3.Connection | None = self._connect() if memory else None
@@ -84,11 +85,22 @@ class SqliteStore(Store):
         if self._shared is not None:
             return self._shared
         idle = self._local.__dict__.setdefault("idle", [])
-        return idle.pop() if idle else self._connect()
+        raw = idle.pop() if idle else self._connect()
+        with self._opened_lock:
+            self._busy.add(raw)
+        return raw
 
     def _give(self, raw: sqlite3.Connection) -> None:
-        if self._shared is None:
-            self._local.idle.append(raw)
+        if self._shared is not None:
+            return
+        with self._opened_lock:
+            self._busy.discard(raw)
+            kept = raw in self._opened  # else dispose() ran meanwhile: close it now
+        if kept:
+            self._local.__dict__.setdefault("idle", []).append(raw)
+        else:
+            with contextlib.suppress(sqlite3.Error):
+                raw.close()
 
     @contextmanager
     def begin(self) -> Iterator[SqliteTx]:
@@ -149,9 +161,12 @@ class SqliteStore(Store):
         return self._bridge
 
     def dispose(self) -> None:
+        """Close the idle connections; one in a transaction closes when the transaction ends
+        (as SQLAlchemy's engine.dispose() does with checked-out connections)."""
         with self._opened_lock:
-            opened, self._opened = self._opened, []
-        for raw in opened:
+            idle = [raw for raw in self._opened if raw not in self._busy]
+            self._opened = []
+        for raw in idle:
             with contextlib.suppress(sqlite3.Error):
                 raw.close()
         self._local = threading.local()

@@ -82,3 +82,13 @@ def test_opening_an_existing_sqlite_store_does_not_import_sqlalchemy(store) -> N
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_dispose_leaves_a_running_transaction_to_finish(store) -> None:  # type: ignore[no-untyped-def]
+    with store.read() as conn:
+        conn.execute("SELECT 1")  # this thread now has an idle connection
+    with store.begin() as conn:
+        store.dispose()  # as a server shutting down while a worker thread commits
+        conn.execute("UPDATE counters SET value = 4 WHERE name = 'job_id'")
+    with store.read() as conn:  # a new connection after dispose
+        assert conn.execute("SELECT value FROM counters WHERE name = 'job_id'").scalar() == 4
