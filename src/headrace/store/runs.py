@@ -226,9 +226,9 @@ class RunCell:
 _RECENT_RUNS = (
     "SELECT job_id, run_id, start_time, life_cycle_state, result_state FROM ("
     "SELECT job_id, run_id, start_time, life_cycle_state, result_state, row_number() OVER"
-    " (PARTITION BY job_id ORDER BY start_time DESC, run_id DESC) AS position"
+    " (PARTITION BY job_id ORDER BY start_time DESC, run_id DESC) AS recency"
     " FROM runs WHERE job_id IN :b_ids) AS ranked"
-    " WHERE position <= :b_per_job ORDER BY job_id, position"
+    " WHERE recency <= :b_per_job ORDER BY job_id, recency"
 )
 
 
