@@ -1,0 +1,103 @@
+"""Store queries written as SQL text (issue 18) give the same answers on SQLite and PostgreSQL:
+list filters, window functions, IN lists (empty ones included), RETURNING, booleans, defaults."""
+
+from __future__ import annotations
+
+from headrace.store import jobs, notifications, runs
+from headrace.store.db import Store
+
+
+def _run(conn, run_id: int, job_id: int, start: int, state: str, **more) -> None:  # type: ignore[no-untyped-def]
+    runs.insert_run(
+        conn,
+        run_id=run_id,
+        job_id=job_id,
+        run_name="r",
+        run_type="JOB_RUN",
+        trigger_type="ONE_TIME",
+        settings="{}",
+        job_parameters="[]",
+        life_cycle_state=state,
+        created_time=start,
+        start_time=start,
+        **more,
+    )
+
+
+def test_run_lists_and_recent_runs(store: Store) -> None:
+    with store.begin() as conn:
+        job_id = jobs.create_job(conn, {"name": "Daily"}, now_ms=1)
+        ids = runs.allocate_ids(conn, 4)
+        _run(conn, ids[0], job_id, 10, "TERMINATED", result_state="SUCCESS")
+        _run(conn, ids[1], job_id, 20, "TERMINATED", result_state="FAILED")
+        _run(conn, ids[2], job_id, 30, "RUNNING", timeout_at=50)
+        _run(conn, ids[3], job_id, 40, "QUEUED", idempotency_token="tok")
+    with store.read() as conn:
+        assert [r.run_id for r in runs.list_runs(conn, job_id=job_id)] == list(reversed(ids))
+        done = runs.list_runs(conn, completed_only=True, start_time_from=15, limit=5)
+        assert [r.run_id for r in done] == [ids[1]]
+        assert [r.run_id for r in runs.list_runs(conn, active_only=True, offset=1)] == [ids[2]]
+        recent = runs.recent_runs_of_jobs(conn, [job_id, 999], 2)
+        assert [c.run_id for c in recent[job_id]] == [ids[3], ids[2]] and recent[999] == []
+        assert runs.count_admitted_runs(conn, job_id) == 1
+        assert [r.run_id for r in runs.queued_runs(conn, job_id)] == [ids[3]]
+        assert runs.run_with_token(conn, "tok", None).run_id == ids[3]  # type: ignore[union-attr]
+        assert runs.run_with_token(conn, "tok", "bob") is None
+        assert runs.get_runs(conn, []) == {}
+        assert runs.next_timer_at(conn) == 50
+        assert runs.runs_with_due_timers(conn, 60) == [ids[2]]
+        assert runs.runs_with_due_timers(conn, 60, "someone-else") == []
+        assert [j.name for j in jobs.list_jobs(conn, name="DAILY")] == ["Daily"]
+
+
+def test_task_runs_defaults_booleans_and_returning(store: Store) -> None:
+    with store.begin() as conn:
+        job_id = jobs.create_job(conn, {"name": "j"}, now_ms=1)
+        run_id, a, b = runs.allocate_ids(conn, 3)
+        _run(conn, run_id, job_id, 1, "RUNNING")
+        rows = [
+            {"task_run_id": a, "run_id": run_id, "task_key": "a", "life_cycle_state": "BLOCKED"},
+            {"task_run_id": b, "run_id": run_id, "task_key": "b", "life_cycle_state": "BLOCKED"},
+        ]
+        runs.insert_task_runs(conn, rows)  # current, waiting_on, ... from the column defaults
+        tr = runs.task_run(conn, a)
+        assert tr.current is True and tr.waiting_on == 0 and tr.state_message == ""
+        runs.update_task_run(conn, a, waiting_on=1)
+        assert runs.release_children(conn, run_id, ["a", "b"]) == ["a", "b"]
+        runs.retire_task_runs(conn, [a])
+        assert runs.task_run(conn, a).current is False
+        assert [t.task_key for t in runs.current_task_runs(conn, run_id)] == ["b"]
+        assert runs.current_task_runs(conn, run_id, []) == []
+        attempt_id = runs.insert_attempt(
+            conn,
+            task_run_id=b,
+            run_id=run_id,
+            attempt_number=0,
+            state="PENDING",
+            payload="{}",
+            created_time=5,
+        )
+        claimed = runs.claim_next_attempt(conn, "w", 6, lambda _a: "log", pools=frozenset({"p"}))
+        assert claimed is not None and claimed.attempt_id == attempt_id
+        assert jobs.jobs_visible_to(conn, "ann", []) == set()
+
+
+def test_notification_outbox_claim(store: Store) -> None:
+    with store.begin() as conn:
+        added = notifications.queue_messages(
+            conn,
+            run_id=1,
+            event="on_failure",
+            messages=[("k1", "email", "a@x"), ("k2", "webhook", "d1")],
+            facts={"result": "FAILED"},
+            now_ms=10,
+        )
+        assert added == 2
+        claimed = notifications.claim_due(conn, "w", 20, 1000, 5)
+        assert [n.target for n in claimed] == ["a@x", "d1"] and claimed[0].attempts == 0
+        assert notifications.mark_delivered(conn, claimed[0], "w", 30)
+        assert not notifications.mark_delivered(conn, claimed[0], "other", 30)
+        assert notifications.next_due_at(conn) == 1020  # the other one's lease
+        assert notifications.has_undelivered(conn)
+        assert len(notifications.list_notifications(conn, run_ids=[1])) == 2
+        assert notifications.list_notifications(conn, run_ids=[]) == []
