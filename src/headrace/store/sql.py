@@ -47,7 +47,8 @@ SQLITE = Dialect("sqlite")
 
 
 def expand(sql: str, params: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
-    """`IN :name` with a list value -> `IN (:name_0, ...)`, parameters spread to match."""
+    """`IN :name` with a list value -> `IN (:name__0, ...)`, parameters spread to match (an
+    empty list -> `IN (NULL)`, true of no row)."""
     lists = [k for k, v in params.items() if isinstance(v, list | tuple)]
     if not lists:
         return sql, dict(params)
