@@ -211,9 +211,15 @@ def run_bundle_job(
     from headrace.store.db import open_store
 
     bundle = load_bundle(path, target=target, variables=variables)
+    if key not in bundle.jobs and key in bundle.resources.get("pipelines", {}):
+        return _run_bundle_pipeline(bundle, key, as_json=as_json, db=db), False
     if key not in bundle.jobs:
-        known = ", ".join(bundle.jobs) or "none"
-        raise SpecError([SpecIssue("JOB_KEY", f"the bundle has no job '{key}' (it has: {known})")])
+        runnable = [*bundle.jobs, *bundle.resources.get("pipelines", {})]
+        what = "job or pipeline" if len(runnable) > len(bundle.jobs) else "job"
+        known = ", ".join(runnable) or "none"
+        raise SpecError(
+            [SpecIssue("JOB_KEY", f"the bundle has no {what} '{key}' (it has: {known})")]
+        )
     say = _say if not quiet and not as_json else lambda _text: None
     build_artifacts(bundle, say)
     settings = Settings.load(db=db, slots=slots)
@@ -241,6 +247,26 @@ def run_bundle_job(
         quiet,
         lambda runner: runner.coordinator.start_run(chosen, job_id=ids[key], parameters=params),
     )
+
+
+def _run_bundle_pipeline(bundle: Any, key: str, *, as_json: bool, db: str | None) -> str:
+    """`bundle run <pipeline key>` (as Databricks'): the bundle's pipelines stored, an update of
+    this one run here, its output on stderr; "SUCCESS" or "FAILED" (with --json the update's
+    UpdateInfo on stdout)."""
+    from headrace.config import Settings
+    from headrace.engine import pipelines
+    from headrace.pipelines.owner import run_here
+    from headrace.store.db import open_store
+
+    settings = Settings.load(db=db)
+    store = open_store(settings.db_url)
+    pipeline_id = _deploy_pipelines(store, bundle)[f"pipelines.{key}"]
+    update = pipelines.new_update(store, pipeline_id, cause="USER_ACTION")
+    code = run_here(store, settings.home, update, stdout=sys.stderr)
+    if as_json:
+        ended = pipelines.get_update(store, pipeline_id, update["update_id"])
+        print(json.dumps(pipelines.public_update(ended), indent=2))
+    return "SUCCESS" if code == 0 else "FAILED"
 
 
 def _deploy_pipelines(store: Any, bundle: Any) -> dict[str, str]:

@@ -162,12 +162,12 @@ def start_background(store: Store, home: Path, update: dict[str, Any]) -> subpro
     return proc
 
 
-def run_here(store: Store, home: Path, update: dict[str, Any]) -> int:
-    """Run the update's process with this terminal as its output, to its end (the CLI);
-    0 when it COMPLETED."""
+def run_here(store: Store, home: Path, update: dict[str, Any], *, stdout: Any = None) -> int:
+    """Run the update's process with this terminal (or `stdout`) as its output, to its end
+    (the CLI); 0 when it COMPLETED."""
     folder = engine.update_folder(home, update["pipeline_id"], update["update_id"])
     watch = UpdateWatch(store, update, folder)
-    proc = subprocess.Popen(update_command(watch.update_file), env=process_env(home))
+    proc = subprocess.Popen(update_command(watch.update_file), env=process_env(home), stdout=stdout)
     watch.update = engine.set_update(store, update, pid=proc.pid)
     canceled = False
     try:
