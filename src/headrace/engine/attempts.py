@@ -117,8 +117,6 @@ class Attempts:
                 break
             except RunLockNeeded:
                 shared = False
-        if following is not None:
-            tx.new_attempts -= 1
         self._notify(tx)
         return following
 
@@ -140,14 +138,24 @@ class Attempts:
                 or run.repair_count
             ):
                 raise RunLockNeeded  # a stopping or repaired run: any task end may end it
+            early: list[Attempt | None] = []
+            if claim_for is not None and not self.store.is_sqlite:
+                tx.claim_before_release = lambda: early.append(self._claim(conn, *claim_for))
             self._finish_attempt(tx, attempt, outcome)
+            tx.claim_before_release = None
             if tx.shared and tx.leaf_ended:
                 raise RunLockNeeded  # a cascade ended a leaf: the run may be complete
             # Claimed before the run's end is decided: an attempt of this run just claimed
             # proves the run can progress, which saves the invariant check its query.
-            following = self._claim(conn, *claim_for) if claim_for is not None else None
+            following = early[0] if early else None
+            late = claim_for is not None and following is None and (not early or tx.new_attempts)
+            if late:  # SQLite; or nothing was pending before this end released its dependents
+                assert claim_for is not None
+                following = self._claim(conn, *claim_for)
             tx.claimed_own = following is not None and following.run_id == tx.run.run_id
             self._maybe_finish_run(tx)
+        if following is not None and late:
+            tx.new_attempts -= 1  # it took one this transaction queued: nobody to wake for it
         return tx, following
 
     def _may_share_run(self, conn: Connection, attempt: Attempt) -> bool:
@@ -256,6 +264,9 @@ class Attempts:
         else:
             tx.leaf_ended = tx.leaf_ended or tr.task_key in tx.plan.dag.leaves
             children = tx.plan.dag.children.get(tr.task_key, ())
+            if tx.claim_before_release is not None:
+                claim, tx.claim_before_release = tx.claim_before_release, None
+                claim()
             self._advance(tx, run_store.release_children(tx.conn, tx.run.run_id, children))
 
     def _advance(self, tx: RunTx, keys: Iterable[str]) -> None:

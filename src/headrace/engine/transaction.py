@@ -97,6 +97,10 @@ class RunTx:
     # Set when this transaction claimed an attempt of the run itself: the run can progress,
     # so the invariant check has nothing to look for (see RunLifecycle._check_progress).
     claimed_own: bool = False
+    # PostgreSQL: claims the worker's next attempt when the finishing task is about to count
+    # its dependents down, so that count-down (a row lock every upstream of a fan-in queues
+    # on) is held only until commit, not through the claim's statements (Attempts).
+    claim_before_release: Callable[[], None] | None = None
 
 
 class CoordinatorCore:
