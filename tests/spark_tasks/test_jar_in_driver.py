@@ -1,5 +1,5 @@
 """spark_jar_task in the running driver of its cluster (headrace.worker.jar_driver): each task
-its own class loader, main's output (its threads' too) in the task's log, a timeout interrupts
+its own class loader (in the driver and on executors), main's output (its threads' too) in the task's log, a timeout interrupts
 main in the driver, and the driver outlives `spark.stop()`."""
 
 from __future__ import annotations
@@ -20,15 +20,24 @@ pytestmark = pytest.mark.spark
 VERSION = """
 package demo;
 
+import org.apache.spark.api.java.function.MapFunction;
+import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.SparkSession;
 
 public class Version {
+  static String label(long x) {
+    return "v" + VERSION + "-" + x;
+  }
+
   public static void main(String[] args) throws Exception {
     SparkSession spark = SparkSession.builder().getOrCreate();
     Thread child = new Thread(() -> System.out.println("child thread of VERSION"));
     child.start();
     child.join();
     System.err.println("stderr of VERSION rows=" + spark.range(VERSION).count());
+    // Executor tasks load the jar's classes too (this task's version of them).
+    MapFunction<Long, String> labels = x -> label(x);
+    System.out.println("executors: " + spark.range(1).map(labels, Encoders.STRING()).collectAsList());
   }
 }
 """
@@ -93,6 +102,7 @@ def test_each_jar_task_has_its_own_classes_and_output(spark_hr: Headrace, tmp_pa
         log = log_of(spark_hr, run, key)
         assert "in the driver of cluster warm" in log, log
         assert f"child thread of {version}" in log and f"stderr of {version} rows={version}" in log
+        assert f"executors: [v{version}-0]" in log, log
         other = "2" if version == "1" else "1"
         assert f"of {other}" not in log
 
