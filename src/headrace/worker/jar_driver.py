@@ -27,6 +27,7 @@ import signal
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,7 @@ _USER = "headrace"
 _CLIENT = "headrace-jar-task"
 # HEADRACE_SPARK_JAR_DRIVER=submit runs every JAR task in its own JVM (spark-submit).
 MODE_ENV = "HEADRACE_SPARK_JAR_DRIVER"
+KEEPALIVE_SECONDS = 300.0  # see _touch
 
 
 def driver_for_task(home: Path) -> tuple[ClusterAddress | None, str]:
@@ -111,11 +113,15 @@ def run_in_driver(
     previous = signal.signal(signal.SIGTERM, on_term)
     runner = threading.Thread(target=execute, name="jar-task", daemon=True)
     runner.start()
+    next_touch = time.monotonic() + KEEPALIVE_SECONDS
     try:
         with open(output, "rb") as log:
             while runner.is_alive():
                 runner.join(0.1)
                 _copy(log)
+                if time.monotonic() >= next_touch:
+                    _touch(channel, session_id)
+                    next_touch = time.monotonic() + KEEPALIVE_SECONDS
             _copy(log)
         return _finish(outcome, result, cancelled.is_set())
     finally:
@@ -150,6 +156,15 @@ def _copy(log: Any) -> None:
     if chunk:
         sys.stdout.buffer.write(chunk)
         sys.stdout.flush()
+
+
+def _touch(channel: Any, session_id: str) -> None:
+    """One cheap RPC on the session (AnalyzePlan: spark_version): Spark Connect expires a session
+    whose last RPC is older than spark.connect.session.manager.defaultSessionTimeout (60 min),
+    even while its command runs, and would end a long main with it."""
+    with contextlib.suppress(Exception):
+        call = channel.unary_unary(_SERVICE + "AnalyzePlan", _raw, _raw)
+        call(_session_fields(session_id) + _bytes_field(10, b""), timeout=30)
 
 
 def _interrupt(channel: Any, session_id: str) -> None:
