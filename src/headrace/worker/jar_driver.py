@@ -160,8 +160,8 @@ def _copy(log: Any) -> None:
 
 def _touch(channel: Any, session_id: str) -> None:
     """One cheap RPC on the session (AnalyzePlan: spark_version): Spark Connect expires a session
-    whose last RPC is older than spark.connect.session.manager.defaultSessionTimeout (60 min),
-    even while its command runs, and would end a long main with it."""
+    last accessed longer ago than spark.connect.session.manager.defaultSessionTimeout (60 min),
+    and a running command may not count as access (not verified), which would end a long main."""
     with contextlib.suppress(Exception):
         call = channel.unary_unary(_SERVICE + "AnalyzePlan", _raw, _raw)
         call(_session_fields(session_id) + _bytes_field(10, b""), timeout=30)
