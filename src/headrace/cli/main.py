@@ -163,7 +163,8 @@ def run(
     db: DbOption = None,
 ) -> None:
     """Run a job now, locally, and wait for it; the exit code is the run's result."""
-    # A plain `headrace run` never gets here: cli.entry parses it without Typer (issue 18).
+    # A plain `headrace run` never gets here: cli.entry parses it without Typer (issue 18), with
+    # cli/run_options.RUN_OPTIONS, which must list these options too (test_run_options checks).
     from headrace.cli.run_command import run_file
 
     args = RunArgs(file, param or [], job, as_json, quiet, slots, db, Verbosity.verbose)
