@@ -100,3 +100,43 @@ def test_a_process_that_has_not_seen_the_run_yet_also_shares_the_lock(pg_store):
         reporting.join(timeout=10)
         assert not reporting.is_alive(), "a non-leaf's end waited although its plan was unread"
     assert states(pg_store, run_id)["b"] == ("PENDING", None)
+
+
+def test_a_task_started_after_waiting_on_another_end_sees_that_ends_task_values(
+    pg_store, monkeypatch
+):
+    """Two task ends of one run share its row. a's end starts p (reading the run's task values)
+    and then, through the condition x, counts down c, which waits on b's end still in progress;
+    when b commits, c starts in a's transaction and must see the values b set."""
+    coordinator = Coordinator(pg_store)
+    condition = {
+        "task_key": "x",
+        "depends_on": [{"task_key": "a"}],
+        "condition_task": {"op": "EQUAL_TO", "left": "1", "right": "1"},
+    }
+    settings = job(shell("a"), shell("b"), shell("p", "a"), condition, shell("c", "x", "b"))
+    run_id = coordinator.start_run(settings, job_id=None)
+    a, b = claim_key(coordinator, "a"), claim_key(coordinator, "b")
+    b_counted_down, let_b_commit = threading.Event(), threading.Event()
+    finish_run = type(coordinator)._maybe_finish_run
+
+    def b_waits_before_commit(self, tx, **kw):  # b's end has counted c down and holds its row
+        if threading.current_thread().name == "b":
+            b_counted_down.set()
+            let_b_commit.wait(20)
+        return finish_run(self, tx, **kw)
+
+    monkeypatch.setattr(type(coordinator), "_maybe_finish_run", b_waits_before_commit)
+    ending_b = threading.Thread(
+        name="b", target=lambda: finish(coordinator, b, task_values={"v": 42}), daemon=True
+    )
+    ending_b.start()
+    assert b_counted_down.wait(10)
+    ending_a = in_thread(lambda: finish(coordinator, a))
+    ending_a.join(timeout=1)  # a's end waits on c's row, which b's transaction holds
+    let_b_commit.set()
+    ending_b.join(timeout=20)
+    ending_a.join(timeout=20)
+    assert not ending_a.is_alive() and not ending_b.is_alive()
+    (c,) = [x for x in attempts(pg_store, run_id) if x.payload["task_key"] == "c"]
+    assert c.payload["task_values"] == {"b": {"v": 42}}

@@ -267,7 +267,11 @@ class Attempts:
             if tx.claim_before_release is not None:
                 claim, tx.claim_before_release = tx.claim_before_release, None
                 claim()
-            self._advance(tx, run_store.release_children(tx.conn, tx.run.run_id, children))
+            released = run_store.release_children(tx.conn, tx.run.run_id, children)
+            # On PostgreSQL the count-down may have waited for another task end of this run
+            # (both hold its row FOR SHARE) that set task values: read them again after it.
+            tx.task_values = None
+            self._advance(tx, released)
 
     def _advance(self, tx: RunTx, keys: Iterable[str]) -> None:
         """Plan the given top-level tasks and apply the decisions, until nothing more follows."""
