@@ -16,9 +16,14 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import unquote, urlparse
 
 from headrace.errors import HeadraceError, SpecError, SpecIssue
 from headrace.samples.datasets import DATASETS, NOTICE, TRIPS_SQL, write_sales_orders
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
 
 INSTALL_HINT = "run `headrace samples install` to write SYNTHETIC stand-ins (docs/samples.md)"
 
@@ -59,11 +64,21 @@ def install(
     home = Path(home)
     for name in names:
         if name == "nyctaxi":
-            rows = _nyctaxi_duckdb(home)
-            say(f"samples.nyctaxi.trips: {rows} SYNTHETIC rows (DuckDB warehouse, Parquet copy)")
-            if spark:
-                _nyctaxi_spark(home)
-                say("nyctaxi.trips: registered in the shared Spark catalog")
+            # Checked before anything is written: a refusal leaves no half-installed dataset.
+            session = _spark_session(home) if spark else None
+            try:
+                if session is not None:
+                    _refuse_foreign_trips(session, home)
+                rows = _nyctaxi_duckdb(home)
+                say(
+                    f"samples.nyctaxi.trips: {rows} SYNTHETIC rows (DuckDB warehouse, Parquet copy)"
+                )
+                if session is not None:
+                    _nyctaxi_spark(session, home)
+                    say("nyctaxi.trips: registered in the shared Spark catalog")
+            finally:
+                if session is not None:
+                    session.stop()
         elif name == "retail-org":
             folder = home / "dbfs" / "databricks-datasets" / "retail-org"
             rows = write_sales_orders(folder / "sales_orders")
@@ -114,8 +129,8 @@ def _nyctaxi_duckdb(home: Path) -> int:
     return int(rows)
 
 
-def _nyctaxi_spark(home: Path) -> None:
-    """The shared catalog's `nyctaxi.trips` over the Parquet copy (the warm Spark server)."""
+def _spark_session(home: Path) -> SparkSession:
+    """A session on the warm Spark server, whose catalog is the shared one."""
     from headrace.compute.warm import ensure_warm, take_lease
 
     try:
@@ -125,7 +140,48 @@ def _nyctaxi_spark(home: Path) -> None:
             "pyspark is not installed: the Spark catalog's copy needs it (--no-spark skips it)"
         ) from None
     take_lease(home)
-    session = SparkSession.builder.remote(ensure_warm(home).remote).getOrCreate()
+    return SparkSession.builder.remote(ensure_warm(home).remote).getOrCreate()
+
+
+def _refuse_foreign_trips(session: SparkSession, home: Path) -> None:
+    """Refuse to replace a `nyctaxi.trips` that Headrace did not write.
+
+    `samples`, `main` and `hive_metastore` are names of one shared catalog, so this table may
+    be the user's own `main.nyctaxi.trips`: only a table whose comment is our notice or whose
+    data lies under the samples folder is replaced.
+
+    Raises:
+        HeadraceError: the table exists and is not ours (names it and what to do).
+    """
+    if not session.catalog.tableExists("nyctaxi.trips"):
+        return
+    details = {
+        str(row[0]).strip(): str(row[1] or "").strip()
+        for row in session.sql("DESCRIBE TABLE EXTENDED nyctaxi.trips").collect()
+    }
+    comment, location = details.get("Comment", ""), details.get("Location", "")
+    if comment.startswith(NOTICE.split(":")[0]) or _under(location, samples_dir(home)):
+        return
+    raise HeadraceError(
+        "the shared Spark catalog already has a table nyctaxi.trips that Headrace did not write "
+        f"(location {location or 'managed'!r}, comment {comment or 'none'!r}); it is also "
+        "main.nyctaxi.trips and hive_metastore.nyctaxi.trips, so `headrace samples install` "
+        "will not replace it. Rename or drop it yourself (e.g. `ALTER TABLE main.nyctaxi.trips "
+        "RENAME TO main.nyctaxi.my_trips`), or install without the Spark copy (--no-spark)"
+    )
+
+
+def _under(location: str, folder: Path) -> bool:
+    """Whether a table location (`file:/...` URI or path) lies inside `folder`."""
+    if not location:
+        return False
+    parsed = urlparse(location)
+    path = Path(unquote(parsed.path)) if parsed.scheme in ("file", "") else None
+    return path is not None and path.resolve().is_relative_to(folder.resolve())
+
+
+def _nyctaxi_spark(session: SparkSession, home: Path) -> None:
+    """The shared catalog's `nyctaxi.trips` over the Parquet copy (checked to be ours first)."""
     location = (samples_dir(home) / "nyctaxi" / "trips").as_uri()
     comment = NOTICE.replace("'", "\\'")
     session.sql(f"CREATE SCHEMA IF NOT EXISTS nyctaxi COMMENT '{comment}'")
@@ -133,4 +189,3 @@ def _nyctaxi_spark(home: Path) -> None:
     session.sql(
         f"CREATE TABLE nyctaxi.trips USING parquet LOCATION '{location}' COMMENT '{comment}'"
     )
-    session.stop()
