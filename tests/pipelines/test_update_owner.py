@@ -23,6 +23,7 @@ from headrace.worker import supervisor
 from headrace.worker.supervisor import KillSwitch, attempt_dir, run_attempt
 from headrace.worker.tasks import TaskCommand
 from pg_support import pg_base_url, with_search_path
+from support import wait_dead, wait_for
 
 
 @pytest.fixture
@@ -79,6 +80,11 @@ with open(update.parent / "pipeline_states.jsonl", "a") as f:
     f.write(json.dumps({"state": "RUNNING"}) + "\\n")
     if sys.argv[1] == "ok":
         f.write(json.dumps({"state": "COMPLETED"}) + "\\n")
+if sys.argv[1] == "hang":  # a child in the background too: the whole group must go
+    import subprocess
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    (update.parent / "child.pid").write_text(str(child.pid))
+    import time; time.sleep(600)
 sys.exit(0 if sys.argv[1] == "ok" else 3)
 """
 
@@ -193,3 +199,31 @@ def test_two_starts_at_once_on_postgresql_make_exactly_one_update(
         assert len(pipelines.list_updates(store, pid)) == 1
     finally:
         store.dispose()
+
+
+def test_an_update_failed_by_a_reader_meanwhile_is_killed_with_its_group(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The owner's renewal finds the update ended (a reader failed it: the lease had expired,
+    e.g. the store was out of reach): the update's processes are killed, not left writing."""
+    monkeypatch.setattr(pipelines, "RENEW_SECONDS", 0.2)
+    pid = pipelines.create_pipeline(store, {"name": "p"})
+    stand_in(monkeypatch, "hang")
+    attempt = pipeline_attempt(pid)
+    child_pid = attempt_dir(tmp_path / "logs", attempt) / "child.pid"
+
+    def fail_as_a_reader() -> None:
+        wait_for(lambda: child_pid.is_file() and child_pid.read_text(), 60, "the child")
+        (update,) = pipelines.list_updates(store, pid)
+        fields = {"state": "FAILED", "state_message": pipelines.LEASE_EXPIRED}
+        pipelines.set_update(store, update, **fields)
+
+    reader = threading.Thread(target=fail_as_a_reader)
+    reader.start()
+    outcome = run_attempt(attempt, tmp_path / "logs", KillSwitch(), lambda _pid: None, store)
+    reader.join()
+    assert outcome.result.name == "FAILED"
+    wait_dead(int(child_pid.read_text()), 15)
+    (update,) = pipelines.list_updates(store, pid)
+    assert update["state"] == "FAILED" and update["state_message"] == pipelines.LEASE_EXPIRED
+    assert "no longer ours" in caplog.text and "killing its process" in caplog.text

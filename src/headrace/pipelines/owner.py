@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -57,6 +58,8 @@ class UpdateWatch:
         self.states_file = folder / STATES_FILE
         self._offset = 0
         self._final: dict[str, Any] | None = None  # the terminal state the process reported
+        self._pid: int | None = None  # the update's process, once started (own)
+        self.lost = False  # the update ended without us: its process was killed
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="pipeline-update", daemon=True)
         self._thread.start()
@@ -72,9 +75,30 @@ class UpdateWatch:
                         self.update = engine.set_update(self.store, self.update, **state)
                 if time.monotonic() >= renew_at:
                     renew_at = time.monotonic() + engine.RENEW_SECONDS
-                    engine.renew_lease(self.store, self.update)
+                    if not engine.renew_lease(self.store, self.update):
+                        self._lost()
+                        return
             except Exception:  # a store hiccup: the next poll tries again
                 log.warning("pipeline update %s: recording failed", self._id(), exc_info=True)
+
+    def own(self, pid: int) -> None:
+        """The update's process (killed with its process group if the update stops being ours)."""
+        self._pid = pid
+        if self.lost:  # lost before the process started
+            _kill_group(pid)
+
+    def _lost(self) -> None:
+        """The update ended without us (a reader failed it: our lease had expired, e.g. the
+        store was unreachable too long): its process must not go on writing tables."""
+        self.lost = True
+        log.warning(
+            "pipeline update %s: no longer ours (it ended meanwhile, e.g. failed by a reader "
+            "because its lease expired); killing its process %s and its process group",
+            self._id(),
+            self._pid,
+        )
+        if self._pid is not None:
+            _kill_group(self._pid)
 
     def _id(self) -> str:
         return str(self.update["update_id"])
@@ -109,6 +133,8 @@ class UpdateWatch:
                 final = state
             else:
                 self.update = {**self.update, **state}
+        if self.lost:  # the store keeps the verdict of whoever ended it
+            final = {"state": "FAILED", "state_message": "the update ended without its owner"}
         if final is None and canceled:
             final = {"state": "CANCELED", "state_message": "canceled"}
         if final is None:
@@ -126,6 +152,15 @@ class UpdateWatch:
                     raise
                 time.sleep(delay)
         return self.update
+
+
+def _kill_group(pid: int) -> None:
+    """SIGKILL the process's group when it leads one (started in its own session), else it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if os.getpgid(pid) == pid:
+            os.killpg(pid, signal.SIGKILL)
+        else:
+            os.kill(pid, signal.SIGKILL)
 
 
 def update_command(update_file: Path) -> list[str]:
@@ -156,6 +191,7 @@ def start_background(store: Store, home: Path, update: dict[str, Any]) -> subpro
             start_new_session=True,
         )
     watch.update = engine.set_update(store, update, pid=proc.pid)
+    watch.own(proc.pid)
     threading.Thread(
         target=lambda: watch.finish(proc.wait()), name="pipeline-update-end", daemon=True
     ).start()
@@ -169,6 +205,7 @@ def run_here(store: Store, home: Path, update: dict[str, Any], *, stdout: Any = 
     watch = UpdateWatch(store, update, folder)
     proc = subprocess.Popen(update_command(watch.update_file), env=process_env(home), stdout=stdout)
     watch.update = engine.set_update(store, update, pid=proc.pid)
+    watch.own(proc.pid)
     canceled = False
     try:
         code = proc.wait()

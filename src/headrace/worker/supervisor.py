@@ -194,6 +194,8 @@ def run_attempt(
                 update_watch.finish(None)
             return AttemptOutcome(Result.FAILED, error=f"cannot start {command.argv[0]}: {exc}")
         timing["spawned"] = _now_ms()
+        if update_watch is not None:
+            update_watch.own(proc.pid)  # killed if the update stops being ours
         pump = LogPump(proc.stdout, log, redact)
         try:
             timed_out = _supervise(
