@@ -26,6 +26,11 @@ def _chain() -> None:
 
 
 _chain()
+# A task on a cluster: the runtime's packages (pyspark, ...; headrace.compute.runtime_packages)
+# after everything else, so the task environment's own versions win.
+_runtime = os.environ.get("HEADRACE_RUNTIME_PACKAGES")
+if _runtime and os.path.isdir(_runtime) and _runtime not in sys.path:
+    sys.path.append(_runtime)
 if os.environ.get("HEADRACE_SPARK_HOOK"):
     try:
         from headrace.runtime.spark import install_hooks
