@@ -55,7 +55,7 @@ def report(exc: BaseException) -> int:
             print(f"error: {broken}", file=sys.stderr)
             return 1
     kind = type(exc).__name__
-    where = "the database" if module.startswith("sqlalchemy") else "Headrace"
+    where = "the database" if module.startswith(("sqlalchemy", "sqlite3")) else "Headrace"
     detail = str(exc).splitlines()[0] if str(exc) else kind
     hint = "" if Verbosity.verbose else " (run with -v for the traceback)"
     print(f"error: {where} failed: {kind}: {detail}{hint}", file=sys.stderr)

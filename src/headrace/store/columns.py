@@ -1,7 +1,7 @@
 """What SQL text needs to know of the tables without loading `schema.py` (SQLAlchemy): the
 Python-side column defaults an INSERT must fill in, and column lists of wide tables.
 
-`tests/unit/store/test_columns.py` checks both against `schema.py`, the tables' definition.
+`tests/unit/store/test_store_columns.py` checks both against `schema.py`, the tables' definition.
 """
 
 from __future__ import annotations

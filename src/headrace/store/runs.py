@@ -27,7 +27,6 @@ _WAITING_FOR_RETRY = LifeCycle.WAITING_FOR_RETRY.value
 _GET_RUN = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id = :b_run_id"
 _LOCK_RUN_FOR_UPDATE = _GET_RUN + " FOR UPDATE"
 _LOCK_RUN_FOR_SHARE = _GET_RUN + " FOR SHARE"
-_LOCK_RUN_FOR_SHARE = _GET_RUN + " FOR SHARE"
 _GET_RUNS = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id IN :b_ids"
 _UPDATE_JOB_PARAMETERS = "UPDATE runs SET job_parameters = :job_parameters WHERE run_id = :b_run_id"
 _GET_TASK_RUN = "SELECT * FROM task_runs WHERE task_run_id = :b_id"

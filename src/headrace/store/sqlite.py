@@ -1,6 +1,6 @@
 """A SQLite store on the stdlib `sqlite3` module: no SQLAlchemy on the hot path (issue 18).
 
-Each thread keeps its own sqlite3 connections (WAL, synchronous=NORMAL, foreign keys, a
+Threads take sqlite3 connections from one small pool (WAL, synchronous=NORMAL, foreign keys, a
 60 s busy timeout, autocommit mode so that the store itself says `BEGIN IMMEDIATE` for writes
 and `BEGIN` for reads). Statements written as SQL text run on them directly. A SQLAlchemy
 construct (queries off the hot path) runs through the *bridge*: an engine created on first use
@@ -36,33 +36,36 @@ _PRAGMAS = (
 
 # The sqlite3 connection of the transaction that is asking the bridge for a connection.
 _borrowing = threading.local()
+# Idle connections kept for the next transaction; more are closed when their transaction ends
+# (a server's short-lived threads must not each leave connections open: file descriptors).
+MAX_IDLE = 8
 
 
 class SqliteStore(Store):
-    """A SQLite file (or :memory:) as the store."""
+    """A SQLite file as the store."""
 
     is_sqlite = True
 
     def __init__(self, url: str) -> None:
         path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else ""
-        self.path = path or ":memory:"
-        memory = self.path == ":memory:"
-        if not memory:
-            _private_file(Path(self.path))
-        super().__init__(url, None if memory else Path(self.path))
+        if not path or path == ":memory:":
+            # Every sqlite3 connection would see its own empty database (migrations included).
+            raise ValueError(
+                "the store must be a file (sqlite:///PATH); in-memory SQLite is not one"
+            )
+        self.path = path
+        _private_file(Path(self.path))
+        super().__init__(url, Path(self.path))
         # SQLite's busy handler sleeps (1, 2, 5, 10 ms...) when its lock is taken; threads of
         # one process queue on this lock instead, which hands over without sleeping.
         self._write_lock = threading.Lock()
-        self._local = threading.local()
         self._opened: list[sqlite3.Connection] = []
+        self._idle: list[sqlite3.Connection] = []
         self._busy: set[sqlite3.Connection] = set()  # in a transaction right now
         self._opened_lock = threading.Lock()
-        # :memory: is one database per connection: every thread shares one, one at a time.
-        self._shared: sqlite3.Connection | None = self._connect() if memory else None
-        self._read_lock = threading.RLock() if memory else None
+        self._trace: Callable[[str], None] | None = None
         self._engine: Engine | None = None
         self._bridge: Engine | None = None
-        self._trace: Callable[[str], None] | None = None
 
     def _connect(self) -> sqlite3.Connection:
         raw = sqlite3.connect(self.path, timeout=60, isolation_level=None, check_same_thread=False)
@@ -82,23 +85,24 @@ class SqliteStore(Store):
                 raw.set_trace_callback(callback)
 
     def _take(self) -> sqlite3.Connection:
-        if self._shared is not None:
-            return self._shared
-        idle = self._local.__dict__.setdefault("idle", [])
-        raw = idle.pop() if idle else self._connect()
+        with self._opened_lock:
+            raw = self._idle.pop() if self._idle else None
+        if raw is None:
+            raw = self._connect()
         with self._opened_lock:
             self._busy.add(raw)
         return raw
 
     def _give(self, raw: sqlite3.Connection) -> None:
-        if self._shared is not None:
-            return
         with self._opened_lock:
             self._busy.discard(raw)
-            kept = raw in self._opened  # else dispose() ran meanwhile: close it now
-        if kept:
-            self._local.__dict__.setdefault("idle", []).append(raw)
-        else:
+            # Not in _opened: dispose() ran meanwhile. Either way, close what is not kept.
+            kept = raw in self._opened and len(self._idle) < MAX_IDLE
+            if kept:
+                self._idle.append(raw)
+            elif raw in self._opened:
+                self._opened.remove(raw)
+        if not kept:
             with contextlib.suppress(sqlite3.Error):
                 raw.close()
 
@@ -116,11 +120,7 @@ class SqliteStore(Store):
     @contextmanager
     def read(self) -> Iterator[SqliteTx]:
         """One read-only transaction; it takes no write lock."""
-        if self._read_lock is None:
-            yield from self._transaction("BEGIN", hooks=False)
-            return
-        with self._read_lock:
-            yield from self._transaction("BEGIN", hooks=False)
+        yield from self._transaction("BEGIN", hooks=False)
 
     def _transaction(self, begin: str, *, hooks: bool) -> Iterator[SqliteTx]:
         raw = self._take()
@@ -165,13 +165,10 @@ class SqliteStore(Store):
         (as SQLAlchemy's engine.dispose() does with checked-out connections)."""
         with self._opened_lock:
             idle = [raw for raw in self._opened if raw not in self._busy]
-            self._opened = []
+            self._opened, self._idle = [], []
         for raw in idle:
             with contextlib.suppress(sqlite3.Error):
                 raw.close()
-        self._local = threading.local()
-        if self._shared is not None:
-            self._shared = self._connect()
         if self._engine is not None:
             self._engine.dispose()
 

@@ -3,16 +3,19 @@ SQLAlchemy's, and SQLAlchemy constructs run inside the same transaction through 
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from headrace.store.db import open_store
+from headrace.store.db import StoreError, open_store
 from headrace.store.schema import counters
 from headrace.store.sql import expand
+from headrace.store.sqlite import MAX_IDLE
 
 
 @pytest.fixture
@@ -92,3 +95,31 @@ def test_dispose_leaves_a_running_transaction_to_finish(store) -> None:  # type:
         conn.execute("UPDATE counters SET value = 4 WHERE name = 'job_id'")
     with store.read() as conn:  # a new connection after dispose
         assert conn.execute("SELECT value FROM counters WHERE name = 'job_id'").scalar() == 4
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+def test_short_lived_threads_leave_no_connections_open(store) -> None:  # type: ignore[no-untyped-def]
+    """A server starts threads per pipeline update and cluster start: each thread's
+    transactions must not leave sqlite3 connections (file descriptors) behind when it ends."""
+    with store.begin() as conn:  # the pool's first connection, before counting
+        conn.execute("SELECT 1")
+    before = _open_fds()
+
+    def one_transaction() -> None:
+        with store.begin() as conn:
+            conn.execute("UPDATE counters SET value = value + 1 WHERE name = 'job_id'")
+
+    for _ in range(100):
+        thread = threading.Thread(target=one_transaction)
+        thread.start()
+        thread.join()
+    assert _open_fds() - before <= 2 * MAX_IDLE  # was 2 per thread: 200
+
+
+def test_an_in_memory_store_is_refused_by_name() -> None:
+    """Each sqlite3 connection would see its own empty database: refuse it, say why."""
+    with pytest.raises(StoreError, match="in-memory SQLite"):
+        open_store("sqlite:///:memory:")
