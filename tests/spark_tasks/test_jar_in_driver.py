@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from support import Headrace
+from support import Headrace, wait_for
 
 from .test_jar_submit_cli import log_of, result_of, run_job, task
 
@@ -57,6 +57,41 @@ public class Sleepy {
       Files.writeString(Paths.get(args[0]), "interrupted");
       throw e;
     }
+  }
+}
+"""
+
+
+LINGERING = """
+package demo;
+
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+
+public class Lingering {
+  public static void main(String[] args) throws Exception {
+    // A pool whose thread is created during the task and outlives it (never shut down).
+    ExecutorService pool = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r);
+      t.setDaemon(true);
+      return t;
+    });
+    pool.submit(() -> System.out.println("pool thread during the task")).get();
+    pool.submit(() -> {
+      try {
+        while (!Files.exists(Paths.get(args[0]))) {
+          Thread.sleep(50);
+        }
+        System.out.println("late line of a finished task");
+        System.out.flush();
+        Files.writeString(Paths.get(args[1]), "written");
+      } catch (Exception e) {
+        throw new RuntimeException(e);
+      }
+    });
+    System.out.println("main returns");
   }
 }
 """
@@ -138,3 +173,31 @@ def test_a_timeout_interrupts_main_in_the_driver(spark_hr: Headrace, tmp_path: P
     assert "sleeping" in log_of(spark_hr, run, "sleepy")
     # The driver took the next task after the interrupted one.
     assert "sleeping" in log_of(spark_hr, run, "after")
+
+
+def test_a_thread_outliving_its_jar_task_writes_to_the_driver_not_the_task(
+    spark_hr: Headrace, tmp_path: Path
+) -> None:
+    """A pool thread first created during the task inherits its output; once the task ended,
+    its writes go to the driver's own stdout (driver.log), never into the finished task's log."""
+    jar = _jar(tmp_path / "lingering", "Lingering", LINGERING)
+    go, done = tmp_path / "go", tmp_path / "done"
+    job = spark_hr.write(
+        "lingering.yml",
+        f"""
+        name: lingering
+        tasks:
+          - task_key: main
+            spark_jar_task: {{main_class_name: demo.Lingering, parameters: ["{go}", "{done}"]}}
+            libraries: [{{jar: {jar}}}]
+        """,
+    )
+    run = run_job(spark_hr, job)
+    assert result_of(task(run, "main")) == "SUCCESS", run
+    go.write_text("go")  # the task is over: now the pool thread writes
+    wait_for(done.exists, 60, "the pool thread's late line")
+    log = log_of(spark_hr, run, "main")
+    assert "pool thread during the task" in log and "main returns" in log, log
+    assert "late line of a finished task" not in log, log
+    driver_log = (spark_hr.home / "spark" / "warm" / "driver.log").read_text(errors="replace")
+    assert "late line of a finished task" in driver_log

@@ -69,7 +69,7 @@ public final class JarTaskCommand implements CommandPlugin {
       Thread thread = Thread.currentThread();
       ClassLoader previous = thread.getContextClassLoader();
       Watchdog watchdog = new Watchdog(task.path("owner_pid").asLong(0), thread);
-      ThreadOutput.route(out);
+      ThreadOutput.Route route = ThreadOutput.route(out);
       try {
         ClassLoader loader = addJars(session, task.get("jars"));
         thread.setContextClassLoader(loader);
@@ -80,7 +80,7 @@ public final class JarTaskCommand implements CommandPlugin {
         }
       } finally {
         watchdog.finish();
-        ThreadOutput.route(null);
+        route.end(); // before `out` closes: late writers of the task go to the driver's streams
         thread.setContextClassLoader(previous);
         Thread.interrupted(); // a late interrupt must not reach the next command on this thread
       }

@@ -5,11 +5,16 @@ import java.io.PrintStream;
 
 /**
  * {@code System.out} and {@code System.err} of the driver, routed per thread: a JAR task's thread
- * (and every thread it starts: the target is inherited) writes to its task's output, all other
+ * (and every thread it starts: the route is inherited) writes to its task's output, all other
  * threads to the driver's own streams. Installed once, on the first JAR task.
+ *
+ * <p>A thread first created during a task (a user's pool, a thread Spark creates lazily) keeps
+ * the task's route after the task ended; the route is a per-task token that the task ends, and
+ * every write checks it: once the task is over such threads write to the driver's own streams,
+ * never into the finished task's output.
  */
 final class ThreadOutput extends OutputStream {
-  private static final InheritableThreadLocal<PrintStream> TARGET = new InheritableThreadLocal<>();
+  private static final InheritableThreadLocal<Route> TARGET = new InheritableThreadLocal<>();
   private static boolean installed;
 
   private final PrintStream original;
@@ -26,18 +31,32 @@ final class ThreadOutput extends OutputStream {
     }
   }
 
-  /** Where this thread's (and its future children's) output goes; null: the driver's. */
-  static void route(PrintStream target) {
-    if (target == null) {
+  /** One task's output, valid until the task calls {@link #end}. */
+  static final class Route {
+    private final PrintStream target;
+    private volatile boolean open = true;
+
+    private Route(PrintStream target) {
+      this.target = target;
+    }
+
+    /** The task is over: every thread still holding this route writes to the driver's streams. */
+    void end() {
+      open = false;
       TARGET.remove();
-    } else {
-      TARGET.set(target);
     }
   }
 
+  /** Route this thread's (and its future children's) output to `target` until the route ends. */
+  static Route route(PrintStream target) {
+    Route route = new Route(target);
+    TARGET.set(route);
+    return route;
+  }
+
   private PrintStream current() {
-    PrintStream target = TARGET.get();
-    return target != null ? target : original;
+    Route route = TARGET.get();
+    return route != null && route.open ? route.target : original;
   }
 
   @Override
