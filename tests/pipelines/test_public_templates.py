@@ -28,6 +28,7 @@ PLACEHOLDERS = {
     "[UUID]": "00000000-0000-4000-8000-000000000000",
     "[DATABRICKS_URL]": "https://example.cloud.databricks.com",
     "[USERNAME]": "someone@example.com",
+    "[NODE_TYPE_ID]": "i3.xlarge",
 }
 
 
@@ -89,3 +90,46 @@ def test_the_lakeflow_pipelines_template_runs_unchanged_on_synthetic_samples(
     log = next((hr.home / "logs" / str(run["run_id"])).glob("refresh_pipeline/*/output.log"))
     text = log.read_text()
     assert "Flow main.someone.sample_zones_my_lakeflow_pipelines has COMPLETED" in text, text
+
+
+def test_the_default_python_classic_template_runs_unchanged_on_a_job_cluster(
+    spark_home: Headrace, tmp_path: Path
+) -> None:
+    """default-python (classic): a notebook, a wheel doing `from databricks.sdk.runtime import
+    spark` (its environment holds only the wheel: pyspark comes from the runtime, as on a
+    Databricks cluster) and a pipeline, on a job cluster. As a Databricks user would, the dev
+    schema (`hive_metastore.<short name>`) is created first, and the samples installed."""
+    hr = spark_home
+    hr.env["DATABRICKS_USER"] = "someone@example.com"
+    hr.env.pop("DATABRICKS_HOST", None)
+    project = export_template("default-python/classic", tmp_path)
+    validated = hr("bundle", "validate", "--path", project)
+    assert validated.returncode == 0, str(validated)
+    installed = hr("samples", "install", "--only", "nyctaxi", timeout=900)
+    assert installed.returncode == 0, str(installed)
+    schema = hr.write(
+        "schema.py",
+        """
+        from pyspark.sql import SparkSession
+
+        SparkSession.builder.getOrCreate().sql("CREATE SCHEMA IF NOT EXISTS hive_metastore.someone")
+        """,
+    )
+    job = hr.write(
+        "schema.yml",
+        f"""
+        name: schema
+        tasks:
+          - task_key: create
+            spark_python_task: {{python_file: {schema}}}
+        """,
+    )
+    hr.run_json(job, expect=0)
+
+    result = hr("bundle", "run", "sample_job", "--path", project, "--json", timeout=1500)
+    run = result.json()
+    states = {t["task_key"]: t["state"].get("result_state") for t in run["tasks"]}
+    assert set(states.values()) == {"SUCCESS"}, str(result)
+    log = next((hr.home / "logs" / str(run["run_id"])).glob("python_wheel_task/*/output.log"))
+    text = log.read_text()
+    assert "tpep_pickup_datetime" in text and "only showing top 5 rows" in text, text

@@ -17,6 +17,7 @@ linked, made once and atomically (a temporary folder renamed into place).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -67,33 +68,41 @@ def _top_level(dist: Distribution) -> set[str]:
     return names
 
 
+@functools.cache
+def _links() -> tuple[str, tuple[str, ...], tuple[tuple[str, Path], ...]]:
+    """(key, `name==version` of each distribution, (name, target) of each link); looked up
+    once per process (a worker asks for every task on a cluster)."""
+    closure = runtime_closure()
+    dists = tuple(sorted(f"{d.metadata['Name']}=={d.version}" for d in closure))
+    identity = {"python": os.path.realpath(sys.executable), "dists": dists}
+    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    links: dict[str, Path] = {}
+    for dist in closure:
+        site = Path(str(dist.locate_file("")))
+        for name in sorted(_top_level(dist)):
+            if (site / name).exists():
+                links.setdefault(name, site / name)  # `google` is shared by several
+    return key, dists, tuple(links.items())
+
+
 def runtime_folder(home: Path) -> Path | None:
     """The folder of links to the runtime's packages (made if missing); None when Headrace's
     interpreter has no pyspark."""
-    closure = runtime_closure()
-    if not closure:
+    key, dists, links = _links()
+    if not dists:
         return None
-    identity = {
-        "python": os.path.realpath(sys.executable),
-        "dists": sorted(f"{d.metadata['Name']}=={d.version}" for d in closure),
-    }
-    key = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
     folder = Path(home) / "envs" / "runtime" / key
     if folder.is_dir():
         return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".links-", dir=folder.parent))
     try:
-        for dist in closure:
-            site = Path(str(dist.locate_file("")))
-            for name in _top_level(dist):
-                link = staging / name
-                if not link.exists() and (site / name).exists():  # `google` is shared
-                    link.symlink_to(site / name)
+        for name, target in links:
+            (staging / name).symlink_to(target)
         (staging / "README.txt").write_text(
             "Links to the Python packages a Databricks cluster's runtime brings (pyspark and "
             "its dependencies), appended to sys.path of tasks on a cluster by Headrace.\n"
-            + "\n".join(identity["dists"])
+            + "\n".join(dists)
             + "\n"
         )
         try:
