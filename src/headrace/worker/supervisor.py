@@ -108,9 +108,7 @@ def run_attempt(
     """Run an attempt's process to its end and say how it ended (`store`: for its cluster)."""
     payload = attempt.payload
     folder = attempt_dir(logs_dir, attempt)
-    if not logs_dir.is_dir():  # logs may hold what a task printed: its owner's eyes only
-        logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    folder.mkdir(parents=True, exist_ok=True)
+    _make_attempt_dir(logs_dir, folder)
     log_path = folder / "output.log"
     try:
         command = command_builder(payload["task_type"])(payload["settings"])
@@ -133,7 +131,7 @@ def run_attempt(
             "task_values",
         )
     }
-    context_path.write_text(json.dumps(context))
+    _write_bytes(context_path, json.dumps(context).encode())
     env = _environment(command, context_path, values_path, payload)
     # Task run ids repeat across stores (each counts from 1000): recovery on this host tells
     # this store's task processes from another's by the (unique) worker id.
@@ -177,12 +175,17 @@ def run_attempt(
                 message = f"pipeline_task: {type(exc).__name__}: {exc}"
                 log.write(f"{message}\n".encode())
                 return AttemptOutcome(Result.FAILED, error=message)
+        # With secrets to redact, every byte of output goes through LogPump; without any, the
+        # pump would only copy bytes, so the process writes to the log file itself (a thread,
+        # a pipe and a copy fewer per attempt; issue 18).
+        pumped = bool(redact)
+        log.flush()  # what the worker wrote (environment build, cluster) comes first
         started = time.monotonic()
         try:
             proc = subprocess.Popen(
                 command.argv,
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,  # through LogPump: every byte of output is redacted
+                stdout=subprocess.PIPE if pumped else log,
                 stderr=subprocess.STDOUT,
                 cwd=command.cwd,
                 env=env,
@@ -196,7 +199,7 @@ def run_attempt(
         timing["spawned"] = _now_ms()
         if update_watch is not None:
             update_watch.own(proc.pid)  # killed if the update stops being ours
-        pump = LogPump(proc.stdout, log, redact)
+        pump = LogPump(proc.stdout, log, redact) if pumped else None
         try:
             timed_out = _supervise(
                 proc, payload.get("timeout_seconds") or 0, kill, record_pid, started
@@ -207,7 +210,8 @@ def run_attempt(
             _signal_group(proc.pid, signal.SIGKILL)
             proc.wait()
             timing["exited"] = _now_ms()
-            pump.close()
+            if pump is not None:
+                pump.close()
             if update_watch is not None:
                 update_watch.finish(proc.returncode, canceled=kill.reason is not None)
     outcome = _outcome(proc.returncode, timed_out, kill.reason, log_path, values_path, payload)
@@ -229,6 +233,31 @@ def _scrub(path: Path, redact: Redactor) -> None:
         clean = redact(text)
         if clean != text:
             path.write_text(clean, encoding="utf-8")
+
+
+def _make_attempt_dir(logs_dir: Path, folder: Path) -> None:
+    """Create `folder` (logs/<run>/<task>/<attempt>) with as few system calls as it needs."""
+    try:
+        os.mkdir(folder.parent)  # the task's folder: new on the task's first attempt
+    except FileExistsError:
+        pass
+    except FileNotFoundError:  # a new run's first attempt (or a new logs folder)
+        if not logs_dir.is_dir():  # logs may hold what a task printed: its owner's eyes only
+            logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):  # task run ids repeat across stores
+        os.mkdir(folder)
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """`path.write_bytes(data)` without a buffered file object around one write."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
 
 
 def _open_private(path: Path) -> BinaryIO:
@@ -260,11 +289,14 @@ def _in_environment(command: TaskCommand, spec: dict, home: Path, log: BinaryIO)
 def _environment(
     command: TaskCommand, context_path: Path, values_path: Path, payload: dict
 ) -> dict[str, str]:
-    # Headrace's own settings (store URL, home) are not the task's business.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
-    # ...except where SQL warehouses are (sql_task, notebook %sql): the home holds the embedded
-    # DuckDB warehouse and warehouses.yml; HEADRACE_WAREHOUSE* name the configured ones.
-    env.update({k: v for k, v in os.environ.items() if k.startswith("HEADRACE_WAREHOUSE")})
+    # Headrace's own settings (store URL, home) are not the task's business, except where SQL
+    # warehouses are (sql_task, notebook %sql): the home holds the embedded DuckDB warehouse
+    # and warehouses.yml; HEADRACE_WAREHOUSE* name the configured ones. One pass over environ.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("HEADRACE_") or k.startswith("HEADRACE_WAREHOUSE")
+    }
     env["HEADRACE_HOME"] = str(default_home())
     env.update(command.env)
     if _EXTRA_PATH is not None:
