@@ -92,17 +92,19 @@ def test_the_lakeflow_pipelines_template_runs_unchanged_on_synthetic_samples(
     assert "Flow main.someone.sample_zones_my_lakeflow_pipelines has COMPLETED" in text, text
 
 
-def test_the_default_python_classic_template_runs_unchanged_on_a_job_cluster(
-    spark_home: Headrace, tmp_path: Path
+@pytest.mark.parametrize("variant", ["classic", "serverless"])
+def test_the_default_python_template_runs_unchanged(
+    spark_home: Headrace, tmp_path: Path, variant: str
 ) -> None:
-    """default-python (classic): a notebook, a wheel doing `from databricks.sdk.runtime import
-    spark` (its environment holds only the wheel: pyspark comes from the runtime, as on a
-    Databricks cluster) and a pipeline, on a job cluster. As a Databricks user would, the dev
-    schema (`hive_metastore.<short name>`) is created first, and the samples installed."""
+    """default-python: a notebook, a wheel doing `from databricks.sdk.runtime import spark` (its
+    environment holds only the wheel: pyspark comes from the runtime, as on a Databricks cluster
+    or in a serverless environment, which carries Databricks Connect) and a pipeline; classic on
+    a job cluster, serverless in environment 4. As a Databricks user would, the dev schema
+    (`hive_metastore.<short name>`) is created first, and the samples installed."""
     hr = spark_home
     hr.env["DATABRICKS_USER"] = "someone@example.com"
     hr.env.pop("DATABRICKS_HOST", None)
-    project = export_template("default-python/classic", tmp_path)
+    project = export_template(f"default-python/{variant}", tmp_path)
     validated = hr("bundle", "validate", "--path", project)
     assert validated.returncode == 0, str(validated)
     installed = hr("samples", "install", "--only", "nyctaxi", timeout=900)

@@ -1,7 +1,8 @@
 """What the worker does for a task with Spark: acquire its cluster, pass only an address.
 
 `spark_task_env` is the one call the supervisor makes: it returns the environment entries of
-the task process (SPARK_REMOTE and the runtime's Python packages for a named or job cluster,
+the task process (SPARK_REMOTE for a named or job cluster, the runtime's Python packages for a cluster or a
+serverless environment,
 the runtime hook on PYTHONPATH for every Spark-capable task type) and writes a line about the cluster to the task's log.
 """
 
@@ -52,15 +53,17 @@ def spark_task_env(
     }
     env.update({k: os.environ[k] for k in _WARM_SETTINGS if os.environ.get(k)})
     compute = payload.get("compute")
+    if compute is not None or payload.get("environment") is not None:
+        # On a cluster, and in a serverless environment (its client includes Databricks
+        # Connect), the runtime's packages (pyspark, ...) are there even when the task's
+        # environment lacks them, after its own (compute.runtime_packages).
+        from headrace.compute.runtime_packages import RUNTIME_ENV, runtime_folder
+
+        runtime = runtime_folder(home)
+        if runtime is not None:
+            env[RUNTIME_ENV] = str(runtime)
     if compute is None or store is None:
         return env
-    # On a cluster, the runtime's packages (pyspark, ...) are there even when the task's
-    # environment lacks them, after its own (compute.runtime_packages).
-    from headrace.compute.runtime_packages import RUNTIME_ENV, runtime_folder
-
-    runtime = runtime_folder(home)
-    if runtime is not None:
-        env[RUNTIME_ENV] = str(runtime)
     # Only now: the cluster machinery (compute.clusters, .server) is not for a shell task.
     from headrace.compute.clusters import acquire_for_task
 
