@@ -97,8 +97,9 @@ resources:
               - ${workspace.artifact_path}/.internal/my_default_scala-assembly-0.1.jar
 """
 
-# The template's Main.scala, in Java (no Scala compiler here), on its cluster branch
-# (`SparkSession.active`): the same output lines and SQL.
+# The template's Main.scala, in Java (no Scala compiler here): the same output lines, SQL and
+# choice of session (`getSession`: SparkSession.active where DATABRICKS_RUNTIME_VERSION is set,
+# as in a Databricks cluster's driver; otherwise Databricks Connect to a workspace).
 MAIN_JAVA = """
 package com.examples;
 
@@ -107,6 +108,11 @@ import org.apache.spark.sql.SparkSession;
 public class Main {
   public static void main(String[] args) {
     System.out.println("Hello, World!");
+    if (!System.getenv().containsKey("DATABRICKS_RUNTIME_VERSION")) {
+      System.out.println("Running outside Databricks");
+      throw new IllegalStateException("would connect to a Databricks workspace");
+    }
+    System.out.println("Running in a Databricks cluster");
     SparkSession spark = SparkSession.active();
     for (int i = 0; i + 1 < args.length; i += 2) {
       if (args[i].equals("--catalog")) {
@@ -173,7 +179,8 @@ def test_the_default_scala_shape_runs_its_built_jar_from_artifact_path(spark_hr:
     run = result.json()
     log = _log(spark_hr, run)
     assert run["state"]["result_state"] == "SUCCESS", log
-    for line in ("Hello, World!", "Using catalog: main", "Using schema: default", "|  2|"):
+    expected = ("Hello, World!", "Running in a Databricks cluster", "Using catalog: main")
+    for line in (*expected, "Using schema: default", "|  2|"):
         assert line in log, log
     # Where the CLI uploads it: <artifact_path>/.internal/<file>, under this data directory.
     from headrace.compute.volumes import volumes_root

@@ -90,7 +90,9 @@ class Keeper:
 
     def start(self) -> subprocess.Popen:
         config = self.config
-        env = {**os.environ, **config["env"]}
+        # The driver's own variables (DATABRICKS_RUNTIME_VERSION), then the cluster's
+        # spark_env_vars, which tasks get too and may override them.
+        env = {**os.environ, **config.get("driver_env", {}), **config["env"]}
         env["SPARK_HOME"] = config["spark_home"]
         env["JAVA_HOME"] = env.get("JAVA_HOME") or str(Path(config["java"]).resolve().parents[1])
         env["SPARK_LOCAL_IP"] = "127.0.0.1"

@@ -130,6 +130,15 @@ def local_cores(spec: dict[str, Any]) -> int:
     return max(1, min(wanted, os.cpu_count() or 1))
 
 
+def runtime_version(spec: dict[str, Any]) -> str:
+    """DATABRICKS_RUNTIME_VERSION as a Databricks driver has it: `16.4` for a cluster of
+    spark_version `16.4.x-scala2.12`; `client.headrace` (a serverless-style client version)
+    for a cluster without one, such as the local warm server."""
+    version = str(spec.get("spark_version") or "")
+    match = re.match(r"(\d+\.\d+)", version)
+    return match.group(1) if match else "client.headrace"
+
+
 def launch_config(
     home: Path,
     cluster_id: str,
@@ -166,6 +175,10 @@ def launch_config(
     conf["spark.connect.grpc.binding.port"] = str(port)
     conf["spark.connect.grpc.binding.address"] = bind
     env = {str(k): str(v) for k, v in (spec.get("spark_env_vars") or {}).items()}
+    # Code in the driver (JAR tasks) tells a Databricks cluster by this variable: the
+    # default-scala template's getSession takes SparkSession.active when it is set. The JVM's
+    # only: in a Python task process it would send databricks-sdk looking for runtime auth.
+    driver_env = {"DATABRICKS_RUNTIME_VERSION": runtime_version(spec)}
     return {
         "cluster_id": cluster_id,
         "spark_home": str(spark_home()),
@@ -173,6 +186,7 @@ def launch_config(
         "master": master,
         "conf": conf,
         "env": env,
+        "driver_env": driver_env,
         "port": port,
         "host": advertised_host(bind),
         "ui_port": ui_port,
