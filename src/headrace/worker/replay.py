@@ -21,7 +21,8 @@ from typing import Any
 from headrace.errors import HeadraceError
 from headrace.store.records import Attempt
 from headrace.worker.file_versions import recorded_versions, restore_changed, task_files
-from headrace.worker.supervisor import _environment, _in_environment, attempt_dir
+from headrace.worker.supervisor import _in_environment, attempt_dir
+from headrace.worker.task_env import task_environment
 from headrace.worker.tasks import TaskCommand, command_builder
 
 
@@ -88,7 +89,7 @@ def replay(
     context = {k: payload[k] for k in keys}
     context["task_values"] = payload.get("task_values") or {}
     context_path.write_text(json.dumps(context))
-    env = _environment(command, context_path, values_path, payload)
+    env = task_environment(command, context_path, values_path, payload)
     env["HEADRACE_OUTPUT"] = str(folder / "output.json")
     env["HEADRACE_REPLAY"] = "1"
     spec = payload.get("environment")

@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from headrace.config import default_home
 from headrace.engine.coordinator import AttemptOutcome
 from headrace.errors import HeadraceError
 from headrace.limits import MAX_OUTPUT_BYTES, MAX_TASK_VALUE_BYTES
@@ -27,15 +26,9 @@ from headrace.store.records import Attempt
 from headrace.worker.disk import with_full_disk
 from headrace.worker.file_versions import keep_versions
 from headrace.worker.log_pipe import LogPump, redactor_for
+from headrace.worker.task_env import task_environment
 from headrace.worker.tasks import TaskCommand, command_builder
 
-# Where `import headrace` comes from. Task processes use the same interpreter, so an installed
-# Headrace is importable there anyway; only a bare source checkout has to be put on the path
-# (putting site-packages first would shadow a task's own environment).
-_PACKAGE_ROOT = Path(__file__).resolve().parents[2]
-_EXTRA_PATH = (
-    None if _PACKAGE_ROOT.name in ("site-packages", "dist-packages") else str(_PACKAGE_ROOT)
-)
 log = logging.getLogger("headrace.worker")
 KILL_GRACE_SECONDS = 3.0
 SHUTDOWN = "SHUTDOWN"  # kill reason when the worker stops: the attempt failed, not canceled
@@ -132,7 +125,7 @@ def run_attempt(
         )
     }
     _write_bytes(context_path, json.dumps(context).encode())
-    env = _environment(command, context_path, values_path, payload)
+    env = task_environment(command, context_path, values_path, payload)
     # Task run ids repeat across stores (each counts from 1000): recovery on this host tells
     # this store's task processes from another's by the (unique) worker id.
     env["HEADRACE_WORKER_ID"] = attempt.worker_id or ""
@@ -284,31 +277,6 @@ def _in_environment(command: TaskCommand, spec: dict, home: Path, log: BinaryIO)
     if command.argv[:1] != [sys.executable]:
         return command  # not a Python process: the environment has nothing to change
     return dataclasses.replace(command, argv=[str(python), *command.argv[1:]])
-
-
-def _environment(
-    command: TaskCommand, context_path: Path, values_path: Path, payload: dict
-) -> dict[str, str]:
-    # Headrace's own settings (store URL, home) are not the task's business, except where SQL
-    # warehouses are (sql_task, notebook %sql): the home holds the embedded DuckDB warehouse
-    # and warehouses.yml; HEADRACE_WAREHOUSE* name the configured ones. One pass over environ.
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("HEADRACE_") or k.startswith("HEADRACE_WAREHOUSE")
-    }
-    env["HEADRACE_HOME"] = str(default_home())
-    env.update(command.env)
-    if _EXTRA_PATH is not None:
-        path = env.get("PYTHONPATH")
-        env["PYTHONPATH"] = _EXTRA_PATH + (os.pathsep + path if path else "")
-    env["HEADRACE_CONTEXT"] = str(context_path)
-    env["HEADRACE_TASK_VALUES"] = str(values_path)
-    env["HEADRACE_RUN_ID"] = str(payload["run_id"])
-    env["HEADRACE_TASK_KEY"] = payload["task_key"]
-    env["HEADRACE_TASK_RUN_ID"] = str(payload["task_run_id"])
-    env["HEADRACE_ATTEMPT_NUMBER"] = str(payload["attempt_number"])
-    return env
 
 
 def _supervise(
