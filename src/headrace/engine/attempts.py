@@ -268,9 +268,10 @@ class Attempts:
                 claim, tx.claim_before_release = tx.claim_before_release, None
                 claim()
             released = run_store.release_children(tx.conn, tx.run.run_id, children)
-            # On PostgreSQL the count-down may have waited for another task end of this run
-            # (both hold its row FOR SHARE) that set task values: read them again after it.
-            tx.task_values = None
+            # The count-down may have waited for another task end of this run (both hold its
+            # row FOR SHARE on PostgreSQL) that set task values: read them again after it.
+            if tx.shared:
+                tx.task_values = None
             self._advance(tx, released)
 
     def _advance(self, tx: RunTx, keys: Iterable[str]) -> None:

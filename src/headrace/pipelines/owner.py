@@ -59,6 +59,7 @@ class UpdateWatch:
         self._offset = 0
         self._final: dict[str, Any] | None = None  # the terminal state the process reported
         self._pid: int | None = None  # the update's process, once started (own)
+        self._pid_lock = threading.Lock()  # a reaped pid may be reused: see disown
         self.lost = False  # the update ended without us: its process was killed
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._watch, name="pipeline-update", daemon=True)
@@ -83,9 +84,15 @@ class UpdateWatch:
 
     def own(self, pid: int) -> None:
         """The update's process (killed with its process group if the update stops being ours)."""
-        self._pid = pid
-        if self.lost:  # lost before the process started
-            _kill_group(pid)
+        with self._pid_lock:
+            self._pid = pid
+            if self.lost:  # lost before the process started
+                _kill_group(pid)
+
+    def disown(self) -> None:
+        """The process is about to be reaped: its pid may belong to another process after."""
+        with self._pid_lock:
+            self._pid = None
 
     def _lost(self) -> None:
         """The update ended without us (a reader failed it: our lease had expired, e.g. the
@@ -97,8 +104,9 @@ class UpdateWatch:
             self._id(),
             self._pid,
         )
-        if self._pid is not None:
-            _kill_group(self._pid)
+        with self._pid_lock:
+            if self._pid is not None:
+                _kill_group(self._pid)
 
     def _id(self) -> str:
         return str(self.update["update_id"])

@@ -85,12 +85,14 @@ class SqliteStore(Store):
                 raw.set_trace_callback(callback)
 
     def _take(self) -> sqlite3.Connection:
-        with self._opened_lock:
+        with self._opened_lock:  # taken and marked busy at once: dispose() closes idle ones
             raw = self._idle.pop() if self._idle else None
+            if raw is not None:
+                self._busy.add(raw)
         if raw is None:
             raw = self._connect()
-        with self._opened_lock:
-            self._busy.add(raw)
+            with self._opened_lock:
+                self._busy.add(raw)
         return raw
 
     def _give(self, raw: sqlite3.Connection) -> None:

@@ -4,9 +4,10 @@ its log file, with secret values redacted on the way (issue 11).
 Redacting in the task (`runtime.secrets`) sees only `print` and `sys.stderr` of Python code;
 `sys.stdout.buffer`, `os.write`, subprocesses, shell tasks and a notebook's children write to
 file descriptor 1 directly. They all end in this pipe, so the log (and `runs/get-output`'s
-logs, errors and traces, which come from it) never holds a secret's value. When the secrets
-directory holds nothing to redact, the supervisor skips the pipe and the process writes the log
-file itself (a thread and a copy fewer per attempt).
+logs, errors and traces, which come from it) never holds a secret's value. The pipe is used
+even with nothing to redact: a process given the log file itself truncates it when it reopens
+its output by path (`echo x > /dev/stderr`), and one that escaped the task's session would keep
+writing into an ended attempt's log.
 
 Secrets are the files of the task's secrets directory (`runtime.secrets`); values shorter than
 `MIN_REDACTED_LENGTH` are left alone (as Databricks does). A value split across two reads of

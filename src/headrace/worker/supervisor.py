@@ -168,17 +168,17 @@ def run_attempt(
                 message = f"pipeline_task: {type(exc).__name__}: {exc}"
                 log.write(f"{message}\n".encode())
                 return AttemptOutcome(Result.FAILED, error=message)
-        # With secrets to redact, every byte of output goes through LogPump; without any, the
-        # pump would only copy bytes, so the process writes to the log file itself (a thread,
-        # a pipe and a copy fewer per attempt; issue 18).
-        pumped = bool(redact)
+        # Every byte of output goes through LogPump (a pipe), with or without secrets to
+        # redact: given the log file itself, a task that reopens its output by path
+        # (`echo x > /dev/stderr`, `tee /dev/stdout`) truncates it, and a process that escaped
+        # the task's session could write into the ended attempt's log for ever.
         log.flush()  # what the worker wrote (environment build, cluster) comes first
         started = time.monotonic()
         try:
             proc = subprocess.Popen(
                 command.argv,
                 stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE if pumped else log,
+                stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 cwd=command.cwd,
                 env=env,
@@ -192,7 +192,7 @@ def run_attempt(
         timing["spawned"] = _now_ms()
         if update_watch is not None:
             update_watch.own(proc.pid)  # killed if the update stops being ours
-        pump = LogPump(proc.stdout, log, redact) if pumped else None
+        pump = LogPump(proc.stdout, log, redact)
         try:
             timed_out = _supervise(
                 proc, payload.get("timeout_seconds") or 0, kill, record_pid, started
@@ -201,10 +201,11 @@ def run_attempt(
             # The task is over (or we cannot watch it any more): nothing of it may live on,
             # not even children it left in the background.
             _signal_group(proc.pid, signal.SIGKILL)
+            if update_watch is not None:
+                update_watch.disown()
             proc.wait()
             timing["exited"] = _now_ms()
-            if pump is not None:
-                pump.close()
+            pump.close()
             if update_watch is not None:
                 update_watch.finish(proc.returncode, canceled=kill.reason is not None)
     outcome = _outcome(proc.returncode, timed_out, kill.reason, log_path, values_path, payload)
