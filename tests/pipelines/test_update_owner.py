@@ -5,6 +5,7 @@ update. No Spark: the update processes here fail before Spark or are stand-ins."
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import threading
 import time
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from headrace.engine import pipelines
-from headrace.errors import ResourceConflict
+from headrace.errors import NotFound, ResourceConflict
 from headrace.store import pipelines as rows
 from headrace.store.db import Store, open_store
 from headrace.store.records import Attempt
@@ -159,6 +160,31 @@ def test_a_pipeline_task_of_an_unknown_or_busy_pipeline_fails_with_the_reason(
         f"pipeline_task: ResourceConflict: An active update {active['update_id']} already "
         f"exists for pipeline {pid}; wait for it to end."
     )
+
+
+@pytest.mark.parametrize(("how", "code", "state"), [("ok", 0, "COMPLETED"), ("die", 1, "FAILED")])
+def test_run_update_here_starts_an_update_and_runs_it_in_this_process(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str, code: int, state: str
+) -> None:
+    """The one engine call both `pipelines update` and `bundle run <pipeline>` make."""
+    from headrace.pipelines import owner
+
+    def command(update_file: Path) -> list[str]:  # the update file as its last argument
+        code = "import os, sys\nos.environ['HEADRACE_PIPELINE_UPDATE'] = sys.argv.pop()\n"
+        return [sys.executable, "-c", code + STAND_IN, how, str(update_file)]
+
+    monkeypatch.setattr(owner, "update_command", command)
+    pid = pipelines.create_pipeline(store, {"name": "p"})
+    started, exit_code = pipelines.run_update_here(
+        store, tmp_path, pid, full_refresh=True, stdout=subprocess.DEVNULL
+    )
+    assert exit_code == code
+    assert started["state"] == "QUEUED" and started["cause"] == "USER_ACTION"
+    ended = pipelines.get_update(store, pid, started["update_id"])
+    assert ended["state"] == state and ended["full_refresh"] is True
+    assert ended["lease_until"] is None
+    with pytest.raises(NotFound):
+        pipelines.run_update_here(store, tmp_path, "nope")
 
 
 @pytest.mark.postgres

@@ -255,14 +255,12 @@ def _run_bundle_pipeline(bundle: Any, key: str, *, as_json: bool, db: str | None
     UpdateInfo on stdout)."""
     from headrace.config import Settings
     from headrace.engine import pipelines
-    from headrace.pipelines.owner import run_here
     from headrace.store.db import open_store
 
     settings = Settings.load(db=db)
     store = open_store(settings.db_url)
     pipeline_id = _deploy_pipelines(store, bundle)[f"pipelines.{key}"]
-    update = pipelines.new_update(store, pipeline_id, cause="USER_ACTION")
-    code = run_here(store, settings.home, update, stdout=sys.stderr)
+    update, code = pipelines.run_update_here(store, settings.home, pipeline_id, stdout=sys.stderr)
     if as_json:
         ended = pipelines.get_update(store, pipeline_id, update["update_id"])
         print(json.dumps(pipelines.public_update(ended), indent=2))

@@ -91,10 +91,8 @@ def update(
 ) -> None:
     """Run an update here (its output here); exit code 1 if it fails."""
     from headrace.engine import pipelines
-    from headrace.pipelines.owner import run_here
 
-    store = _store()
-    record = pipelines.new_update(
-        store, pipeline_id, full_refresh=full_refresh, cause="USER_ACTION"
+    _update, code = pipelines.run_update_here(
+        _store(), _home(), pipeline_id, full_refresh=full_refresh
     )
-    raise typer.Exit(run_here(store, _home(), record))
+    raise typer.Exit(code)

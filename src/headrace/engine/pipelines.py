@@ -10,7 +10,8 @@ JSON files by an older Headrace (`pipeline.json` there) are moved into the store
 `open_pipelines` sees that home.
 
 The entry points (docs/pipelines.md): `create_pipeline`, `get_pipeline`, `list_pipelines`,
-`edit_pipeline`, `delete_pipeline`, `start_update`, `get_update`, `list_updates`, and for
+`edit_pipeline`, `delete_pipeline`, `start_update`, `run_update_here`, `get_update`,
+`list_updates`, and for
 bundles `deploy_bundle_pipeline` / `delete_bundle_pipeline`.
 """
 
@@ -24,116 +25,18 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from headrace.errors import NotFound, ResourceConflict, SpecError, SpecIssue
+from headrace.engine.pipeline_settings import (  # noqa: F401 (the API and bundles use them here)
+    ACCEPTED_SETTINGS,
+    LIBRARY_KINDS,
+    check_settings,
+)
+from headrace.errors import NotFound, ResourceConflict
 from headrace.store import pipelines as rows
 
 if TYPE_CHECKING:
     from headrace.store.db import Store
 
-LIBRARY_KINDS = ("glob", "file", "notebook")
-_REFUSED_LIBRARIES = {
-    "jar": "JAR libraries are not supported in pipelines",
-    "maven": "Maven libraries are not supported in pipelines",
-    "whl": "wheel libraries are not supported in pipelines; use environment dependencies",
-}
 TERMINAL_STATES = ("COMPLETED", "FAILED", "CANCELED")
-# Settings the Pipelines API has that do not change how a pipeline runs here (kept as given).
-_ACCEPTED = frozenset(
-    {
-        "id",
-        "pipeline_id",
-        "name",
-        "libraries",
-        "catalog",
-        "schema",
-        "target",
-        "configuration",
-        "development",
-        "continuous",
-        "serverless",
-        "channel",
-        "edition",
-        "photon",
-        "clusters",
-        "root_path",
-        "storage",
-        "notifications",
-        "tags",
-        "environment",
-        "budget_policy_id",
-        "allow_duplicate_names",
-        "dry_run",
-        "permissions",
-        "run_as",
-        "event_log",
-        "filters",
-        "deployment",
-        "trigger",
-        "ingestion_definition",
-        "gateway_definition",
-        "restart_window",
-        "data_sampling",
-        "parameters",
-        "parent_path",
-        "serverless_compute_id",
-        "usage_policy_id",
-        "testing",
-    }
-)
-# The pipeline settings Headrace knows (a bundle's deploy sends only these, as `bundle run`).
-ACCEPTED_SETTINGS = _ACCEPTED
-
-
-def check_settings(settings: dict[str, Any]) -> dict[str, Any]:
-    """The settings to store, or SpecError naming each bad field."""
-    issues: list[SpecIssue] = []
-    if not isinstance(settings, dict):
-        raise SpecError([SpecIssue("", "pipeline settings must be a JSON object")])
-    for key in settings:
-        if key not in _ACCEPTED:
-            issues.append(SpecIssue(key, "unknown pipeline setting"))
-    name = settings.get("name")
-    if name is not None and not isinstance(name, str):
-        issues.append(SpecIssue("name", "must be a string"))
-    for key in ("catalog", "schema", "target", "root_path"):
-        if settings.get(key) is not None and not isinstance(settings[key], str):
-            issues.append(SpecIssue(key, "must be a string"))
-    if settings.get("schema") and settings.get("target"):
-        issues.append(SpecIssue("target", "set schema or target (its older name), not both"))
-    conf = settings.get("configuration")
-    if conf is not None and (
-        not isinstance(conf, dict) or not all(isinstance(v, str) for v in conf.values())
-    ):
-        issues.append(SpecIssue("configuration", "must be a mapping of strings to strings"))
-    if settings.get("continuous") is True:
-        issues.append(
-            SpecIssue("continuous", "continuous pipelines are not supported; run updates")
-        )
-    libraries = settings.get("libraries") or []
-    if not isinstance(libraries, list):
-        issues.append(SpecIssue("libraries", "must be a list"))
-        libraries = []
-    for i, library in enumerate(libraries):
-        issues += _library_issues(library, f"libraries[{i}]")
-    if issues:
-        raise SpecError(issues)
-    return {k: v for k, v in settings.items() if k not in ("id", "pipeline_id", "dry_run")}
-
-
-def _library_issues(library: Any, where: str) -> list[SpecIssue]:
-    if not isinstance(library, dict) or len(library) != 1:
-        return [SpecIssue(where, f"must name exactly one of {', '.join(LIBRARY_KINDS)}")]
-    ((kind, value),) = library.items()
-    if kind in _REFUSED_LIBRARIES:
-        return [SpecIssue(f"{where}.{kind}", _REFUSED_LIBRARIES[kind])]
-    if kind not in LIBRARY_KINDS:
-        return [
-            SpecIssue(f"{where}.{kind}", f"unknown library kind; use {', '.join(LIBRARY_KINDS)}")
-        ]
-    field = "include" if kind == "glob" else "path"
-    if not isinstance(value, dict) or not isinstance(value.get(field), str) or not value[field]:
-        return [SpecIssue(f"{where}.{kind}.{field}", "field required (a path)")]
-    return []
 
 
 def pipelines_dir(home: Path) -> Path:
@@ -294,7 +197,7 @@ def deploy_bundle_pipeline(store: Store, *, key: str, source: str, spec: dict[st
     Raises:
         SpecError: a bad setting (named); nothing is stored.
     """
-    settings = {k: v for k, v in spec.items() if k in _ACCEPTED and k != "permissions"}
+    settings = {k: v for k, v in spec.items() if k in ACCEPTED_SETTINGS and k != "permissions"}
     checked = check_settings(settings)
     with store.read() as conn:
         found = rows.ids_of_bundle(conn, _bundle_tag(source, key))
@@ -427,6 +330,28 @@ def start_update(
     update = new_update(store, pipeline_id, full_refresh=full_refresh, cause=cause)
     start_background(store, home, update)
     return str(update["update_id"])
+
+
+def run_update_here(
+    store: Store,
+    home: Path,
+    pipeline_id: str,
+    *,
+    full_refresh: bool = False,
+    cause: str = "USER_ACTION",
+    stdout: Any = None,
+) -> tuple[dict[str, Any], int]:
+    """Start an update and run it in this process to its end (`pipelines update`, `bundle run`
+    of a pipeline); the update as recorded at its start and its process's exit code (0: it
+    completed). Its output goes to `stdout` (None: this process's).
+
+    Raises:
+        NotFound: no such pipeline. ResourceConflict: an update of it is active.
+    """
+    from headrace.pipelines.owner import run_here
+
+    update = new_update(store, pipeline_id, full_refresh=full_refresh, cause=cause)
+    return update, run_here(store, home, update, stdout=stdout)
 
 
 def _alive(update: dict[str, Any]) -> bool:
