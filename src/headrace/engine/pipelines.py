@@ -11,8 +11,7 @@ JSON files by an older Headrace (`pipeline.json` there) are moved into the store
 
 The entry points (docs/pipelines.md): `create_pipeline`, `get_pipeline`, `list_pipelines`,
 `edit_pipeline`, `delete_pipeline`, `start_update`, `run_update_here`, `get_update`,
-`list_updates`, and for
-bundles `deploy_bundle_pipeline` / `delete_bundle_pipeline`.
+`list_updates`, and for bundles `deploy_bundle_pipeline` / `delete_bundle_pipeline`.
 """
 
 from __future__ import annotations
