@@ -127,37 +127,34 @@ def decide_table_update(
 ) -> Decision:
     """Fire once the watched tables were updated as the condition asks, honouring both timers."""
     from headrace.engine.trigger_rules import (
-        Decision,
+        BatchTimes,
         Fire,
-        due_time,
-        is_fresh,
+        batch_decision,
+        batch_due,
         needs_enabled_at,
-        paused_state,
+        paused_decision,
+        remembered_times,
     )
 
     kind, key = "table_update", table_key(settings)
     if paused:
-        return Decision(None, paused_state(state, kind, key), None)
+        return paused_decision(state, kind, key)
     now_fp = {name: st.fingerprint for name, st in tables.items()}
     if needs_enabled_at(state, kind, key):  # first look, new settings, or unpaused
         seen = {
             n: ("" if st.commit_ms is not None and st.commit_ms > enabled_at else st.fingerprint)
             for n, st in tables.items()
         }
-        last_change = now if seen != now_fp else None
-        last_fire = None if is_fresh(state, kind, key) else state.get("last_fire")
+        changed = seen != now_fp
     else:
         seen = {n: state.get("seen", {}).get(n, fp) for n, fp in now_fp.items()}
-        last_change, last_fire = state.get("last_change"), state.get("last_fire")
-        if now_fp != state.get("observed", now_fp):
-            last_change = now
+        changed = now_fp != state.get("observed", now_fp)
+    times = remembered_times(state, kind, key, changed=changed, now=now)
     updated = sorted(n for n in tables if now_fp[n] != seen[n])
     ready = bool(updated) and (settings.condition != "ALL_UPDATED" or len(updated) == len(tables))
-    due_at = None
-    if ready:
-        due_at = due_time(last_change, last_fire, now, settings)
+    fires, due_at = batch_due(times, now, settings) if ready else (False, None)
     fire = None
-    if due_at is not None and due_at <= now:
+    if fires:
         info = {
             "updated_tables": updated,
             "tables": {
@@ -167,11 +164,6 @@ def decide_table_update(
         }
         fire = Fire(TRIGGER_TABLE, {"table_update": info})
         seen = dict(now_fp)
-        last_fire, last_change, due_at = now, None, None
+        times = BatchTimes(None, now)
     new: dict[str, Any] = {"kind": kind, "key": key, "seen": seen, "observed": now_fp}
-    if last_change is not None:
-        new["last_change"] = last_change
-    if last_fire is not None:
-        new["last_fire"] = last_fire
-    next_check = now + poll_ms if due_at is None else min(due_at, now + poll_ms)
-    return Decision(fire, new, next_check)
+    return batch_decision(fire, new, times, due_at, now, poll_ms)

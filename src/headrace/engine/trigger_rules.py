@@ -143,7 +143,7 @@ def decide_cron(
     """
     kind, key = "cron", cron_key(schedule)
     if schedule.pause_status == "PAUSED":
-        return Decision(None, paused_state(state, kind, key), None)
+        return paused_decision(state, kind, key)
     expr, zone = schedule.quartz_cron_expression, schedule.timezone_id
     if is_fresh(state, kind, key) or "cursor" not in state:  # new, or paused since first seen
         cursor, last_fire = min(enabled_at, now), None
@@ -216,7 +216,7 @@ def decide_periodic(
     """
     kind, key = "periodic", periodic_key(periodic)
     if paused:
-        return Decision(None, paused_state(state, kind, key), None)
+        return paused_decision(state, kind, key)
     period = periodic.interval * UNIT_MS[periodic.unit]
     if is_fresh(state, kind, key) or "anchor" not in state:  # new, or paused since first seen
         anchor = min(enabled_at, now)
@@ -254,6 +254,57 @@ def due_time(
     return max((last_change or now) + wait_ms, (last_fire or 0) + cooldown_ms)
 
 
+def paused_decision(state: Mapping[str, Any], kind: str, key: str) -> Decision:
+    """A paused trigger starts nothing and is looked at again only when its settings change."""
+    return Decision(None, paused_state(state, kind, key), None)
+
+
+class BatchTimes(NamedTuple):
+    """The two timers of a trigger that fires once per batch of changes (file arrival, table
+    update): when the newest pending change was seen, and when it last fired."""
+
+    last_change: int | None
+    last_fire: int | None
+
+
+def remembered_times(
+    state: Mapping[str, Any], kind: str, key: str, *, changed: bool, now: int
+) -> BatchTimes:
+    """The batch timers as `state` remembers them, `changed` (something new or different
+    pending at this look) restarting the quiet period. Starting over (first look, new settings,
+    unpaused) forgets the last change; only a new trigger forgets the last fire (an unpaused
+    one still honours its cooldown)."""
+    last_fire = None if is_fresh(state, kind, key) else state.get("last_fire")
+    last_change = None if needs_enabled_at(state, kind, key) else state.get("last_change")
+    return BatchTimes(now if changed else last_change, last_fire)
+
+
+def batch_due(
+    times: BatchTimes, now: int, settings: FileArrivalTrigger | TableUpdateTrigger
+) -> tuple[bool, int | None]:
+    """(whether a ready batch fires at this look, else when it will be due) given its timers."""
+    due_at = due_time(times.last_change, times.last_fire, now, settings)
+    return (True, None) if due_at <= now else (False, due_at)
+
+
+def batch_decision(
+    fire: Fire | None,
+    new: dict[str, Any],
+    times: BatchTimes,
+    due_at: int | None,
+    now: int,
+    poll_ms: int,
+) -> Decision:
+    """The decision of a batch trigger's look: its timers kept in the new state, the next look
+    at the next poll or when a pending batch is due, whichever comes first."""
+    if times.last_change is not None:
+        new["last_change"] = times.last_change
+    if times.last_fire is not None:
+        new["last_fire"] = times.last_fire
+    next_check = now + poll_ms if due_at is None else min(due_at, now + poll_ms)
+    return Decision(fire, new, next_check)
+
+
 def decide_file_arrival(
     listing: Mapping[str, FileStat],
     state: Mapping[str, Any],
@@ -273,49 +324,37 @@ def decide_file_arrival(
     """
     kind, key = "file_arrival", settings.url
     if paused:
-        return Decision(None, paused_state(state, kind, key), None)
+        return paused_decision(state, kind, key)
     pending: dict[str, FileStat]
     if needs_enabled_at(state, kind, key):  # first look, new URL, or unpaused: start over
         seen = {p for p, st in listing.items() if st.mtime_ms is None or st.mtime_ms <= enabled_at}
         pending = {p: st for p, st in listing.items() if p not in seen}
-        last_change = now if pending else None
-        last_fire = None if is_fresh(state, kind, key) else state.get("last_fire")
+        changed = bool(pending)
     else:
         seen = {p for p in state.get("seen", ()) if p in listing}  # forget deleted files
         before = {p: FileStat(*st) for p, st in state.get("pending", {}).items()}
         pending = {p: listing[p] for p in before if p in listing}
-        last_change = state.get("last_change")
-        last_fire = state.get("last_fire")
         arrived = {p: st for p, st in listing.items() if p not in seen and p not in before}
-        changed = any(before[p] != st for p, st in pending.items())
-        if arrived or changed:
-            pending.update(arrived)
-            last_change = now
-    due_at = None
-    if pending:
-        due_at = due_time(last_change, last_fire, now, settings)
+        changed = bool(arrived) or any(before[p] != st for p, st in pending.items())
+        pending.update(arrived)
+    times = remembered_times(state, kind, key, changed=changed, now=now)
+    fires, due_at = batch_due(times, now, settings) if pending else (False, None)
     fire = None
-    if due_at is not None and due_at <= now:
+    if fires:
         files = sorted(pending)
         arrival: dict[str, Any] = {"location": key, "files": files[:MAX_LISTED_FILES]}
         if len(files) > MAX_LISTED_FILES:
             arrival["file_count"] = len(files)  # the list holds the first MAX_LISTED_FILES
         fire = Fire(TRIGGER_FILE_ARRIVAL, {"file_arrival": arrival})
         seen.update(files)
-        pending, last_change, last_fire = {}, None, now
-        due_at = None
+        pending, times = {}, BatchTimes(None, now)
     new: dict[str, Any] = {
         "kind": kind,
         "key": key,
         "seen": sorted(seen),
         "pending": {p: list(st) for p, st in sorted(pending.items())},
     }
-    if last_change is not None:
-        new["last_change"] = last_change
-    if last_fire is not None:
-        new["last_fire"] = last_fire
-    next_check = now + poll_ms if due_at is None else min(due_at, now + poll_ms)
-    return Decision(fire, new, next_check)
+    return batch_decision(fire, new, times, due_at, now, poll_ms)
 
 
 def continuous_backoff_ms(failures: int) -> int:

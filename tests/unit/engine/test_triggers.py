@@ -12,14 +12,19 @@ import pytest
 from headrace.engine.trigger_rules import (
     CRON_MIN_GAP_MS,
     MAX_LISTED_FILES,
+    BatchTimes,
     Decision,
     EndedRun,
     FileStat,
+    batch_decision,
+    batch_due,
     continuous_backoff_ms,
     decide_continuous,
     decide_cron,
     decide_file_arrival,
     decide_periodic,
+    paused_decision,
+    remembered_times,
     trigger_of,
 )
 from headrace.errors import NotSupported
@@ -552,6 +557,46 @@ def test_a_new_url_starts_over() -> None:
 def test_files_without_mtime_are_existing_on_first_look() -> None:
     d = look({f"{URL}/a": FileStat(None, None)}, {}, T0 + SECOND)
     assert d.fire is None
+
+
+# --- the steps file arrival and table update share ----------------------------------------------
+
+
+def test_batch_timers_start_over_but_an_unpaused_trigger_keeps_its_cooldown() -> None:
+    remembered = {"kind": "file_arrival", "key": URL, "last_change": 5, "last_fire": 7}
+    assert remembered_times(remembered, "file_arrival", URL, changed=False, now=9) == (5, 7)
+    assert remembered_times(remembered, "file_arrival", URL, changed=True, now=9) == (9, 7)
+    unpaused = {**remembered, "paused": True}
+    assert remembered_times(unpaused, "file_arrival", URL, changed=False, now=9) == (None, 7)
+    for fresh in ({}, {**remembered, "key": "/other"}, {**remembered, "kind": "table_update"}):
+        assert remembered_times(fresh, "file_arrival", URL, changed=False, now=9) == (None, None)
+        assert remembered_times(fresh, "file_arrival", URL, changed=True, now=9) == (9, None)
+
+
+def test_a_batch_is_due_when_both_timers_passed_and_the_next_look_is_the_sooner() -> None:
+    settings = watch(wait=10, cooldown=60)
+    assert batch_due(BatchTimes(T0, None), T0 + 5 * SECOND, settings) == (False, T0 + 10 * SECOND)
+    assert batch_due(BatchTimes(T0, T0), T0 + 10 * SECOND, settings) == (False, T0 + MINUTE)
+    assert batch_due(BatchTimes(T0, T0), T0 + MINUTE, settings) == (True, None)
+    assert batch_due(BatchTimes(None, None), T0, watch()) == (True, None)
+    new: dict[str, Any] = {"kind": "file_arrival"}
+    d = batch_decision(None, new, BatchTimes(T0, None), T0 + 500, T0, poll_ms=1000)
+    assert d == Decision(None, {"kind": "file_arrival", "last_change": T0}, T0 + 500)
+    d = batch_decision(None, {}, BatchTimes(None, T0), None, T0, poll_ms=1000)
+    assert d == Decision(None, {"last_fire": T0}, T0 + 1000)
+    d = batch_decision(None, {}, BatchTimes(None, None), T0 + HOUR, T0, poll_ms=1000)
+    assert d.next_check_ms == T0 + 1000
+
+
+def test_paused_decision_starts_nothing_and_waits_for_new_settings() -> None:
+    state = {"kind": "periodic", "key": "1 HOURS", "anchor": 1, "cursor": 2}
+    d = paused_decision(state, "periodic", "1 HOURS")
+    assert d == Decision(None, {**state, "paused": True}, None)
+    assert paused_decision(state, "periodic", "2 HOURS").state == {
+        "kind": "periodic",
+        "key": "2 HOURS",
+        "paused": True,
+    }
 
 
 # --- continuous ----------------------------------------------------------------------------------
