@@ -20,20 +20,17 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+# Which task types build their environment (the coordinator's list) and which get a cluster
+# (the compute layer's): the preview shows what a run would do, so it asks the same lists.
+from headrace.engine.attempts import ENVIRONMENT_TASK_TYPES
 from headrace.engine.jobs import Principal
 from headrace.engine.rules import check_parameters, evaluate_condition
+from headrace.spec.compute import SPARK_TASK_TYPES
 from headrace.spec.models import JobSettings, Task
 from headrace.spec.references import _REFERENCE, _known_parts
 from headrace.store import runs as run_store
 from headrace.store.db import Store
 
-# Task types whose process runs on their environment's Python (the coordinator's list).
-_ENVIRONMENT_TASK_TYPES = frozenset(
-    {"spark_python_task", "python_wheel_task", "dbt_task", "notebook_task"}
-)
-_SPARK_TASK_TYPES = frozenset(
-    {"spark_python_task", "python_wheel_task", "notebook_task", "spark_jar_task"}
-)
 _SETTINGS_SKIPPED = frozenset({"task_key", "depends_on", "description", "email_notifications"})
 
 # Where an unresolved reference gets its value.
@@ -350,7 +347,7 @@ def _waiting_summary(tasks: list[dict[str, Any]]) -> dict[str, int]:
 def _environments(settings: JobSettings, probe: EnvProbe | None) -> list[dict[str, Any]]:
     users: dict[str, list[str]] = {}
     for t in settings.tasks:
-        if t.environment_key is not None and t.task_type in _ENVIRONMENT_TASK_TYPES:
+        if t.environment_key is not None and t.task_type in ENVIRONMENT_TASK_TYPES:
             users.setdefault(t.environment_key, []).append(t.task_key)
     out = []
     for env in settings.environments:
@@ -368,7 +365,9 @@ def _environments(settings: JobSettings, probe: EnvProbe | None) -> list[dict[st
 
 def _clusters(settings: JobSettings, probe: ClusterProbe | None) -> list[dict[str, Any]]:
     """Job clusters (started by their first task, stopped at run end), named clusters (long
-    lived, started on demand) and per-task new clusters the run would use."""
+    lived, started on demand) and per-task new clusters the run would use. Tasks of a type
+    without Spark ignore their cluster fields (`compute.clusters.acquire_for_task`), so they
+    use none."""
     out: dict[str, dict[str, Any]] = {}
     for spec in settings.job_clusters or []:
         key = str(spec.get("job_cluster_key", ""))
@@ -381,6 +380,8 @@ def _clusters(settings: JobSettings, probe: ClusterProbe | None) -> list[dict[st
             "tasks": [],
         }
     for t in settings.tasks:
+        if t.task_type not in SPARK_TASK_TYPES:
+            continue
         if t.job_cluster_key is not None:
             out.setdefault(
                 f"job:{t.job_cluster_key}",
