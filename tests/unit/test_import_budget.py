@@ -10,13 +10,13 @@ more.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+
+from cli_process import clean_env, run_captured
 
 # Measured 2026-12-05 (Python 3.11, an existing SQLite store, `python -m headrace run --quiet`):
 # 339 modules in all, 79 of them Headrace's. The margin (~15%) absorbs other Python versions
@@ -93,20 +93,11 @@ def _modules_of_a_run(tmp_path: Path, *flags: str) -> list[str]:
     probe = tmp_path / "probe.py"
     probe.write_text(PROBE)
     out = tmp_path / "modules.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
-    env["HEADRACE_HOME"] = str(tmp_path / "home")
+    env = clean_env(tmp_path / "home")
     run = ["run", str(job), "--db", str(tmp_path / "s.db")]
     # The first run creates the store (from the schema models: SQLAlchemy); not measured.
     for argv in (["-m", "headrace", *run, "--quiet"], [str(probe), str(out), *run, *flags]):
-        proc = subprocess.run(
-            [sys.executable, *argv],
-            env=env,
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            stdin=subprocess.DEVNULL,
-        )
+        proc = run_captured([sys.executable, *argv], cwd=tmp_path, env=env)
         assert proc.returncode == 0, proc.stderr
     return json.loads(out.read_text())
 

@@ -6,30 +6,21 @@ Each case runs the real `python -m headrace` (the fast path) and the Typer app i
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from cli_process import clean_env, run_captured
+
 FAST = [sys.executable, "-m", "headrace"]
 TYPER = [sys.executable, "-c", "from headrace.cli.main import main; main()"]
 
 
 def _headrace(entry: list[str], tmp_path: Path, *argv: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HEADRACE_")}
-    env["HEADRACE_HOME"] = str(tmp_path / "home")
-    env["HEADRACE_DB"] = str(tmp_path / "store.db")
-    return subprocess.run(
-        [*entry, *argv],
-        env=env,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
+    env = clean_env(tmp_path / "home", HEADRACE_DB=str(tmp_path / "store.db"))
+    return run_captured([*entry, *argv], cwd=tmp_path, env=env)
 
 
 def _job(tmp_path: Path, command: str) -> str:
