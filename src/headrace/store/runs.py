@@ -1,25 +1,49 @@
-"""Runs, task runs, repairs and attempts: every query behind a named function."""
+"""Runs: every query behind a named function. Task runs and repairs are in
+`store/task_runs.py`, attempts in `store/attempts.py`; their functions are re-exported here, so
+`store.runs` stays the one name callers use for all of them."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
-from functools import cache
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from headrace.errors import AttemptEnded, InvalidTransition, NotFound
+from headrace.errors import InvalidTransition, NotFound
 from headrace.states import ACTIVE, RUN_ALLOWED, LifeCycle, Result, sources_of
 from headrace.store import health_timers
+from headrace.store.attempts import (  # re-exported: callers know them as store.runs.*
+    PRIORITY_AGING_MS as PRIORITY_AGING_MS,
+)
+from headrace.store.attempts import attempts_of_run as attempts_of_run
+from headrace.store.attempts import claim_next_attempt as claim_next_attempt
+from headrace.store.attempts import end_attempt as end_attempt
+from headrace.store.attempts import get_attempt as get_attempt
+from headrace.store.attempts import insert_attempt as insert_attempt
+from headrace.store.attempts import open_attempts_of_run as open_attempts_of_run
+from headrace.store.attempts import update_attempt as update_attempt
 from headrace.store.columns import RUN_COLUMNS, insert, insert_many
-from headrace.store.records import Attempt, Run, TaskRun
+from headrace.store.records import Run
 from headrace.store.sql import Tx as Connection
 from headrace.store.sql import set_clause
-
-_ACTIVE_STATES = [s.value for s in ACTIVE]
-# State names are fixed words: written into the SQL, they cost no parameters.
-_ACTIVE_IN = "(" + ", ".join(f"'{s}'" for s in sorted(_ACTIVE_STATES)) + ")"
-_WAITING_FOR_RETRY = LifeCycle.WAITING_FOR_RETRY.value
+from headrace.store.task_runs import _ACTIVE_IN, _WAITING_FOR_RETRY
+from headrace.store.task_runs import all_task_runs as all_task_runs
+from headrace.store.task_runs import count_open_task_runs as count_open_task_runs
+from headrace.store.task_runs import current_task_runs as current_task_runs
+from headrace.store.task_runs import due_retries as due_retries
+from headrace.store.task_runs import execution_count as execution_count
+from headrace.store.task_runs import finish_open_repair as finish_open_repair
+from headrace.store.task_runs import insert_repair as insert_repair
+from headrace.store.task_runs import insert_task_runs as insert_task_runs
+from headrace.store.task_runs import next_retry_at as next_retry_at
+from headrace.store.task_runs import release_children as release_children
+from headrace.store.task_runs import repairs_of as repairs_of
+from headrace.store.task_runs import retire_iterations as retire_iterations
+from headrace.store.task_runs import retire_task_runs as retire_task_runs
+from headrace.store.task_runs import retry_waiting as retry_waiting
+from headrace.store.task_runs import set_task_state as set_task_state
+from headrace.store.task_runs import task_run as task_run
+from headrace.store.task_runs import task_values_of_run as task_values_of_run
+from headrace.store.task_runs import update_task_run as update_task_run
 
 # SQL text that SQLite (sqlite3) and PostgreSQL both run (issue 18: no SQLAlchemy on the hot
 # path). Bound parameters are prefixed `b_` so they never clash with SET columns; a list
@@ -29,58 +53,6 @@ _LOCK_RUN_FOR_UPDATE = _GET_RUN + " FOR UPDATE"
 _LOCK_RUN_FOR_SHARE = _GET_RUN + " FOR SHARE"
 _GET_RUNS = f"SELECT {RUN_COLUMNS} FROM runs WHERE run_id IN :b_ids"
 _UPDATE_JOB_PARAMETERS = "UPDATE runs SET job_parameters = :job_parameters WHERE run_id = :b_run_id"
-_GET_TASK_RUN = "SELECT * FROM task_runs WHERE task_run_id = :b_id"
-_CURRENT = 'task_runs.run_id = :b_run_id AND task_runs."current" = TRUE'
-_RELEASE_CHILDREN = (
-    "UPDATE task_runs SET waiting_on = waiting_on - 1"
-    f" WHERE {_CURRENT} AND parent_id IS NULL AND task_key IN :b_keys"
-    " RETURNING task_key, waiting_on"
-)
-_CURRENT_BY_KEYS = (
-    f"SELECT * FROM task_runs WHERE {_CURRENT} AND parent_id IS NULL AND task_key IN :b_keys"
-    " ORDER BY task_run_id"
-)
-_COUNT_OPEN = (
-    f"SELECT count(*) FROM task_runs WHERE {_CURRENT}"
-    f" AND life_cycle_state IN {_ACTIVE_IN} AND parent_id IS NULL"
-)
-_COUNT_OPEN_ITERATIONS = (
-    f"SELECT count(*) FROM task_runs WHERE {_CURRENT}"
-    f" AND life_cycle_state IN {_ACTIVE_IN} AND parent_id = :b_parent"
-)
-_VALUES_OF_RUN = (
-    f"SELECT task_key, task_values FROM task_runs WHERE {_CURRENT}"
-    " AND parent_id IS NULL AND task_values IS NOT NULL"
-)
-_EXECUTION_COUNT = (
-    "SELECT count(*) FROM attempts JOIN task_runs"
-    " ON attempts.task_run_id = task_runs.task_run_id"
-    " WHERE task_runs.run_id = :b_run_id AND task_runs.task_key = :b_key"
-    " AND task_runs.parent_id IS NULL"
-)
-# Highest priority first, aged by waiting (issue 16): see insert_attempt.
-_OF_COORDINATOR = " AND run_id IN (SELECT run_id FROM runs WHERE coordinator_id = :b_coordinator)"
-# A worker serving pools claims attempts that ask for none of them or for one of its pools.
-_IN_POOLS = " AND (pool IS NULL OR pool IN :b_pools)"
-
-
-def _pick_pending(of_coordinator: bool, in_pools: bool, lock: bool) -> str:
-    where = (_OF_COORDINATOR if of_coordinator else "") + (_IN_POOLS if in_pools else "")
-    sql = f"SELECT * FROM attempts WHERE state = 'PENDING'{where}"
-    sql += " ORDER BY claim_key, attempt_id LIMIT 1"
-    return sql + (" FOR UPDATE SKIP LOCKED" if lock else "")
-
-
-_PICK_PENDING = {
-    (c, p, lock): _pick_pending(c, p, lock)
-    for c in (False, True)
-    for p in (False, True)
-    for lock in (False, True)
-}
-_CLAIM = (
-    "UPDATE attempts SET state = :state, worker_id = :worker_id, start_time = :start_time,"
-    " log_path = :log_path WHERE attempt_id = :b_id AND state = 'PENDING'"
-)
 
 
 def allocate_ids(conn: Connection, n: int) -> range:
@@ -327,241 +299,3 @@ def active_runs(conn: Connection) -> list[Run]:
     """Every run that has not ended."""
     stmt = f"SELECT {RUN_COLUMNS} FROM runs WHERE life_cycle_state IN {_ACTIVE_IN}"
     return [Run.from_row(r) for r in conn.execute(stmt)]
-
-
-# --- task runs -------------------------------------------------------------------------------
-
-
-def insert_task_runs(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert task runs (each row a dict of columns)."""
-    if rows:
-        conn.execute(*insert_many("task_runs", list(rows)))
-
-
-def task_run(conn: Connection, task_run_id: int) -> TaskRun:
-    """The task run `task_run_id`. Raises: NotFound."""
-    row = conn.execute(_GET_TASK_RUN, {"b_id": task_run_id}).first()
-    if row is None:
-        raise NotFound(f"Run {task_run_id} does not exist.")
-    return TaskRun.from_row(row)
-
-
-def current_task_runs(
-    conn: Connection,
-    run_id: int,
-    keys: Iterable[str] | None = None,
-    *,
-    parent_id: int | None = None,
-) -> list[TaskRun]:
-    """The current (not repaired-away) top-level task runs of a run, or a for_each's iterations."""
-    if keys is not None and parent_id is None:
-        rows = conn.execute(_CURRENT_BY_KEYS, {"b_run_id": run_id, "b_keys": list(keys)})
-        return [TaskRun.from_row(r) for r in rows]
-    params: dict[str, Any] = {"b_run_id": run_id}
-    stmt = f"SELECT * FROM task_runs WHERE {_CURRENT}"
-    if parent_id is None:
-        stmt += " AND parent_id IS NULL"
-    else:
-        stmt += " AND parent_id = :b_parent"
-        params["b_parent"] = parent_id
-    if keys is not None:
-        stmt += " AND task_key IN :b_keys"
-        params["b_keys"] = list(keys)
-    stmt += " ORDER BY task_run_id"
-    return [TaskRun.from_row(r) for r in conn.execute(stmt, params)]
-
-
-def all_task_runs(conn: Connection, run_id: int) -> list[TaskRun]:
-    """Every task run of a run, including iterations and those replaced by repairs."""
-    stmt = "SELECT * FROM task_runs WHERE run_id = :b_run_id ORDER BY task_run_id"
-    return [TaskRun.from_row(r) for r in conn.execute(stmt, {"b_run_id": run_id})]
-
-
-@cache
-def _sources(target: LifeCycle) -> list[str]:
-    return sorted(s.value for s in sources_of(target))
-
-
-def set_task_state(conn: Connection, task_run_id: int, target: LifeCycle, **values: Any) -> None:
-    """Move a task run to `target` if its state allows. Raises: InvalidTransition."""
-    values = {"life_cycle_state": target.value, **values}
-    stmt = (
-        f"UPDATE task_runs SET {set_clause(values)}"
-        " WHERE task_run_id = :b_id AND life_cycle_state IN :b_from"
-    )
-    params = {**values, "b_id": task_run_id, "b_from": _sources(target)}
-    if conn.execute(stmt, params).rowcount != 1:
-        raise InvalidTransition(f"task run {task_run_id} cannot move to {target.value}")
-
-
-def update_task_run(conn: Connection, task_run_id: int, **values: Any) -> None:
-    """Change columns of a task run (no state change)."""
-    stmt = f"UPDATE task_runs SET {set_clause(values)} WHERE task_run_id = :b_id"
-    conn.execute(stmt, {**values, "b_id": task_run_id})
-
-
-def release_children(conn: Connection, run_id: int, keys: Sequence[str]) -> list[str]:
-    """One upstream of each of `keys` ended: count it down; return the keys now unblocked."""
-    if not keys:
-        return []
-    rows = conn.execute(_RELEASE_CHILDREN, {"b_run_id": run_id, "b_keys": list(keys)})
-    return [key for key, waiting in rows if waiting <= 0]
-
-
-def count_open_task_runs(conn: Connection, run_id: int, *, parent_id: int | None = None) -> int:
-    """How many current task runs (or iterations of `parent_id`) are not yet terminal."""
-    if parent_id is None:
-        return conn.execute(_COUNT_OPEN, {"b_run_id": run_id}).scalar_one()
-    params = {"b_run_id": run_id, "b_parent": parent_id}
-    return conn.execute(_COUNT_OPEN_ITERATIONS, params).scalar_one()
-
-
-def due_retries(conn: Connection, run_id: int, now_ms: int) -> list[TaskRun]:
-    """Retry-waiting task runs of a run whose retry time has come."""
-    stmt = (
-        "SELECT * FROM task_runs WHERE run_id = :b_run_id"
-        f" AND life_cycle_state = '{_WAITING_FOR_RETRY}' AND retry_at <= :b_now"
-    )
-    rows = conn.execute(stmt, {"b_run_id": run_id, "b_now": now_ms})
-    return [TaskRun.from_row(r) for r in rows]
-
-
-def retry_waiting(conn: Connection, run_id: int) -> list[TaskRun]:
-    """Current task runs and iterations of a run that wait to be retried."""
-    stmt = f"SELECT * FROM task_runs WHERE {_CURRENT} AND life_cycle_state = '{_WAITING_FOR_RETRY}'"
-    return [TaskRun.from_row(r) for r in conn.execute(stmt, {"b_run_id": run_id})]
-
-
-def next_retry_at(conn: Connection, run_id: int) -> int | None:
-    """The earliest pending retry time in a run."""
-    stmt = (
-        "SELECT min(retry_at) FROM task_runs WHERE run_id = :b_run_id"
-        f" AND life_cycle_state = '{_WAITING_FOR_RETRY}'"
-    )
-    return conn.execute(stmt, {"b_run_id": run_id}).scalar()
-
-
-def task_values_of_run(conn: Connection, run_id: int) -> dict[str, dict[str, Any]]:
-    """Task values set so far in a run, by task key (current task runs only)."""
-    rows = conn.execute(_VALUES_OF_RUN, {"b_run_id": run_id})
-    return {key: json.loads(values) for key, values in rows}
-
-
-def execution_count(conn: Connection, run_id: int, task_key: str) -> int:
-    """Attempts made of a task in a run, counting retries and repairs."""
-    params = {"b_run_id": run_id, "b_key": task_key}
-    return conn.execute(_EXECUTION_COUNT, params).scalar_one()
-
-
-# --- repairs ---------------------------------------------------------------------------------
-
-
-def insert_repair(conn: Connection, **values: Any) -> None:
-    """Insert a repair row."""
-    conn.execute(*insert("repairs", values))
-
-
-def repairs_of(conn: Connection, run_id: int) -> list[dict[str, Any]]:
-    """The repairs of a run, oldest first, as plain dicts."""
-    stmt = "SELECT * FROM repairs WHERE run_id = :b_run_id ORDER BY repair_id"
-    return [dict(r._mapping) for r in conn.execute(stmt, {"b_run_id": run_id})]
-
-
-def finish_open_repair(conn: Connection, run_id: int, **values: Any) -> None:
-    """End the run's repair that is still in progress, if any."""
-    stmt = f"UPDATE repairs SET {set_clause(values)} WHERE run_id = :b_run_id AND end_time IS NULL"
-    conn.execute(stmt, {**values, "b_run_id": run_id})
-
-
-def retire_task_runs(conn: Connection, task_run_ids: Sequence[int]) -> None:
-    """Mark task runs as replaced by a repair (kept for history)."""
-    if task_run_ids:
-        stmt = 'UPDATE task_runs SET "current" = FALSE WHERE task_run_id IN :b_ids'
-        conn.execute(stmt, {"b_ids": list(task_run_ids)})
-
-
-def retire_iterations(conn: Connection, parent_ids: Sequence[int]) -> None:
-    """Mark the iterations of for_each task runs as replaced by a repair."""
-    if parent_ids:
-        stmt = 'UPDATE task_runs SET "current" = FALSE WHERE parent_id IN :b_ids'
-        conn.execute(stmt, {"b_ids": list(parent_ids)})
-
-
-# --- attempts --------------------------------------------------------------------------------
-
-
-# One priority point is worth this much waiting: a priority-5 attempt goes before priority-0
-# attempts queued up to 5 minutes after it, and after those queued longer before it.
-PRIORITY_AGING_MS = 60_000
-
-
-def insert_attempt(conn: Connection, *, priority: int = 0, **values: Any) -> int:
-    """Insert an attempt; returns its id. Workers claim in the order of its claim key."""
-    values["claim_key"] = values["created_time"] - priority * PRIORITY_AGING_MS
-    return conn.execute(*insert("attempts", values, returning="attempt_id")).scalar_one()
-
-
-def claim_next_attempt(
-    conn: Connection,
-    worker_id: str,
-    now_ms: int,
-    log_path: Callable[[Attempt], str],
-    coordinator_id: str | None = None,
-    pools: frozenset[str] | None = None,
-) -> Attempt | None:
-    """Take the oldest pending attempt for `worker_id` (only of runs that `coordinator_id`
-    drives, if given; only pool-less ones and those of `pools`, unless `pools` is None), or
-    None."""
-    lock = conn.dialect.name != "sqlite"
-    pick = _PICK_PENDING[(coordinator_id is not None, pools is not None, lock)]
-    params: dict[str, Any] = {} if coordinator_id is None else {"b_coordinator": coordinator_id}
-    if pools is not None:
-        params["b_pools"] = sorted(pools)
-    row = conn.execute(pick, params).first()
-    if row is None:
-        return None
-    pending = Attempt.from_row(row)
-    path = log_path(pending)
-    values = {"state": "RUNNING", "worker_id": worker_id, "start_time": now_ms, "log_path": path}
-    claimed = conn.execute(_CLAIM, {"b_id": pending.attempt_id, **values}).rowcount
-    if claimed != 1:
-        return None
-    return replace(pending, state="RUNNING", worker_id=worker_id, start_time=now_ms, log_path=path)
-
-
-def get_attempt(conn: Connection, attempt_id: int) -> Attempt:
-    """The attempt `attempt_id`. Raises: NotFound."""
-    stmt = "SELECT * FROM attempts WHERE attempt_id = :b_id"
-    row = conn.execute(stmt, {"b_id": attempt_id}).first()
-    if row is None:
-        raise NotFound(f"attempt {attempt_id} does not exist")
-    return Attempt.from_row(row)
-
-
-def update_attempt(conn: Connection, attempt_id: int, **values: Any) -> None:
-    """Change columns of an attempt."""
-    stmt = f"UPDATE attempts SET {set_clause(values)} WHERE attempt_id = :b_id"
-    conn.execute(stmt, {**values, "b_id": attempt_id})
-
-
-def end_attempt(
-    conn: Connection, attempt_id: int, *, from_states: Sequence[str], **values: Any
-) -> None:
-    """Mark an attempt TERMINATED if it is in `from_states`. Raises: InvalidTransition."""
-    values = {"state": "TERMINATED", **values}
-    stmt = f"UPDATE attempts SET {set_clause(values)} WHERE attempt_id = :b_id AND state IN :b_from"
-    params = {**values, "b_id": attempt_id, "b_from": list(from_states)}
-    if conn.execute(stmt, params).rowcount != 1:
-        raise AttemptEnded(f"attempt {attempt_id} has already ended")
-
-
-def attempts_of_run(conn: Connection, run_id: int) -> list[Attempt]:
-    """Every attempt of a run."""
-    stmt = "SELECT * FROM attempts WHERE run_id = :b_run_id ORDER BY attempt_id"
-    return [Attempt.from_row(r) for r in conn.execute(stmt, {"b_run_id": run_id})]
-
-
-def open_attempts_of_run(conn: Connection, run_id: int) -> list[Attempt]:
-    """Attempts of a run that are pending or running."""
-    stmt = "SELECT * FROM attempts WHERE run_id = :b_run_id AND state IN ('PENDING', 'RUNNING')"
-    return [Attempt.from_row(r) for r in conn.execute(stmt, {"b_run_id": run_id})]

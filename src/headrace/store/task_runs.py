@@ -1,0 +1,206 @@
+"""Task runs and repairs: every query behind a named function (re-exported by `store.runs`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import Any
+
+from headrace.errors import InvalidTransition, NotFound
+from headrace.states import ACTIVE, LifeCycle, sources_of
+from headrace.store.columns import insert, insert_many
+from headrace.store.records import TaskRun
+from headrace.store.sql import Tx as Connection
+from headrace.store.sql import set_clause
+
+_ACTIVE_STATES = [s.value for s in ACTIVE]
+# State names are fixed words: written into the SQL, they cost no parameters.
+_ACTIVE_IN = "(" + ", ".join(f"'{s}'" for s in sorted(_ACTIVE_STATES)) + ")"
+_WAITING_FOR_RETRY = LifeCycle.WAITING_FOR_RETRY.value
+
+# SQL text that SQLite (sqlite3) and PostgreSQL both run (see store/runs.py).
+_GET_TASK_RUN = "SELECT * FROM task_runs WHERE task_run_id = :b_id"
+_CURRENT = 'task_runs.run_id = :b_run_id AND task_runs."current" = TRUE'
+_RELEASE_CHILDREN = (
+    "UPDATE task_runs SET waiting_on = waiting_on - 1"
+    f" WHERE {_CURRENT} AND parent_id IS NULL AND task_key IN :b_keys"
+    " RETURNING task_key, waiting_on"
+)
+_CURRENT_BY_KEYS = (
+    f"SELECT * FROM task_runs WHERE {_CURRENT} AND parent_id IS NULL AND task_key IN :b_keys"
+    " ORDER BY task_run_id"
+)
+_COUNT_OPEN = (
+    f"SELECT count(*) FROM task_runs WHERE {_CURRENT}"
+    f" AND life_cycle_state IN {_ACTIVE_IN} AND parent_id IS NULL"
+)
+_COUNT_OPEN_ITERATIONS = (
+    f"SELECT count(*) FROM task_runs WHERE {_CURRENT}"
+    f" AND life_cycle_state IN {_ACTIVE_IN} AND parent_id = :b_parent"
+)
+_VALUES_OF_RUN = (
+    f"SELECT task_key, task_values FROM task_runs WHERE {_CURRENT}"
+    " AND parent_id IS NULL AND task_values IS NOT NULL"
+)
+_EXECUTION_COUNT = (
+    "SELECT count(*) FROM attempts JOIN task_runs"
+    " ON attempts.task_run_id = task_runs.task_run_id"
+    " WHERE task_runs.run_id = :b_run_id AND task_runs.task_key = :b_key"
+    " AND task_runs.parent_id IS NULL"
+)
+
+
+def insert_task_runs(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert task runs (each row a dict of columns)."""
+    if rows:
+        conn.execute(*insert_many("task_runs", list(rows)))
+
+
+def task_run(conn: Connection, task_run_id: int) -> TaskRun:
+    """The task run `task_run_id`. Raises: NotFound."""
+    row = conn.execute(_GET_TASK_RUN, {"b_id": task_run_id}).first()
+    if row is None:
+        raise NotFound(f"Run {task_run_id} does not exist.")
+    return TaskRun.from_row(row)
+
+
+def current_task_runs(
+    conn: Connection,
+    run_id: int,
+    keys: Iterable[str] | None = None,
+    *,
+    parent_id: int | None = None,
+) -> list[TaskRun]:
+    """The current (not repaired-away) top-level task runs of a run, or a for_each's iterations."""
+    if keys is not None and parent_id is None:
+        rows = conn.execute(_CURRENT_BY_KEYS, {"b_run_id": run_id, "b_keys": list(keys)})
+        return [TaskRun.from_row(r) for r in rows]
+    params: dict[str, Any] = {"b_run_id": run_id}
+    stmt = f"SELECT * FROM task_runs WHERE {_CURRENT}"
+    if parent_id is None:
+        stmt += " AND parent_id IS NULL"
+    else:
+        stmt += " AND parent_id = :b_parent"
+        params["b_parent"] = parent_id
+    if keys is not None:
+        stmt += " AND task_key IN :b_keys"
+        params["b_keys"] = list(keys)
+    stmt += " ORDER BY task_run_id"
+    return [TaskRun.from_row(r) for r in conn.execute(stmt, params)]
+
+
+def all_task_runs(conn: Connection, run_id: int) -> list[TaskRun]:
+    """Every task run of a run, including iterations and those replaced by repairs."""
+    stmt = "SELECT * FROM task_runs WHERE run_id = :b_run_id ORDER BY task_run_id"
+    return [TaskRun.from_row(r) for r in conn.execute(stmt, {"b_run_id": run_id})]
+
+
+@cache
+def _sources(target: LifeCycle) -> list[str]:
+    return sorted(s.value for s in sources_of(target))
+
+
+def set_task_state(conn: Connection, task_run_id: int, target: LifeCycle, **values: Any) -> None:
+    """Move a task run to `target` if its state allows. Raises: InvalidTransition."""
+    values = {"life_cycle_state": target.value, **values}
+    stmt = (
+        f"UPDATE task_runs SET {set_clause(values)}"
+        " WHERE task_run_id = :b_id AND life_cycle_state IN :b_from"
+    )
+    params = {**values, "b_id": task_run_id, "b_from": _sources(target)}
+    if conn.execute(stmt, params).rowcount != 1:
+        raise InvalidTransition(f"task run {task_run_id} cannot move to {target.value}")
+
+
+def update_task_run(conn: Connection, task_run_id: int, **values: Any) -> None:
+    """Change columns of a task run (no state change)."""
+    stmt = f"UPDATE task_runs SET {set_clause(values)} WHERE task_run_id = :b_id"
+    conn.execute(stmt, {**values, "b_id": task_run_id})
+
+
+def release_children(conn: Connection, run_id: int, keys: Sequence[str]) -> list[str]:
+    """One upstream of each of `keys` ended: count it down; return the keys now unblocked."""
+    if not keys:
+        return []
+    rows = conn.execute(_RELEASE_CHILDREN, {"b_run_id": run_id, "b_keys": list(keys)})
+    return [key for key, waiting in rows if waiting <= 0]
+
+
+def count_open_task_runs(conn: Connection, run_id: int, *, parent_id: int | None = None) -> int:
+    """How many current task runs (or iterations of `parent_id`) are not yet terminal."""
+    if parent_id is None:
+        return conn.execute(_COUNT_OPEN, {"b_run_id": run_id}).scalar_one()
+    params = {"b_run_id": run_id, "b_parent": parent_id}
+    return conn.execute(_COUNT_OPEN_ITERATIONS, params).scalar_one()
+
+
+def due_retries(conn: Connection, run_id: int, now_ms: int) -> list[TaskRun]:
+    """Retry-waiting task runs of a run whose retry time has come."""
+    stmt = (
+        "SELECT * FROM task_runs WHERE run_id = :b_run_id"
+        f" AND life_cycle_state = '{_WAITING_FOR_RETRY}' AND retry_at <= :b_now"
+    )
+    rows = conn.execute(stmt, {"b_run_id": run_id, "b_now": now_ms})
+    return [TaskRun.from_row(r) for r in rows]
+
+
+def retry_waiting(conn: Connection, run_id: int) -> list[TaskRun]:
+    """Current task runs and iterations of a run that wait to be retried."""
+    stmt = f"SELECT * FROM task_runs WHERE {_CURRENT} AND life_cycle_state = '{_WAITING_FOR_RETRY}'"
+    return [TaskRun.from_row(r) for r in conn.execute(stmt, {"b_run_id": run_id})]
+
+
+def next_retry_at(conn: Connection, run_id: int) -> int | None:
+    """The earliest pending retry time in a run."""
+    stmt = (
+        "SELECT min(retry_at) FROM task_runs WHERE run_id = :b_run_id"
+        f" AND life_cycle_state = '{_WAITING_FOR_RETRY}'"
+    )
+    return conn.execute(stmt, {"b_run_id": run_id}).scalar()
+
+
+def task_values_of_run(conn: Connection, run_id: int) -> dict[str, dict[str, Any]]:
+    """Task values set so far in a run, by task key (current task runs only)."""
+    rows = conn.execute(_VALUES_OF_RUN, {"b_run_id": run_id})
+    return {key: json.loads(values) for key, values in rows}
+
+
+def execution_count(conn: Connection, run_id: int, task_key: str) -> int:
+    """Attempts made of a task in a run, counting retries and repairs."""
+    params = {"b_run_id": run_id, "b_key": task_key}
+    return conn.execute(_EXECUTION_COUNT, params).scalar_one()
+
+
+# --- repairs ---------------------------------------------------------------------------------
+
+
+def insert_repair(conn: Connection, **values: Any) -> None:
+    """Insert a repair row."""
+    conn.execute(*insert("repairs", values))
+
+
+def repairs_of(conn: Connection, run_id: int) -> list[dict[str, Any]]:
+    """The repairs of a run, oldest first, as plain dicts."""
+    stmt = "SELECT * FROM repairs WHERE run_id = :b_run_id ORDER BY repair_id"
+    return [dict(r._mapping) for r in conn.execute(stmt, {"b_run_id": run_id})]
+
+
+def finish_open_repair(conn: Connection, run_id: int, **values: Any) -> None:
+    """End the run's repair that is still in progress, if any."""
+    stmt = f"UPDATE repairs SET {set_clause(values)} WHERE run_id = :b_run_id AND end_time IS NULL"
+    conn.execute(stmt, {**values, "b_run_id": run_id})
+
+
+def retire_task_runs(conn: Connection, task_run_ids: Sequence[int]) -> None:
+    """Mark task runs as replaced by a repair (kept for history)."""
+    if task_run_ids:
+        stmt = 'UPDATE task_runs SET "current" = FALSE WHERE task_run_id IN :b_ids'
+        conn.execute(stmt, {"b_ids": list(task_run_ids)})
+
+
+def retire_iterations(conn: Connection, parent_ids: Sequence[int]) -> None:
+    """Mark the iterations of for_each task runs as replaced by a repair."""
+    if parent_ids:
+        stmt = 'UPDATE task_runs SET "current" = FALSE WHERE parent_id IN :b_ids'
+        conn.execute(stmt, {"b_ids": list(parent_ids)})
