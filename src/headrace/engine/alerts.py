@@ -55,6 +55,7 @@ class Alerts:
         if subs.duration_seconds is not None and alerts.on_duration_exceeded(subs):
             due = tx.now + subs.duration_seconds * 1000
             health_timers.add_health_timer(tx.conn, tx.run.run_id, None, due, subs.duration_seconds)
+            tx.timers_changed = True
 
     def _alert_run_end(self, tx: RunTx, result: Result, message: str) -> None:
         from headrace.engine import notifications as alerts

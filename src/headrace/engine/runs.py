@@ -266,7 +266,10 @@ class RunLifecycle:
 
     def _begin(self, tx: RunTx) -> None:
         """Start a run's root tasks (or end it at once when it has no tasks)."""
-        tx.timers_changed = True
+        # Only a timeout is a new timer here (a duration warning's sets it in _alert_run_start,
+        # retries theirs): a run without one wakes no coordinating loop (issue 18).
+        if tx.run.timeout_at is not None:
+            tx.timers_changed = True
         if tx.alerts is not None and tx.alerts.job is not None:
             self._alert_run_start(tx)
         tasks = tx.plan.settings.tasks
