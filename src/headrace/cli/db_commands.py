@@ -17,7 +17,7 @@ import typer
 
 def register(db_app: typer.Typer) -> None:
     """Add `db backup` to the CLI's `db` app."""
-    from headrace.cli.main import DbOption
+    from headrace.cli.options import DbOption
 
     @db_app.command("backup")
     def db_backup(

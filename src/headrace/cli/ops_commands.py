@@ -14,7 +14,8 @@ def register(
     app: typer.Typer, *, jobs_app: typer.Typer, runs_app: typer.Typer, db_app: typer.Typer
 ) -> None:
     """Add this module's commands to the CLI's apps."""
-    from headrace.cli.main import DbOption, JsonOption, ParamOption, _parse_params
+    from headrace.cli.options import DbOption, JsonOption, ParamOption
+    from headrace.cli.options import parse_params as _parse_params
 
     @app.command("plan")
     def plan(
