@@ -7,6 +7,7 @@ after commit. The parts (`runs`, `attempts`, `for_each`, `child_runs`, `stopping
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -114,9 +115,14 @@ class CoordinatorCore:
         self.claim_pools: frozenset[str] | None = None
         self._listeners: list[Callable[[Change], None]] = []
         self._plans: dict[tuple[int, int], tuple[RunPlan, alerts.RunAlerts | None]] = {}
-        # A rolled-back transaction may have cached the plan of a run that never existed,
-        # whose id the next run then gets: forget cached plans on any rollback (rare).
-        store.on_rollback(self._plans.clear)
+        # A rolled-back transaction may have cached the plan of a run that never existed
+        # (whose id the next run then gets) or of a repair that never happened: the plans a
+        # thread cached in its open transaction are forgotten if it rolls back, and kept
+        # once it commits. Only those: a RunLockNeeded redo rolls back often under load, and
+        # clearing every run's plan there made other runs' ends read their settings again.
+        self._cached_in_tx = threading.local()
+        store.on_rollback(self._forget_plans_of_tx)
+        store.on_commit(self._keep_plans_of_tx)
 
     def subscribe(self, listener: Callable[[Change], None]) -> None:
         """Call `listener(change)` after each committed change."""
@@ -166,7 +172,15 @@ class CoordinatorCore:
         if len(self._plans) > 256:
             self._plans.clear()
         self._plans[key] = cached
+        self._cached_in_tx.__dict__.setdefault("keys", []).append(key)
         return cached
+
+    def _forget_plans_of_tx(self) -> None:
+        for key in self._cached_in_tx.__dict__.pop("keys", ()):
+            self._plans.pop(key, None)
+
+    def _keep_plans_of_tx(self) -> None:
+        self._cached_in_tx.__dict__.pop("keys", None)
 
     def _task_of(self, tx: RunTx, tr: TaskRun) -> Task:
         if tr.parent_id is None:

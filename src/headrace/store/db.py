@@ -40,6 +40,7 @@ class Store:
         self.file = file
         self._file_id = _file_id(file) if file is not None else None
         self._rollback_hooks: list[Callable[[], None]] = []
+        self._commit_hooks: list[Callable[[], None]] = []
 
     @property
     def engine(self) -> Engine:
@@ -67,6 +68,15 @@ class Store:
 
     def rolled_back(self) -> None:
         for hook in self._rollback_hooks:
+            hook()
+
+    def on_commit(self, hook: Callable[[], None]) -> None:
+        """Call `hook()` in the committing thread whenever a transaction of this store has
+        committed (a read-only one has ended)."""
+        self._commit_hooks.append(hook)
+
+    def committed(self) -> None:
+        for hook in self._commit_hooks:
             hook()
 
     def check_file(self) -> None:

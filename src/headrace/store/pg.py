@@ -38,6 +38,7 @@ class PgStore(Store):
         except BaseException:
             self.rolled_back()
             raise
+        self.committed()
 
     @contextmanager
     def read(self) -> Iterator[PgTx]:
@@ -47,6 +48,7 @@ class PgStore(Store):
         except BaseException:
             self.rolled_back()
             raise
+        self.committed()
 
     def dispose(self) -> None:
         self._engine.dispose()

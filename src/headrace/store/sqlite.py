@@ -135,6 +135,7 @@ class SqliteStore(Store):
                 yield tx
             tx.release_bridge()
             raw.execute("COMMIT")
+            self.committed()
         except BaseException:
             tx.release_bridge()
             if raw.in_transaction:
