@@ -7,13 +7,12 @@ import dataclasses
 import json
 import logging
 import os
-import select
 import signal
 import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -25,7 +24,8 @@ from headrace.states import Result
 from headrace.store.records import Attempt
 from headrace.worker.disk import with_full_disk
 from headrace.worker.file_versions import keep_versions
-from headrace.worker.log_pipe import LogPump, redactor_for
+from headrace.worker.log_pipe import redactor_for
+from headrace.worker.process_watch import watch_process
 from headrace.worker.task_env import task_environment
 from headrace.worker.tasks import TaskCommand, command_builder
 
@@ -168,7 +168,7 @@ def run_attempt(
                 message = f"pipeline_task: {type(exc).__name__}: {exc}"
                 log.write(f"{message}\n".encode())
                 return AttemptOutcome(Result.FAILED, error=message)
-        # Every byte of output goes through LogPump (a pipe), with or without secrets to
+        # Every byte of output goes through a pipe (process_watch), with or without secrets to
         # redact: given the log file itself, a task that reopens its output by path
         # (`echo x > /dev/stderr`, `tee /dev/stdout`) truncates it, and a process that escaped
         # the task's session could write into the ended attempt's log for ever.
@@ -192,10 +192,10 @@ def run_attempt(
         timing["spawned"] = _now_ms()
         if update_watch is not None:
             update_watch.own(proc.pid)  # killed if the update stops being ours
-        pump = LogPump(proc.stdout, log, redact)
+        watch = watch_process(proc, log, redact)  # its output goes to the log meanwhile
         try:
             timed_out = _supervise(
-                proc, payload.get("timeout_seconds") or 0, kill, record_pid, started
+                proc, watch.wait, payload.get("timeout_seconds") or 0, kill, record_pid, started
             )
         finally:
             # The task is over (or we cannot watch it any more): nothing of it may live on,
@@ -205,7 +205,7 @@ def run_attempt(
                 update_watch.disown()
             proc.wait()
             timing["exited"] = _now_ms()
-            pump.close()
+            watch.close()
             if update_watch is not None:
                 update_watch.finish(proc.returncode, canceled=kill.reason is not None)
     outcome = _outcome(proc.returncode, timed_out, kill.reason, log_path, values_path, payload)
@@ -282,77 +282,49 @@ def _in_environment(command: TaskCommand, spec: dict, home: Path, log: BinaryIO)
 
 def _supervise(
     proc: subprocess.Popen,
+    wait: Callable[[float | None], bool],
     timeout_seconds: float,
     kill: KillSwitch,
     record_pid: Callable[[int], None],
     started: float,
 ) -> bool:
-    """Wait for the process (a kill wakes the wait by ending it). True if it timed out."""
+    """Wait for the process (a kill wakes the wait by ending it). True if it timed out.
+
+    `wait(timeout)` is True once the process has exited and is reaped, False on timeout
+    (`process_watch`: woken by the exit itself, not by polling with doubling sleeps as
+    `Popen.wait(timeout)` does, which adds up to the task's own run time again before its
+    downstream task can start).
+    """
     kill.attach(proc.pid)
     deadline = started + timeout_seconds if timeout_seconds else None
     pid_at: float | None = started + PID_RECORD_AFTER
-    with _exit_waiter(proc) as wait:
-        while True:
-            wake = [t for t in (pid_at, deadline) if t is not None]
-            if wait(max(min(wake) - time.monotonic(), 0.0) if wake else None):
-                return False
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
-                terminate_group(proc)
-                return True
-            if pid_at is not None and now >= pid_at:
-                pid_at = None
-                try:
-                    record_pid(proc.pid)
-                except Exception as exc:  # only crash recovery needs it; the task goes on
-                    from headrace.store.health import problem
-
-                    broken = problem(exc)  # a broken store says so in one line
-                    log.warning(
-                        "could not record pid %s: %s", proc.pid, broken, exc_info=not broken
-                    )
-
-
-@contextlib.contextmanager
-def _exit_waiter(proc: subprocess.Popen) -> Iterator[Callable[[float | None], bool]]:
-    """`wait(timeout)`: True once the process has exited (and is reaped), False on timeout.
-
-    Woken by the exit itself through a pidfd (Linux >= 5.3): `Popen.wait(timeout)` polls with
-    doubling sleeps, which adds up to the task's own run time again before its downstream task
-    can start (a chain pays it on every link).
-    """
-    try:
-        pidfd = os.pidfd_open(proc.pid)
-    except (AttributeError, OSError):  # not Linux, an old kernel, or out of descriptors
-        pidfd = None
-
-    def wait(timeout: float | None) -> bool:
-        if pidfd is None:
-            try:
-                proc.wait(timeout=timeout)
-                return True
-            except subprocess.TimeoutExpired:
-                return False
-        poller = select.poll()
-        poller.register(pidfd, select.POLLIN)
-        # At most an hour per poll (its argument is a C int of ms); the caller waits again.
-        if not poller.poll(None if timeout is None else min(int(timeout * 1000) + 1, 3_600_000)):
+    while True:
+        wake = [t for t in (pid_at, deadline) if t is not None]
+        if wait(max(min(wake) - time.monotonic(), 0.0) if wake else None):
             return False
-        proc.wait()  # it has exited: reaping it does not block
-        return True
+        now = time.monotonic()
+        if deadline is not None and now >= deadline:
+            terminate_group(proc, wait)
+            return True
+        if pid_at is not None and now >= pid_at:
+            pid_at = None
+            try:
+                record_pid(proc.pid)
+            except Exception as exc:  # only crash recovery needs it; the task goes on
+                from headrace.store.health import problem
 
-    try:
-        yield wait
-    finally:
-        if pidfd is not None:
-            os.close(pidfd)
+                broken = problem(exc)  # a broken store says so in one line
+                log.warning("could not record pid %s: %s", proc.pid, broken, exc_info=not broken)
 
 
-def terminate_group(proc: subprocess.Popen) -> None:
-    """SIGTERM the attempt's whole process group, SIGKILL it after a grace period."""
+def terminate_group(proc: subprocess.Popen, wait: Callable[[float | None], bool]) -> None:
+    """SIGTERM the attempt's whole process group, SIGKILL it after a grace period.
+
+    `wait` keeps copying the output meanwhile: a task cleaning up on SIGTERM may write more
+    than a pipe holds.
+    """
     _signal_group(proc.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=KILL_GRACE_SECONDS)
+    wait(KILL_GRACE_SECONDS)
     # Children that outlived their leader still hold the group.
     _signal_group(proc.pid, signal.SIGKILL)
     proc.wait()
