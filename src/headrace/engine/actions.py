@@ -15,8 +15,8 @@ from typing import Any
 from headrace.engine import jobs as job_service
 from headrace.engine.coordinator import Coordinator
 from headrace.engine.jobs import Principal
+from headrace.engine.parsed_jobs import parsed_settings
 from headrace.errors import NotFound, PermissionDenied
-from headrace.spec.loader import parse_job_settings
 from headrace.store import jobs as job_store
 from headrace.store import runs as run_store
 from headrace.store.db import Store
@@ -74,7 +74,7 @@ def run_job_now(
         version = job_store.latest_version(conn, job_id)
     raw = adjust(job.settings) if adjust is not None else job.settings
     return coordinator.start_run(
-        parse_job_settings(raw),
+        parsed_settings(job_id, raw),  # parsed once per version of the job (issue 18)
         job_id=job_id,
         parameters=parameters,
         run_as=job_service.run_identity(raw, who.user_name),  # the job's run_as, if set

@@ -36,6 +36,9 @@ log = logging.getLogger("headrace.notify")
 # must finish well inside the claim's lease, or another server could take rows over mid-batch.
 BATCH = 5
 SWEEP_SECONDS = 30.0  # safety net only: new rows wake the loop at once
+# A busy server is woken by every run that ends anywhere (NOTIFY): the wake-ups of one such
+# interval are served by one look at the outbox (issue 18). Retries due are waited for exactly.
+MIN_WAKE_GAP_SECONDS = 0.1
 
 
 def now_ms() -> int:
@@ -172,12 +175,15 @@ class DeliveryLoop:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            started = time.monotonic()
             try:
                 wait = self._pass()
             except Exception:
                 log.exception("notification delivery pass failed")
                 wait = 1.0
-            self._wake.wait(wait)
+            due = time.monotonic() + wait
+            if self._wake.wait(wait):  # woken early: gather a burst's wake-ups first
+                self._stop.wait(min(started + MIN_WAKE_GAP_SECONDS, due) - time.monotonic())
             self._wake.clear()
 
     def _pass(self) -> float:
