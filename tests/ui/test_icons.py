@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from headrace.ui.graph import ICON_PATHS, layout
-from headrace.ui.routes import _templates
+from headrace.ui.page_support import templates
 
 TYPES = [
     "notebook_task",
@@ -26,7 +26,7 @@ TYPES = [
 def test_every_task_type_draws_an_svg_icon() -> None:
     g = layout([{"task_key": f"k{i}", kind: {}} for i, kind in enumerate(TYPES)])
     assert {n.icon for n in g.nodes} <= set(ICON_PATHS)
-    svg = str(_templates().get_template("_macros.html").module.graph(g))
+    svg = str(templates().get_template("_macros.html").module.graph(g))
     for n in g.nodes:
         assert f'href="#ti-{n.icon}"' in svg
         assert f'<symbol id="ti-{n.icon}" viewBox="0 0 16 16">' in svg

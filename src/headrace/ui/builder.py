@@ -18,7 +18,15 @@ from fastapi import APIRouter, Request, Response
 
 from headrace.errors import SpecError, SpecIssue
 from headrace.ui import builder_save
-from headrace.ui.routes import PostedForm, _back, _ctx, _form, _render, _ui_errors, _who
+from headrace.ui.page_support import (
+    PostedForm,
+    api_context,
+    checked_form,
+    redirect_back,
+    render,
+    signed_in,
+    ui_errors,
+)
 
 router = APIRouter()
 
@@ -142,7 +150,7 @@ def _editor(
 ) -> Response:
     graph, cycle = _preview(text, issues or [])
     lines = {i.path: line_of(text, i.path) for i in issues or []}
-    return _render(
+    return render(
         request,
         "job_edit.html",
         status_code=400 if issues else 200,
@@ -203,37 +211,37 @@ def graph_of(data: dict[str, Any]) -> Any:
 
 
 @router.get("/new-job")
-@_ui_errors
+@ui_errors
 def new_job(request: Request) -> Response:
-    return _editor(request, _who(request), job=None, text=STARTER)
+    return _editor(request, signed_in(request), job=None, text=STARTER)
 
 
 @router.post("/new-job")
-@_ui_errors
+@ui_errors
 def create_job(request: Request, form: Any = PostedForm) -> Response:
     from headrace.engine import jobs as job_service
 
-    who = _who(request)
-    _form(request, form)
+    who = signed_in(request)
+    checked_form(request, form)
     text = str(form.get("yaml", ""))
-    ctx = _ctx(request)
+    ctx = api_context(request)
     try:
         settings = parse_yaml(text)
         cap = ctx.settings.max_continuous_jobs_per_user
         job_id = job_service.create_job(ctx.store, who, settings, max_continuous=cap)
     except SpecError as exc:
         return _editor(request, who, job=None, text=text, issues=_issues(exc))
-    return _back(request, f"/jobs/{job_id}", "Job created (version 1).")
+    return redirect_back(request, f"/jobs/{job_id}", "Job created (version 1).")
 
 
 @router.get("/jobs/{job_id}/edit")
-@_ui_errors
+@ui_errors
 def edit_job(request: Request, job_id: int) -> Response:
     from headrace.engine.jobs import require
     from headrace.store import jobs as job_store
 
-    who = _who(request)
-    store = _ctx(request).store
+    who = signed_in(request)
+    store = api_context(request).store
     with store.read() as conn:
         job = require(conn, who, job_id, "CAN_MANAGE")
         version = job_store.latest_version(conn, job_id)
@@ -241,15 +249,15 @@ def edit_job(request: Request, job_id: int) -> Response:
 
 
 @router.post("/jobs/{job_id}/edit")
-@_ui_errors
+@ui_errors
 def save_job(request: Request, job_id: int, form: Any = PostedForm) -> Response:
     from headrace.engine import jobs as job_service
     from headrace.store import jobs as job_store
 
-    who = _who(request)
-    _form(request, form)
+    who = signed_in(request)
+    checked_form(request, form)
     text = str(form.get("yaml", ""))
-    ctx = _ctx(request)
+    ctx = api_context(request)
     with ctx.store.read() as conn:
         job = job_service.require(conn, who, job_id, "CAN_MANAGE")
         before = job_store.latest_version(conn, job_id)
@@ -266,17 +274,19 @@ def save_job(request: Request, job_id: int, form: Any = PostedForm) -> Response:
         return _editor(request, who, job=job, text=text, issues=_issues(exc), version=before)
     with ctx.store.read() as conn:
         after = job_store.latest_version(conn, job_id)
-    return _back(request, f"/jobs/{job_id}/versions?to={after}", f"Saved as version {after}.")
+    return redirect_back(
+        request, f"/jobs/{job_id}/versions?to={after}", f"Saved as version {after}."
+    )
 
 
 @router.get("/jobs/{job_id}/versions")
-@_ui_errors
+@ui_errors
 def versions(request: Request, job_id: int) -> Response:
     from headrace.engine.jobs import require
     from headrace.store import jobs as job_store
 
-    who = _who(request)
-    with _ctx(request).store.read() as conn:
+    who = signed_in(request)
+    with api_context(request).store.read() as conn:
         job = require(conn, who, job_id, "CAN_VIEW")
         found = job_store.versions(conn, job_id)
     numbers = [v["version"] for v in found]
@@ -302,7 +312,7 @@ def versions(request: Request, job_id: int) -> Response:
                 else "same"
             )
             lines.append((kind, line))
-    return _render(
+    return render(
         request,
         "job_versions.html",
         who=who,

@@ -30,7 +30,16 @@ from headrace.ui.builder import (
     parse_yaml,
     settings_yaml,
 )
-from headrace.ui.routes import PostedForm, _back, _ctx, _form, _render, _templates, _ui_errors, _who
+from headrace.ui.page_support import (
+    PostedForm,
+    api_context,
+    checked_form,
+    redirect_back,
+    render,
+    signed_in,
+    templates,
+    ui_errors,
+)
 
 router = APIRouter()
 STARTER: dict[str, Any] = {
@@ -47,25 +56,25 @@ def concise(settings: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("/new-job/form")
-@_ui_errors
+@ui_errors
 def new_job_form(request: Request) -> Response:
-    return _page(request, _who(request), job=None, doc=dict(STARTER))
+    return _page(request, signed_in(request), job=None, doc=dict(STARTER))
 
 
 @router.post("/new-job/form")
-@_ui_errors
+@ui_errors
 def post_new_job_form(request: Request, form: Any = PostedForm) -> Response:
     return _posted(request, form, None)
 
 
 @router.get("/jobs/{job_id}/edit/form")
-@_ui_errors
+@ui_errors
 def edit_job_form(request: Request, job_id: int) -> Response:
     from headrace.engine.jobs import require
     from headrace.store import jobs as job_store
 
-    who = _who(request)
-    ctx = _ctx(request)
+    who = signed_in(request)
+    ctx = api_context(request)
     with ctx.store.read() as conn:
         job = require(conn, who, job_id, "CAN_MANAGE")
         version = job_store.latest_version(conn, job_id)
@@ -75,20 +84,20 @@ def edit_job_form(request: Request, job_id: int) -> Response:
 
 
 @router.post("/jobs/{job_id}/edit/form")
-@_ui_errors
+@ui_errors
 def post_edit_job_form(request: Request, job_id: int, form: Any = PostedForm) -> Response:
     return _posted(request, form, job_id)
 
 
 @router.post("/job-form/preview")
-@_ui_errors
+@ui_errors
 def preview(request: Request, form: Any = PostedForm) -> Response:
     """The graph and the trigger of the form as it stands (the page script's redraw)."""
-    _who(request)
-    _form(request, form)
+    signed_in(request)
+    checked_form(request, form)
     doc, _ = bf.settings_from_form({k: form.getlist(k) for k in form})
     parts = _preview_parts(doc, [])
-    env = _templates()
+    env = templates()
     return JSONResponse(
         {
             "graph": env.get_template("_form_graph.html").render(**parts),
@@ -102,9 +111,9 @@ def _posted(request: Request, form: Any, job_id: int | None) -> Response:
     from headrace.store import jobs as job_store
     from headrace.ui.builder import _editor
 
-    who = _who(request)
-    _form(request, form)
-    ctx = _ctx(request)
+    who = signed_in(request)
+    checked_form(request, form)
+    ctx = api_context(request)
     job, version = None, None
     if job_id is not None:
         with ctx.store.read() as conn:
@@ -140,7 +149,7 @@ def _posted(request: Request, form: Any, job_id: int | None) -> Response:
     try:
         if job_id is None:
             new_id = builder_save.create(ctx, who, doc)
-            return _back(request, f"/jobs/{new_id}", "Job created (version 1).")
+            return redirect_back(request, f"/jobs/{new_id}", "Job created (version 1).")
         if seen != version:
             raise SpecError([_stale(version)])
         builder_save.save(ctx, who, job_id, doc)
@@ -148,7 +157,9 @@ def _posted(request: Request, form: Any, job_id: int | None) -> Response:
         return _page(request, who, job=job, doc=doc, issues=_issues(exc), version=seen)
     with ctx.store.read() as conn:
         after = job_store.latest_version(conn, job_id)
-    return _back(request, f"/jobs/{job_id}/versions?to={after}", f"Saved as version {after}.")
+    return redirect_back(
+        request, f"/jobs/{job_id}/versions?to={after}", f"Saved as version {after}."
+    )
 
 
 def _version(form: Any, current: int | None) -> int | None:
@@ -189,7 +200,7 @@ def _page(
         c.get("job_cluster_key") for c in doc.get("job_clusters") or [] if isinstance(c, dict)
     ]
     envs = [e.get("environment_key") for e in doc.get("environments") or [] if isinstance(e, dict)]
-    return _render(
+    return render(
         request,
         "job_form.html",
         status_code=400 if issues else 200,
@@ -265,7 +276,7 @@ def _workspace_files(request: Request) -> list[str]:
     extension, as jobs name them)."""
     from headrace.engine import workspace
 
-    root = workspace.workspace_root(_ctx(request).settings)
+    root = workspace.workspace_root(api_context(request).settings)
     try:
         base = workspace.local_path(root, "/")
     except SpecError:
@@ -291,5 +302,5 @@ def _workspace_files(request: Request) -> list[str]:
 def _jobs(request: Request, who: Any) -> list[tuple[int, str]]:
     from headrace.engine.jobs import list_jobs
 
-    found, _more = list_jobs(_ctx(request).store, who, name=None, after_id=0, limit=MAX_JOBS)
+    found, _more = list_jobs(api_context(request).store, who, name=None, after_id=0, limit=MAX_JOBS)
     return [(j.job_id, j.name) for j in found]

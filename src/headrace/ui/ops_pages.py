@@ -7,32 +7,40 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 
 from headrace.errors import HeadraceError
-from headrace.ui.routes import PostedForm, _back, _ctx, _form, _render, _ui_errors, _who
+from headrace.ui.page_support import (
+    PostedForm,
+    api_context,
+    checked_form,
+    redirect_back,
+    render,
+    signed_in,
+    ui_errors,
+)
 
 router = APIRouter()
 
 
 @router.get("/jobs/{job_id}/plan")
-@_ui_errors
+@ui_errors
 def plan_page(request: Request, job_id: int) -> Response:
     from headrace.engine.plan_preview import preview_job
     from headrace.worker.plan_probe import environment_probe
 
-    who = _who(request)
-    ctx = _ctx(request)
+    who = signed_in(request)
+    ctx = api_context(request)
     probe = environment_probe(ctx.settings.home)
     plan = preview_job(ctx.store, who, job_id, env_probe=probe)
-    return _render(request, "plan.html", who=who, plan=plan, nav="jobs")
+    return render(request, "plan.html", who=who, plan=plan, nav="jobs")
 
 
 @router.get("/backfills")
-@_ui_errors
+@ui_errors
 def backfills_page(request: Request) -> Response:
     from headrace.engine.backfill import list_progress
     from headrace.store import jobs as job_store
 
-    who = _who(request)
-    store = _ctx(request).store
+    who = signed_in(request)
+    store = api_context(request).store
     found = list_progress(store, who)
     with store.read() as conn:
         names = job_store.job_names(conn, {b["job_id"] for b in found})
@@ -40,27 +48,27 @@ def backfills_page(request: Request) -> Response:
     for b in found:
         groups.setdefault(b["job_id"], []).append(b)
     rows = [(job_id, names.get(job_id), items) for job_id, items in groups.items()]
-    return _render(request, "backfills.html", who=who, groups=rows, nav="backfills")
+    return render(request, "backfills.html", who=who, groups=rows, nav="backfills")
 
 
 @router.get("/backfills/{backfill_id}")
-@_ui_errors
+@ui_errors
 def backfill_page(request: Request, backfill_id: int) -> Response:
     from headrace.engine.backfill import get_progress
 
-    who = _who(request)
-    progress = get_progress(_ctx(request).store, who, backfill_id)
-    return _render(request, "backfill.html", who=who, b=progress, nav="backfills")
+    who = signed_in(request)
+    progress = get_progress(api_context(request).store, who, backfill_id)
+    return render(request, "backfill.html", who=who, b=progress, nav="backfills")
 
 
 @router.post("/jobs/{job_id}/backfill")
-@_ui_errors
+@ui_errors
 def backfill_create(request: Request, job_id: int, form: Any = PostedForm) -> Response:
     from headrace.engine import backfill as backfills
 
-    who = _who(request)
-    form = _form(request, form)
-    ctx = _ctx(request)
+    who = signed_in(request)
+    form = checked_form(request, form)
+    ctx = api_context(request)
     try:
         req = backfills.BackfillRequest(
             job_id=job_id,
@@ -74,43 +82,43 @@ def backfill_create(request: Request, job_id: int, form: Any = PostedForm) -> Re
         created = backfills.create_backfill(ctx.store, who, req)
         backfills.pump(ctx.store, ctx.coordinator, only=created["backfill_id"])
     except HeadraceError as exc:
-        return _back(request, f"/jobs/{job_id}/plan", str(exc), "error")
+        return redirect_back(request, f"/jobs/{job_id}/plan", str(exc), "error")
     backfill_id = created["backfill_id"]
-    return _back(request, f"/backfills/{backfill_id}", f"Backfill {backfill_id} started.")
+    return redirect_back(request, f"/backfills/{backfill_id}", f"Backfill {backfill_id} started.")
 
 
 @router.post("/backfills/{backfill_id}/cancel")
-@_ui_errors
+@ui_errors
 def backfill_cancel(request: Request, backfill_id: int, form: Any = PostedForm) -> Response:
     from headrace.engine.backfill import cancel_backfill
 
-    who = _who(request)
-    _form(request, form)
-    ctx = _ctx(request)
+    who = signed_in(request)
+    checked_form(request, form)
+    ctx = api_context(request)
     try:
         ctx.kill(cancel_backfill(ctx.store, ctx.coordinator, who, backfill_id), "CANCELED")
     except HeadraceError as exc:
-        return _back(request, f"/backfills/{backfill_id}", str(exc), "error")
-    return _back(request, f"/backfills/{backfill_id}", "Backfill canceled.")
+        return redirect_back(request, f"/backfills/{backfill_id}", str(exc), "error")
+    return redirect_back(request, f"/backfills/{backfill_id}", "Backfill canceled.")
 
 
 @router.get("/queue")
-@_ui_errors
+@ui_errors
 def queue_page(request: Request) -> Response:
     """Attempts waiting for a worker slot, in claim order (priority, aged by waiting)."""
     from headrace.engine.actions import run_allowed
     from headrace.store import runs as run_store
     from headrace.store.queue import pending_in_claim_order
 
-    who = _who(request)
-    store = _ctx(request).store
+    who = signed_in(request)
+    store = api_context(request).store
     with store.read() as conn:
         rows = [
             row
             for row in pending_in_claim_order(conn)
             if run_allowed(conn, who, run_store.get_run(conn, row["run_id"]), "CAN_VIEW")
         ]
-    return _render(request, "queue.html", who=who, rows=rows, nav="queue")
+    return render(request, "queue.html", who=who, rows=rows, nav="queue")
 
 
 def _int(value: Any, default: int) -> int:
