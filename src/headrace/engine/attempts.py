@@ -80,13 +80,9 @@ class Attempts:
         log_path: Callable[[Attempt], str],
         run_id: int | None = None,
     ) -> Attempt | None:
-        attempt = run_store.claim_next_attempt(
-            conn, worker_id, self._now(), log_path, run_id, self.claim_pools
+        return run_store.claim_next_attempt(
+            conn, worker_id, self._now(), log_path, run_id, self.claim_pools, start_task=True
         )
-        if attempt is not None:
-            found = {"state_message": ""} if attempt.pool else {}  # no longer waiting for one
-            run_store.set_task_state(conn, attempt.task_run_id, LifeCycle.RUNNING, **found)
-        return attempt
 
     def record_pid(self, attempt_id: int, pid: int) -> None:
         """Remember an attempt's process so a later recovery can kill its group."""
@@ -187,10 +183,12 @@ class Attempts:
         *,
         from_states: Sequence[str] = ("RUNNING", "PENDING"),
     ) -> None:
-        run_store.end_attempt(
+        tr = run_store.end_attempt_of_task_run(
             tx.conn,
             attempt.attempt_id,
+            attempt.task_run_id,
             from_states=from_states,
+            log=outcome.log,
             result_state=outcome.result.value,
             exit_code=outcome.exit_code,
             error=outcome.error,
@@ -198,11 +196,6 @@ class Attempts:
             output=json.dumps(outcome.output) if outcome.output else None,
             end_time=tx.now,
         )
-        if outcome.log is not None:
-            from headrace.store.logs import save_log
-
-            save_log(tx.conn, attempt.attempt_id, *outcome.log)
-        tr = run_store.task_run(tx.conn, attempt.task_run_id)
         if outcome.task_values:
             merged = {**tr.task_values, **outcome.task_values}
             run_store.update_task_run(tx.conn, tr.task_run_id, task_values=json.dumps(merged))

@@ -6,11 +6,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-from headrace.errors import AttemptEnded, NotFound
+from headrace.errors import AttemptEnded, InvalidTransition, NotFound
+from headrace.states import LifeCycle, sources_of
 from headrace.store.columns import insert
-from headrace.store.records import Attempt
+from headrace.store.records import Attempt, TaskRun
 from headrace.store.sql import Tx as Connection
 from headrace.store.sql import set_clause
+from headrace.store.task_runs import set_task_state, task_run
 
 # Highest priority first, aged by waiting (issue 16): see insert_attempt.
 _OF_COORDINATOR = " AND run_id IN (SELECT run_id FROM runs WHERE coordinator_id = :b_coordinator)"
@@ -35,6 +37,29 @@ _CLAIM = (
     "UPDATE attempts SET state = :state, worker_id = :worker_id, start_time = :start_time,"
     " log_path = :log_path WHERE attempt_id = :b_id AND state = 'PENDING'"
 )
+# PostgreSQL: the claim and its task run's move to RUNNING in one statement, which answers
+# (attempts claimed, task runs moved).
+_RUNNING_FROM = sorted(s.value for s in sources_of(LifeCycle.RUNNING))
+
+
+def _claim_and_start(pooled: bool) -> str:
+    message = ", state_message = ''" if pooled else ""  # no longer waiting for a pool
+    return (
+        f"WITH claimed AS ({_CLAIM} RETURNING attempt_id),"
+        f" started AS (UPDATE task_runs SET life_cycle_state = 'RUNNING'{message}"
+        " WHERE task_run_id = :b_task_run AND life_cycle_state IN :b_from"
+        " AND EXISTS (SELECT 1 FROM claimed) RETURNING task_run_id)"
+        " SELECT (SELECT count(*) FROM claimed), (SELECT count(*) FROM started)"
+    )
+
+
+_CLAIM_AND_START = _claim_and_start(False)
+_CLAIM_AND_START_POOLED = _claim_and_start(True)
+# PostgreSQL: an ended attempt's log, kept in the statement that ends it.
+_KEEP_LOG = (
+    ", logged AS (INSERT INTO attempt_logs (attempt_id, content, size)"
+    " SELECT attempt_id, :b_log, :b_log_size FROM ended)"
+)
 
 
 # One priority point is worth this much waiting: a priority-5 attempt goes before priority-0
@@ -55,10 +80,13 @@ def claim_next_attempt(
     log_path: Callable[[Attempt], str],
     coordinator_id: str | None = None,
     pools: frozenset[str] | None = None,
+    *,
+    start_task: bool = False,
 ) -> Attempt | None:
     """Take the oldest pending attempt for `worker_id` (only of runs that `coordinator_id`
     drives, if given; only pool-less ones and those of `pools`, unless `pools` is None), or
-    None."""
+    None. With `start_task`, its task run moves to RUNNING too (no longer waiting for a pool:
+    its state message is cleared). Raises: InvalidTransition (the task run cannot run)."""
     lock = conn.dialect.name != "sqlite"
     pick = _PICK_PENDING[(coordinator_id is not None, pools is not None, lock)]
     params: dict[str, Any] = {} if coordinator_id is None else {"b_coordinator": coordinator_id}
@@ -70,7 +98,17 @@ def claim_next_attempt(
     pending = Attempt.from_row(row)
     path = log_path(pending)
     values = {"state": "RUNNING", "worker_id": worker_id, "start_time": now_ms, "log_path": path}
-    claimed = conn.execute(_CLAIM, {"b_id": pending.attempt_id, **values}).rowcount
+    if start_task and lock:  # PostgreSQL: the attempt and its task run in one statement
+        stmt = _CLAIM_AND_START_POOLED if pending.pool else _CLAIM_AND_START
+        params = {"b_id": pending.attempt_id, "b_task_run": pending.task_run_id, **values}
+        claimed, started = conn.execute(stmt, {**params, "b_from": _RUNNING_FROM}).one()
+        if claimed == 1 and started != 1:
+            raise InvalidTransition(f"task run {pending.task_run_id} cannot move to RUNNING")
+    else:
+        claimed = conn.execute(_CLAIM, {"b_id": pending.attempt_id, **values}).rowcount
+        if claimed == 1 and start_task:
+            found = {"state_message": ""} if pending.pool else {}
+            set_task_state(conn, pending.task_run_id, LifeCycle.RUNNING, **found)
     if claimed != 1:
         return None
     return replace(pending, state="RUNNING", worker_id=worker_id, start_time=now_ms, log_path=path)
@@ -94,12 +132,51 @@ def update_attempt(conn: Connection, attempt_id: int, **values: Any) -> None:
 def end_attempt(
     conn: Connection, attempt_id: int, *, from_states: Sequence[str], **values: Any
 ) -> None:
-    """Mark an attempt TERMINATED if it is in `from_states`. Raises: InvalidTransition."""
+    """Mark an attempt TERMINATED if it is in `from_states`. Raises: AttemptEnded."""
     values = {"state": "TERMINATED", **values}
     stmt = f"UPDATE attempts SET {set_clause(values)} WHERE attempt_id = :b_id AND state IN :b_from"
     params = {**values, "b_id": attempt_id, "b_from": list(from_states)}
     if conn.execute(stmt, params).rowcount != 1:
         raise AttemptEnded(f"attempt {attempt_id} has already ended")
+
+
+def end_attempt_of_task_run(
+    conn: Connection,
+    attempt_id: int,
+    task_run_id: int,
+    *,
+    from_states: Sequence[str],
+    log: tuple[bytes, int] | None = None,
+    **values: Any,
+) -> TaskRun:
+    """`end_attempt`, keep its `log` (gzipped content, whole size) if given, and return its
+    task run: on PostgreSQL one statement instead of three (issue 18).
+    Raises: AttemptEnded, NotFound."""
+    if conn.dialect.name == "sqlite":
+        end_attempt(conn, attempt_id, from_states=from_states, **values)
+        if log is not None:
+            from headrace.store.logs import save_log  # a headrace run (SQLite) keeps none
+
+            save_log(conn, attempt_id, *log)
+        return task_run(conn, task_run_id)
+    values = {"state": "TERMINATED", **values}
+    keep_log = _KEEP_LOG if log is not None else ""
+    stmt = (
+        f"WITH ended AS (UPDATE attempts SET {set_clause(values)}"
+        " WHERE attempt_id = :b_id AND state IN :b_from RETURNING attempt_id)"
+        f"{keep_log} SELECT (SELECT count(*) FROM ended) AS headrace_ended, task_runs.*"
+        " FROM task_runs WHERE task_run_id = :b_task_run"
+    )
+    params = {**values, "b_id": attempt_id, "b_from": list(from_states)}
+    params["b_task_run"] = task_run_id
+    if log is not None:
+        params["b_log"], params["b_log_size"] = log
+    row = conn.execute(stmt, params).first()
+    if row is None:
+        raise NotFound(f"Run {task_run_id} does not exist.")
+    if row[0] != 1:
+        raise AttemptEnded(f"attempt {attempt_id} has already ended")
+    return TaskRun.from_row(row)
 
 
 def attempts_of_run(conn: Connection, run_id: int) -> list[Attempt]:

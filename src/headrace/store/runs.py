@@ -17,6 +17,7 @@ from headrace.store.attempts import (  # re-exported: callers know them as store
 from headrace.store.attempts import attempts_of_run as attempts_of_run
 from headrace.store.attempts import claim_next_attempt as claim_next_attempt
 from headrace.store.attempts import end_attempt as end_attempt
+from headrace.store.attempts import end_attempt_of_task_run as end_attempt_of_task_run
 from headrace.store.attempts import get_attempt as get_attempt
 from headrace.store.attempts import insert_attempt as insert_attempt
 from headrace.store.attempts import open_attempts_of_run as open_attempts_of_run
