@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from headrace.api.context import ApiContext
 from headrace.engine.jobs import Principal
 from headrace.errors import HeadraceError, NotFound, PermissionDenied
-from headrace.ui import session, views
+from headrace.ui import run_views, session, views
 from headrace.ui.run_cells import run_cells
 
 TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -42,7 +42,7 @@ def templates() -> Any:
             api_status=views.api_status,
             run_status=views.run_status,
             may=views.may,
-            state_filters=views.STATE_FILTERS,
+            state_filters=run_views.STATE_FILTERS,
             run_cells=run_cells,
         )
     return _env

@@ -14,7 +14,7 @@ from headrace.engine import actions
 from headrace.engine.coordinator import now_ms
 from headrace.engine.logs import read_log
 from headrace.errors import HeadraceError, NotFound
-from headrace.ui import session, views
+from headrace.ui import run_views, session, task_views
 from headrace.ui.page_support import (
     PostedForm,
     api_context,
@@ -53,12 +53,14 @@ def runs_list(request: Request) -> Response:
     who = signed_in(request)
     q = request.query_params
     state = q.get("state", "")
-    if state and state not in views.STATE_FILTERS:
+    if state and state not in run_views.STATE_FILTERS:
         from headrace.errors import SpecError, SpecIssue
 
-        raise SpecError([SpecIssue("state", f"must be one of {', '.join(views.STATE_FILTERS)}")])
+        raise SpecError(
+            [SpecIssue("state", f"must be one of {', '.join(run_views.STATE_FILTERS)}")]
+        )
     job_id = int_param(request, "job_id")
-    page = views.runs_page(
+    page = run_views.runs_page(
         api_context(request).store,
         who,
         job_id=job_id,
@@ -66,7 +68,9 @@ def runs_list(request: Request) -> Response:
         start_from=_ms_of(q.get("from"), "from"),
         start_to=_ms_of(q.get("to"), "to"),
         page=int_param(request, "page") or 0,
-        search=views.RunSearch(name=q.get("q", ""), owner=q.get("owner", ""), tag=q.get("tag", "")),
+        search=run_views.RunSearch(
+            name=q.get("q", ""), owner=q.get("owner", ""), tag=q.get("tag", "")
+        ),
     )
     filters = {k: q.get(k, "") for k in ("state", "job_id", "from", "to", "q", "owner", "tag")}
     return render(request, "runs.html", who=who, p=page, filters=filters, nav="runs")
@@ -76,7 +80,7 @@ def runs_list(request: Request) -> Response:
 @ui_errors
 def run_detail(request: Request, run_id: int) -> Response:
     who = signed_in(request)
-    page = views.run_page(api_context(request).store, who, run_id, now_ms())
+    page = run_views.run_page(api_context(request).store, who, run_id, now_ms())
     return render(request, "run.html", who=who, p=page, nav="runs")
 
 
@@ -85,7 +89,7 @@ def run_detail(request: Request, run_id: int) -> Response:
 def run_live(request: Request, run_id: int) -> Response:
     """A running run's state: each task's look and the page's changing parts as HTML."""
     who = signed_in(request)
-    page = views.run_page(api_context(request).store, who, run_id, now_ms())
+    page = run_views.run_page(api_context(request).store, who, run_id, now_ms())
     token = session.session_token(request) or ""
     env = templates()
     values = {"p": page, "csrf": session.csrf_token(token)}
@@ -184,7 +188,9 @@ def run_again(request: Request, run_id: int, form: Any = PostedForm) -> Response
 def task_detail(request: Request, run_id: int, task_run_id: int) -> Response:
     who = signed_in(request)
     attempt = int_param(request, "attempt")
-    page = views.task_page(api_context(request).store, who, run_id, task_run_id, attempt, now_ms())
+    page = task_views.task_page(
+        api_context(request).store, who, run_id, task_run_id, attempt, now_ms()
+    )
     return render(request, "task.html", who=who, p=page, nav="runs", pinned=attempt)
 
 
@@ -194,7 +200,9 @@ def task_live(request: Request, run_id: int, task_run_id: int) -> Response:
     """A running task's head (state, attempts, error) as HTML for the page's script."""
     who = signed_in(request)
     attempt = int_param(request, "attempt")
-    page = views.task_page(api_context(request).store, who, run_id, task_run_id, attempt, now_ms())
+    page = task_views.task_page(
+        api_context(request).store, who, run_id, task_run_id, attempt, now_ms()
+    )
     html = templates().get_template("_task_head.html").render(p=page)
     return JSONResponse(
         {"active": page.status.active or page.status.css == "wait", "html": {"task-head": html}}
@@ -208,7 +216,9 @@ def task_log_live(request: Request, run_id: int, task_run_id: int) -> Response:
     `next_attempt` says which attempt to follow next."""
     who = signed_in(request)
     attempt = int_param(request, "attempt")
-    page = views.task_page(api_context(request).store, who, run_id, task_run_id, attempt, now_ms())
+    page = task_views.task_page(
+        api_context(request).store, who, run_id, task_run_id, attempt, now_ms()
+    )
     offset = int_param(request, "offset") or 0
     path = page.attempt["log_path"] if page.attempt else None
     text, new_offset = actions.read_log_from(
@@ -232,7 +242,7 @@ def task_log_live(request: Request, run_id: int, task_run_id: int) -> Response:
 def task_log_full(request: Request, run_id: int, task_run_id: int) -> Response:
     """The whole log of one attempt, as plain text (never rendered as HTML)."""
     who = signed_in(request)
-    page = views.task_page(
+    page = task_views.task_page(
         api_context(request).store,
         who,
         run_id,
@@ -261,7 +271,7 @@ def executed_notebook(request: Request, run_id: int, task_run_id: int) -> Respon
     """An attempt's executed notebook as HTML, in a sandbox: notebook outputs may hold any
     HTML or script, which must not run with this site's origin (the session)."""
     who = signed_in(request)
-    page = views.task_page(
+    page = task_views.task_page(
         api_context(request).store,
         who,
         run_id,
