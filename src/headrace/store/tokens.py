@@ -11,6 +11,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from headrace.errors import NotFound
 from headrace.store.schema import tokens
+from headrace.store.sql import Tx
 
 TOKEN_PREFIX = "hdr_"
 
@@ -61,10 +62,23 @@ def create_token(
     return token_id, token
 
 
-def find_token(conn: Connection, token: str) -> TokenInfo | None:
-    """The stored token matching `token` (compared by hash), revoked or not."""
-    row = conn.execute(select(tokens).where(tokens.c.token_hash == token_hash(token))).first()
-    return TokenInfo.from_row(row) if row is not None else None
+_FIND_TOKEN = (
+    "SELECT token_id, user_name, admin, comment, created_time, expiry_time, revoked_time"
+    " FROM tokens WHERE token_hash = :token_hash"
+)
+
+
+def find_token(conn: Tx, token: str) -> TokenInfo | None:
+    """The stored token matching `token` (compared by hash), revoked or not.
+
+    SQL text, not a construct: every API call asks this, and SQLAlchemy's compile-and-run
+    path cost as much again as the statement itself (issue 18)."""
+    row = conn.execute(_FIND_TOKEN, {"token_hash": token_hash(token)}).first()
+    if row is None:
+        return None
+    token_id, user_name, admin, comment, created, expiry, revoked = row
+    # SQLite's sqlite3 hands a Boolean column back as 0/1.
+    return TokenInfo(token_id, user_name, bool(admin), comment, created, expiry, revoked)
 
 
 def list_tokens(conn: Connection) -> list[TokenInfo]:
