@@ -112,7 +112,7 @@ def test_a_failure_while_starting_downstream_rolls_back_the_upstream_finish(
         raise RuntimeError("the database went away")
 
     with monkeypatch.context() as m:
-        m.setattr(run_store, "insert_attempt", broken_insert)
+        m.setattr(run_store, "queue_attempt", broken_insert)
         with pytest.raises(RuntimeError, match="went away"):
             finish(coordinator, a)
     # One transaction: the upstream did not end without its downstream becoming ready.

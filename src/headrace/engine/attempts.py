@@ -150,8 +150,10 @@ class Attempts:
                 following = self._claim(conn, *claim_for)
             tx.claimed_own = following is not None and following.run_id == tx.run.run_id
             self._maybe_finish_run(tx)
-        if following is not None and late:
-            tx.new_attempts -= 1  # it took one this transaction queued: nobody to wake for it
+            if following is not None and following.attempt_id in tx.queued:
+                # It took one this transaction queued: nobody to wake for it, in this process
+                # or (decided before commit, when the NOTIFY is sent) in any other.
+                tx.new_attempts -= 1
         return tx, following
 
     def _may_share_run(self, conn: Connection, attempt: Attempt) -> bool:
@@ -239,33 +241,35 @@ class Attempts:
     ) -> None:
         """Make a task run terminal, then propagate to its children or its for_each parent."""
         tx.settled.add(tr.task_run_id)
-        run_store.set_task_state(
-            tx.conn,
-            tr.task_run_id,
-            life_cycle_for(result),
-            result_state=result.value,
-            state_message=message,
-            outcome=outcome,
-            error_code=error_code,
-            end_time=tx.now,
-            retry_at=None,
-        )
-        if tx.alerts is not None and tr.task_key in tx.alerts.tasks and tr.parent_id is None:
-            self._alert_task_end(tx, tr, result, message)
+        ended = {
+            "result_state": result.value,
+            "state_message": message,
+            "outcome": outcome,
+            "error_code": error_code,
+            "end_time": tx.now,
+            "retry_at": None,
+        }
         if tr.parent_id is not None:
-            self._iteration_ended(tx, tr.parent_id)
-        else:
-            tx.leaf_ended = tx.leaf_ended or tr.task_key in tx.plan.dag.leaves
-            children = tx.plan.dag.children.get(tr.task_key, ())
-            if tx.claim_before_release is not None:
-                claim, tx.claim_before_release = tx.claim_before_release, None
-                claim()
-            released = run_store.release_children(tx.conn, tx.run.run_id, children)
-            # The count-down may have waited for another task end of this run (both hold its
-            # row FOR SHARE on PostgreSQL) that set task values: read them again after it.
-            if tx.shared:
-                tx.task_values = None
-            self._advance(tx, released)
+            run_store.set_task_state(tx.conn, tr.task_run_id, life_cycle_for(result), **ended)
+            self._iteration_ended(tx, tr.parent_id)  # iterations notify nobody
+            return
+        tx.leaf_ended = tx.leaf_ended or tr.task_key in tx.plan.dag.leaves
+        children = tx.plan.dag.children.get(tr.task_key, ())
+        if tx.claim_before_release is not None:
+            claim, tx.claim_before_release = tx.claim_before_release, None
+            claim()
+        # The task's end and its dependents' count-down: one statement on PostgreSQL, the
+        # transaction's last before commit unless dependents start.
+        released = run_store.end_task_and_release_children(
+            tx.conn, tr.task_run_id, life_cycle_for(result), tx.run.run_id, children, **ended
+        )
+        if tx.alerts is not None and tr.task_key in tx.alerts.tasks:
+            self._alert_task_end(tx, tr, result, message)
+        # The count-down may have waited for another task end of this run (both hold its
+        # row FOR SHARE on PostgreSQL) that set task values: read them again after it.
+        if tx.shared:
+            tx.task_values = None
+        self._advance(tx, released)
 
     def _advance(self, tx: RunTx, keys: Iterable[str]) -> None:
         """Plan the given top-level tasks and apply the decisions, until nothing more follows."""
@@ -350,28 +354,25 @@ class Attempts:
             payload["compute"] = compute
         pool = task.worker_pool
         waiting = {"state_message": f"waiting for a worker in pool '{pool}'"} if pool else {}
-        run_store.set_task_state(
+        attempt_id = run_store.queue_attempt(
             tx.conn,
             tr.task_run_id,
-            LifeCycle.PENDING,
-            attempt_number=attempt_number,
-            resolved=json.dumps({kind: resolved}),
-            start_time=tr.start_time if tr.start_time is not None else tx.now,
-            retry_at=None,
-            **waiting,
-        )
-        run_store.insert_attempt(
-            tx.conn,
-            task_run_id=tr.task_run_id,
+            {
+                "attempt_number": attempt_number,
+                "resolved": json.dumps({kind: resolved}),
+                "start_time": tr.start_time if tr.start_time is not None else tx.now,
+                "retry_at": None,
+                **waiting,
+            },
             run_id=tx.run.run_id,
             attempt_number=attempt_number,
-            state="PENDING",
             payload=json.dumps(payload),
             created_time=tx.now,
             pool=pool,
             priority=task.priority if task.priority is not None else tx.plan.settings.priority or 0,
         )
         tx.new_attempts += 1
+        tx.queued.add(attempt_id)
         self._alert_task_start(tx, tr, attempt_number)
 
     def _task_values(self, tx: RunTx) -> dict[str, dict[str, Any]]:

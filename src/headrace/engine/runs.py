@@ -25,7 +25,7 @@ from headrace.engine.transaction import (
     task_run_row,
     task_state,
 )
-from headrace.errors import SpecError, SpecIssue
+from headrace.errors import InvalidTransition, SpecError, SpecIssue
 from headrace.spec.models import JobSettings
 from headrace.spec.references import UnresolvedReference, render
 from headrace.states import TERMINAL, LifeCycle, Result
@@ -316,9 +316,12 @@ class RunLifecycle:
             self._notify(tx)
 
     def _admit_queued(self, conn: Connection, job_id: int) -> list[RunTx]:
-        admitted = []
+        admitted: list[RunTx] = []
+        waiting = run_store.queued_runs(conn, job_id)
+        if not waiting:  # the usual case: nothing to count
+            return admitted
         active = run_store.count_admitted_runs(conn, job_id)
-        for queued in run_store.queued_runs(conn, job_id):
+        for queued in waiting:
             tx = self._open(conn, queued.run_id)
             if tx.run.life_cycle != LifeCycle.QUEUED:
                 # Another process admitted (or canceled) it while we waited for its row lock.
@@ -413,26 +416,30 @@ class RunLifecycle:
     ) -> None:
         if tx.shared:
             raise RunLockNeeded  # never reached today: shared transactions end no leaf
-        # A nested step (a child run ending its parent's task) may have ended it already.
-        tx.run = run_store.get_run(tx.conn, tx.run.run_id)
-        if tx.run.life_cycle in TERMINAL:
-            return
-        run_store.set_run_state(
-            tx.conn,
-            tx.run.run_id,
-            life,
-            result_state=result.value,
-            state_message=message,
-            end_time=tx.now,
-        )
-        run_store.finish_open_repair(
-            tx.conn,
-            tx.run.run_id,
-            life_cycle_state=life.value,
-            result_state=result.value,
-            state_message=message,
-            end_time=tx.now,
-        )
+        try:
+            run_store.set_run_state(
+                tx.conn,
+                tx.run.run_id,
+                life,
+                result_state=result.value,
+                state_message=message,
+                end_time=tx.now,
+            )
+        except InvalidTransition:
+            # A nested step (a child run ending its parent's task) may have ended it already.
+            tx.run = run_store.get_run(tx.conn, tx.run.run_id)
+            if tx.run.life_cycle in TERMINAL:
+                return
+            raise
+        if tx.run.repair_count:  # a run never repaired has no repair to end
+            run_store.finish_open_repair(
+                tx.conn,
+                tx.run.run_id,
+                life_cycle_state=life.value,
+                result_state=result.value,
+                state_message=message,
+                end_time=tx.now,
+            )
         tx.run_ended = True
         if tx.alerts is not None:
             self._alert_run_end(tx, result, message)

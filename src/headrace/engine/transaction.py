@@ -79,6 +79,7 @@ class RunTx:
     now: int
     job_name: str
     new_attempts: int = 0
+    queued: set[int] = field(default_factory=set)  # ids of the attempts this tx queued
     run_ended: bool = False
     timers_changed: bool = False
     leaf_ended: bool = False  # only then can the run be complete (upstreams end first)

@@ -55,6 +55,16 @@ def _claim_and_start(pooled: bool) -> str:
 
 _CLAIM_AND_START = _claim_and_start(False)
 _CLAIM_AND_START_POOLED = _claim_and_start(True)
+# PostgreSQL: a pending attempt inserted in the statement that moves its task run to PENDING
+# (the casts give the SELECT's parameters their columns' types).
+_PENDING_FROM = sorted(s.value for s in sources_of(LifeCycle.PENDING))
+_INSERT_QUEUED = (
+    "INSERT INTO attempts (task_run_id, run_id, attempt_number, state, payload, created_time,"
+    " pool, claim_key) SELECT moved.task_run_id, CAST(:a_run_id AS BIGINT),"
+    " CAST(:a_attempt_number AS INTEGER), 'PENDING', CAST(:a_payload AS TEXT),"
+    " CAST(:a_created_time AS BIGINT), CAST(:a_pool AS VARCHAR(64)),"
+    " CAST(:a_claim_key AS BIGINT) FROM moved RETURNING attempt_id"
+)
 # PostgreSQL: an ended attempt's log, kept in the statement that ends it.
 _KEEP_LOG = (
     ", logged AS (INSERT INTO attempt_logs (attempt_id, content, size)"
@@ -71,6 +81,47 @@ def insert_attempt(conn: Connection, *, priority: int = 0, **values: Any) -> int
     """Insert an attempt; returns its id. Workers claim in the order of its claim key."""
     values["claim_key"] = values["created_time"] - priority * PRIORITY_AGING_MS
     return conn.execute(*insert("attempts", values, returning="attempt_id")).scalar_one()
+
+
+def queue_attempt(
+    conn: Connection,
+    task_run_id: int,
+    task_run_values: dict[str, Any],
+    *,
+    run_id: int,
+    attempt_number: int,
+    payload: str,
+    created_time: int,
+    pool: str | None,
+    priority: int = 0,
+) -> int:
+    """Move a task run to PENDING with `task_run_values` (Raises: InvalidTransition) and
+    insert its pending attempt; returns the attempt's id. On PostgreSQL one statement."""
+    attempt = {
+        "task_run_id": task_run_id,
+        "run_id": run_id,
+        "attempt_number": attempt_number,
+        "state": "PENDING",
+        "payload": payload,
+        "created_time": created_time,
+        "pool": pool,
+    }
+    if conn.dialect.name == "sqlite":
+        set_task_state(conn, task_run_id, LifeCycle.PENDING, **task_run_values)
+        return insert_attempt(conn, priority=priority, **attempt)
+    values = {"life_cycle_state": LifeCycle.PENDING.value, **task_run_values}
+    stmt = (
+        f"WITH moved AS (UPDATE task_runs SET {set_clause(values)}"
+        " WHERE task_run_id = :b_id AND life_cycle_state IN :b_from RETURNING task_run_id)"
+        f" {_INSERT_QUEUED}"
+    )
+    params = {**values, "b_id": task_run_id, "b_from": _PENDING_FROM}
+    params.update({f"a_{k}": v for k, v in attempt.items()})
+    params["a_claim_key"] = created_time - priority * PRIORITY_AGING_MS
+    attempt_id = conn.execute(stmt, params).scalar()
+    if attempt_id is None:
+        raise InvalidTransition(f"task run {task_run_id} cannot move to PENDING")
+    return attempt_id
 
 
 def claim_next_attempt(

@@ -21,6 +21,7 @@ from headrace.store.attempts import end_attempt_of_task_run as end_attempt_of_ta
 from headrace.store.attempts import get_attempt as get_attempt
 from headrace.store.attempts import insert_attempt as insert_attempt
 from headrace.store.attempts import open_attempts_of_run as open_attempts_of_run
+from headrace.store.attempts import queue_attempt as queue_attempt
 from headrace.store.attempts import update_attempt as update_attempt
 from headrace.store.columns import RUN_COLUMNS, insert, insert_many
 from headrace.store.records import Run
@@ -31,6 +32,9 @@ from headrace.store.task_runs import all_task_runs as all_task_runs
 from headrace.store.task_runs import count_open_task_runs as count_open_task_runs
 from headrace.store.task_runs import current_task_runs as current_task_runs
 from headrace.store.task_runs import due_retries as due_retries
+from headrace.store.task_runs import (
+    end_task_and_release_children as end_task_and_release_children,
+)
 from headrace.store.task_runs import execution_count as execution_count
 from headrace.store.task_runs import finish_open_repair as finish_open_repair
 from headrace.store.task_runs import insert_repair as insert_repair

@@ -127,6 +127,39 @@ def release_children(conn: Connection, run_id: int, keys: Sequence[str]) -> list
     return [key for key, waiting in rows if waiting <= 0]
 
 
+def end_task_and_release_children(
+    conn: Connection,
+    task_run_id: int,
+    target: LifeCycle,
+    run_id: int,
+    children: Sequence[str],
+    **values: Any,
+) -> list[str]:
+    """`set_task_state(task_run_id, target, **values)` for a top-level task's end, then
+    `release_children(run_id, children)`: on PostgreSQL one statement (issue 18), which is
+    the count-down's own (see docs/architecture.md, "Locks on PostgreSQL").
+    Raises: InvalidTransition."""
+    if not children or conn.dialect.name == "sqlite":
+        set_task_state(conn, task_run_id, target, **values)
+        return release_children(conn, run_id, children)
+    values = {"life_cycle_state": target.value, **values}
+    stmt = (
+        f"WITH ended AS (UPDATE task_runs SET {set_clause(values)}"
+        " WHERE task_run_id = :b_id AND life_cycle_state IN :b_from RETURNING task_run_id),"
+        " released AS (UPDATE task_runs SET waiting_on = waiting_on - 1"
+        f" WHERE {_CURRENT} AND parent_id IS NULL AND task_key IN :b_keys"
+        " AND EXISTS (SELECT 1 FROM ended) RETURNING task_run_id, task_key, waiting_on)"
+        " SELECT (SELECT count(*) FROM ended), (SELECT array_agg(task_key ORDER BY task_run_id)"
+        " FROM released WHERE waiting_on <= 0)"
+    )
+    params = {**values, "b_id": task_run_id, "b_from": _sources(target)}
+    params.update(b_run_id=run_id, b_keys=list(children))
+    ended, ready = conn.execute(stmt, params).one()
+    if ended != 1:
+        raise InvalidTransition(f"task run {task_run_id} cannot move to {target.value}")
+    return list(ready or ())
+
+
 def count_open_task_runs(conn: Connection, run_id: int, *, parent_id: int | None = None) -> int:
     """How many current task runs (or iterations of `parent_id`) are not yet terminal."""
     if parent_id is None:
