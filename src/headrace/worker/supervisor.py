@@ -298,23 +298,38 @@ def _supervise(
     kill.attach(proc.pid)
     deadline = started + timeout_seconds if timeout_seconds else None
     pid_at: float | None = started + PID_RECORD_AFTER
-    while True:
-        wake = [t for t in (pid_at, deadline) if t is not None]
-        if wait(max(min(wake) - time.monotonic(), 0.0) if wake else None):
-            return False
-        now = time.monotonic()
-        if deadline is not None and now >= deadline:
-            terminate_group(proc, wait)
-            return True
-        if pid_at is not None and now >= pid_at:
-            pid_at = None
-            try:
-                record_pid(proc.pid)
-            except Exception as exc:  # only crash recovery needs it; the task goes on
-                from headrace.store.health import problem
+    recorder: threading.Thread | None = None
+    try:
+        while True:
+            wake = [t for t in (pid_at, deadline) if t is not None]
+            if wait(max(min(wake) - time.monotonic(), 0.0) if wake else None):
+                return False
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                terminate_group(proc, wait)
+                return True
+            if pid_at is not None and now >= pid_at:
+                pid_at = None
+                # On its own thread: this one copies the task's output, which must go on
+                # while the store answers (slowly, or not at all while it is down).
+                recorder = threading.Thread(
+                    target=_record_pid, args=(record_pid, proc.pid), name="headrace-pid"
+                )
+                recorder.daemon = True
+                recorder.start()
+    finally:
+        if recorder is not None:
+            recorder.join()  # recorded before the attempt is reported, as it always was
 
-                broken = problem(exc)  # a broken store says so in one line
-                log.warning("could not record pid %s: %s", proc.pid, broken, exc_info=not broken)
+
+def _record_pid(record_pid: Callable[[int], None], pid: int) -> None:
+    try:
+        record_pid(pid)
+    except Exception as exc:  # only crash recovery needs it; the task goes on
+        from headrace.store.health import problem
+
+        broken = problem(exc)  # a broken store says so in one line
+        log.warning("could not record pid %s: %s", pid, broken, exc_info=not broken)
 
 
 def terminate_group(proc: subprocess.Popen, wait: Callable[[float | None], bool]) -> None:
