@@ -240,8 +240,8 @@ class RunLifecycle:
             created.append((run_id, admission, message))
         run_store.insert_runs(conn, rows)
         plan = plan_from_json(settings_json)  # what _open_run would read back from the row
-        started = [run_id for run_id, admission, _ in created if admission is not Admission.SKIP]
-        stored = run_store.get_runs(conn, started)
+        # The stored runs as a read would give them back (no column has a database default).
+        stored = {row["run_id"]: run_store.run_from_values(row) for row in rows}
         txs: dict[int, RunTx] = {}
         for new, (run_id, admission, message) in zip(new_runs, created, strict=True):
             if admission is Admission.SKIP:
@@ -255,8 +255,13 @@ class RunLifecycle:
             tx.run = replace(tx.run, job_parameters=resolved)
             txs[run_id] = tx
         self._announce_at_commit(conn, list(txs.values()))
-        run_store.set_job_parameters(
-            conn, {run_id: json.dumps(tx.run.job_parameters) for run_id, tx in txs.items()}
+        run_store.set_job_parameters(  # a job without parameters keeps the inserted "[]"
+            conn,
+            {
+                run_id: json.dumps(tx.run.job_parameters)
+                for run_id, tx in txs.items()
+                if tx.run.job_parameters
+            },
         )
         run_store.insert_task_runs(conn, task_rows)
         for run_id, admission, _ in created:
@@ -270,6 +275,8 @@ class RunLifecycle:
         # retries theirs): a run without one wakes no coordinating loop (issue 18).
         if tx.run.timeout_at is not None:
             tx.timers_changed = True
+        if tx.task_values is None:
+            tx.task_values = {}  # no task of a run that only starts has set values yet
         if tx.alerts is not None and tx.alerts.job is not None:
             self._alert_run_start(tx)
         tasks = tx.plan.settings.tasks

@@ -145,8 +145,10 @@ class PgTx:
             raw = self._raw = self.conn.connection.dbapi_connection
         cursor = raw.cursor()
         try:
-            if many:
+            if many and len(params) != 1:  # one row: a plain execute, no pipeline
                 cursor.executemany(sql, params)
+            elif many:
+                cursor.execute(sql, params[0])
             else:
                 cursor.execute(sql, params)
         except BaseException as exc:

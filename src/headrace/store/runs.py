@@ -89,6 +89,24 @@ def get_runs(conn: Connection, run_ids: Sequence[int]) -> dict[int, Run]:
     return out
 
 
+_RUN_COLUMN_NAMES = tuple(c.strip() for c in RUN_COLUMNS.split(","))
+
+
+class _Values:
+    """What Run.from_row reads of a row (`_mapping`), from the values of an insert."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._mapping = {c: values.get(c) for c in _RUN_COLUMN_NAMES}
+
+
+def run_from_values(values: dict[str, Any]) -> Run:
+    """The run that inserting `values` (as insert_runs does) stores: columns left out are
+    NULL, as no column of `runs` has a database default."""
+    return Run.from_row(_Values(values))
+
+
 def set_job_parameters(conn: Connection, resolved: dict[int, str]) -> None:
     """Store each run's resolved job parameters (JSON), one statement for all."""
     if resolved:
