@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 
 from headrace.store.db import Store, with_hooks
-from headrace.store.sql import Params, Result, expand
+from headrace.store.sql import Params, Result, expand, row_class
 
 
 class PgStore(Store):
@@ -108,6 +108,35 @@ def _with_arrays(sql: str, lists: tuple[str, ...]) -> str | None:
     return _pyformat(sql)
 
 
+# The row class of each statement's result, by (SQL, number of columns): a psycopg cursor's
+# `description` builds a Column object per column each time (wide `SELECT *` rows: ~0.3 ms of
+# a task's end, issue 18); a statement's columns are the same every time it runs.
+_ROW_CLASSES: dict[tuple[str, int], type] = {}
+
+
+class _PgResult(Result):
+    """The rows of one psycopg statement (store/sql.py Result), its row class cached."""
+
+    __slots__ = ()
+
+    def __init__(self, cursor: Any, sql: str) -> None:
+        self._cursor = cursor
+        self.rowcount = cursor.rowcount
+        self._rows = None
+        result = cursor.pgresult
+        fields = result.nfields if result is not None else 0
+        if not fields:
+            self._cls = None
+            return
+        key = (sql, fields)
+        cls = _ROW_CLASSES.get(key)
+        if cls is None:
+            cls = row_class(tuple(d.name for d in cursor.description))
+            if len(_ROW_CLASSES) < 4096:  # statements are few; a bound all the same
+                _ROW_CLASSES[key] = cls
+        self._cls = cls
+
+
 class PgTx:
     """One transaction of a PgStore. SQL text runs on the psycopg connection underneath
     (SQLAlchemy's execution path costs ~60 us of Python per statement, as much as psycopg
@@ -153,7 +182,7 @@ class PgTx:
                 cursor.execute(sql, params)
         except BaseException as exc:
             self.conn._handle_dbapi_exception(exc, sql, params, cursor, None)
-        return Result(cursor)
+        return _PgResult(cursor, sql)
 
     def sqlalchemy(self) -> Connection:
         return self.conn
