@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from headrace.engine.planner import Dag, Edge, RunIf, TaskNode
@@ -32,9 +34,27 @@ class RunPlan:
         return cls(settings, tasks, Dag.of(nodes))
 
 
+# Plans of the settings texts seen last: every run of a job snapshots the same text, and each
+# process that creates or advances runs would otherwise parse it again per run (issue 18).
+# Plans are only read (the coordinator shares one per run already); text keys are exact.
+MAX_PLANS = 64
+_plans: OrderedDict[str, RunPlan] = OrderedDict()
+_plans_lock = threading.Lock()
+
+
 def plan_from_json(settings_json: str) -> RunPlan:
     """Parse a stored settings snapshot (the coordinator caches it per run and repair)."""
-    return RunPlan.of(JobSettings.model_validate(json.loads(settings_json)))
+    with _plans_lock:
+        plan = _plans.get(settings_json)
+        if plan is not None:
+            _plans.move_to_end(settings_json)
+            return plan
+    plan = RunPlan.of(JobSettings.model_validate(json.loads(settings_json)))
+    with _plans_lock:
+        _plans[settings_json] = plan
+        while len(_plans) > MAX_PLANS:
+            _plans.popitem(last=False)
+    return plan
 
 
 def settings_to_json(settings: JobSettings) -> str:
