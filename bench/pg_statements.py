@@ -109,13 +109,15 @@ def measure(runs: int, width: int, verbose: bool) -> dict[str, Any]:
             start_cpu = time.process_time() - cpu0
             starting = dict(counts)
             counts.clear()
-            pg0, cpu0, wall0 = backend_cpu(), time.process_time(), time.perf_counter()
+            pg0 = backend_cpu()
+            counts.clear()  # not the monitor's own query
+            cpu0, wall0 = time.process_time(), time.perf_counter()
             done = drain()
-            cpu, wall, pg = time.process_time() - cpu0, time.perf_counter() - wall0, 0.0
-            pg = backend_cpu() - pg0
+            cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         finally:
             psycopg.Cursor.execute, psycopg.Cursor.executemany = execute, executemany  # type: ignore[method-assign]
             psycopg.Connection.commit = commit  # type: ignore[method-assign]
+        pg = backend_cpu() - pg0
         assert done == runs * (width + 2), done
         store.dispose()
     finally:
