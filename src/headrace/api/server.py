@@ -86,7 +86,7 @@ class CoordinatorLoop:
         coordinator.subscribe(self._on_change)
 
     def _on_change(self, change: Change) -> None:
-        if change.timers_changed or change.run_ended:
+        if change.timers_changed or change.run_ended or change.run_queued:
             self._wake.set()
 
     def start(self) -> None:
@@ -144,11 +144,8 @@ class CoordinatorLoop:
         return True
 
     def _recover(self) -> None:
-        """Fail attempts of lost workers (they are retried), adopt runs of lost servers and
-        admit queued runs that have room.
-
-        Safety nets, so at most every RECOVERY_SECONDS, not on every wake-up: a run's end
-        admits its job's next queued run in its own transaction."""
+        """Fail attempts of lost workers (they are retried) and adopt runs of lost servers:
+        safety nets, so at most every RECOVERY_SECONDS, not on every wake-up."""
         settings = self.ctx.settings
         now = time.monotonic()
         if now - self._recovered_at < min(settings.lease_seconds / 3, RECOVERY_SECONDS):
@@ -160,11 +157,6 @@ class CoordinatorLoop:
         adopted = adopt_orphaned_runs(self.coordinator, settings)
         if adopted:
             log.warning("took over %d run(s) of a stopped process: %s", len(adopted), adopted)
-        for job_id in self._jobs_with_queued_runs():
-            try:
-                self.coordinator.admit_queued(job_id)
-            except Exception:
-                log.exception("job %d: admitting queued runs failed", job_id)
 
     def _tick(self) -> float:
         """One pass; returns how long to sleep until the next thing is due."""
@@ -178,11 +170,20 @@ class CoordinatorLoop:
             # Unless a timer fires now, the next one is read in the same look; one that moves
             # meanwhile wakes the loop (Change.timers_changed, NOTIFY) for another pass.
             timer = None if due else run_store.next_timer_at(conn)
+            # A run's end admits its job's next queued run in its own transaction, but a run
+            # queued while that end commits is not seen there: its start wakes this loop
+            # (Change.run_queued, NOTIFY), and every pass admits what fits.
+            queued = run_store.queued_job_ids(conn)
         for run_id in due:  # one bad run must not stall the others' timers
             try:
                 self.ctx.kill(self.coordinator.fire_timers(run_id), "TIMEDOUT")
             except Exception:
                 log.exception("run %d: firing its timers failed", run_id)
+        for job_id in queued:
+            try:
+                self.coordinator.admit_queued(job_id)
+            except Exception:
+                log.exception("job %d: admitting queued runs failed", job_id)
         try:
             _pump_backfills(self.coordinator)  # issue 16: start the backfill dates that fit
         except Exception:
@@ -198,14 +199,6 @@ class CoordinatorLoop:
         if not candidates:
             return sweep
         return min(max((min(candidates) - now_ms()) / 1000, 0.0), sweep)
-
-    def _jobs_with_queued_runs(self) -> set[int]:
-        with self.coordinator.store.read() as conn:
-            return {
-                r.job_id
-                for r in run_store.active_runs(conn)
-                if r.life_cycle.value == "QUEUED" and r.job_id is not None
-            }
 
 
 def _pump_backfills(coordinator: Coordinator) -> None:

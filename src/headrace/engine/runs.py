@@ -253,6 +253,7 @@ class RunLifecycle:
             tx = RunTx(conn, stored[run_id], plan, now, plan.settings.name, alerts=run_alerts)
             resolved = resolve_job_parameters(tx, new.parameters)
             tx.run = replace(tx.run, job_parameters=resolved)
+            tx.run_queued = admission is Admission.QUEUE  # the loop admits it (transaction.py)
             txs[run_id] = tx
         self._announce_at_commit(conn, list(txs.values()))
         run_store.set_job_parameters(  # a job without parameters keeps the inserted "[]"

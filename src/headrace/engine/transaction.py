@@ -40,7 +40,13 @@ class RunLockNeeded(Exception):
 def _coordinates(tx: RunTx) -> bool:
     """Whether the coordinating server has something to do after this transaction (outbox
     rows included: its delivery loop sends what other processes' transactions queued)."""
-    return tx.timers_changed or tx.run_ended or bool(tx.admitted) or tx.notifications > 0
+    return (
+        tx.timers_changed
+        or tx.run_ended
+        or tx.run_queued
+        or bool(tx.admitted)
+        or tx.notifications > 0
+    )
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,7 @@ class Change:
     run_ended: bool
     timers_changed: bool
     notifications: int = 0  # outbox rows this transaction added: the delivery loop wakes
+    run_queued: bool = False  # a run was queued: the coordinating loop admits it when it can
 
 
 @dataclass
@@ -86,6 +93,9 @@ class RunTx:
     settled: set[int] = field(default_factory=set)  # task runs started or ended in this tx
     filling: set[int] = field(default_factory=set)  # for_each task runs being settled
     admitted: list[RunTx] = field(default_factory=list)  # queued runs this transaction started
+    # The run was created QUEUED: a run of its job that ends meanwhile may not see it yet (its
+    # own admission reads before this commits), so the coordinating loop looks after commit.
+    run_queued: bool = False
     to_kill: list[Attempt] = field(default_factory=list)
     alerts: alerts.RunAlerts | None = None  # None: the run notifies nobody (the usual case)
     notifications: int = 0
@@ -131,7 +141,12 @@ class CoordinatorCore:
 
     def _notify(self, tx: RunTx) -> None:
         change = Change(
-            tx.run.run_id, tx.new_attempts, tx.run_ended, tx.timers_changed, tx.notifications
+            tx.run.run_id,
+            tx.new_attempts,
+            tx.run_ended,
+            tx.timers_changed,
+            tx.notifications,
+            tx.run_queued,
         )
         for listener in self._listeners:
             listener(change)

@@ -318,6 +318,13 @@ def next_timer_at(conn: Connection, coordinator_id: str | None = None) -> int | 
     return min(present) if present else None
 
 
+def queued_job_ids(conn: Connection) -> list[int]:
+    """The jobs that have queued runs (the coordinating loop admits them when they fit)."""
+    stmt = "SELECT DISTINCT job_id FROM runs WHERE life_cycle_state = :b_state"
+    rows = conn.execute(stmt, {"b_state": LifeCycle.QUEUED.value})
+    return sorted(r[0] for r in rows if r[0] is not None)
+
+
 def active_runs(conn: Connection) -> list[Run]:
     """Every run that has not ended."""
     stmt = f"SELECT {RUN_COLUMNS} FROM runs WHERE life_cycle_state IN {_ACTIVE_IN}"
