@@ -1,7 +1,9 @@
 """`headrace server`: the API, the coordinator's loop and a worker pool in one process.
 
 The loop sleeps until the next retry, run timeout or trigger is due, or until the coordinator
-says a timer moved; a slow sweep (SWEEP_SECONDS) is only the safety net.
+says a timer moved or a run ended or was queued (here or, through NOTIFY, in another process);
+wake-ups that come within MIN_WAKE_GAP_SECONDS of its last pass share the next one. A slow
+sweep (SWEEP_SECONDS) is only the safety net.
 """
 
 from __future__ import annotations
