@@ -3,6 +3,8 @@ list filters, window functions, IN lists (empty ones included), RETURNING, boole
 
 from __future__ import annotations
 
+import pytest
+
 from headrace.store import jobs, notifications, runs
 from headrace.store.db import Store
 
@@ -101,3 +103,26 @@ def test_notification_outbox_claim(store: Store) -> None:
         assert notifications.has_undelivered(conn)
         assert len(notifications.list_notifications(conn, run_ids=[1])) == 2
         assert notifications.list_notifications(conn, run_ids=[]) == []
+
+
+def test_percent_signs_with_and_without_parameters(store: Store) -> None:
+    with store.read() as conn:
+        assert tuple(conn.execute("SELECT '100%' AS a, 7 % 3 AS m").one()) == ("100%", 1)
+        row = conn.execute("SELECT '100%' AS a, :n % 3 AS m", {"n": 7}).one()
+        assert (row.a, row.m) == ("100%", 1)
+
+
+@pytest.mark.postgres
+def test_rows_are_named_by_their_own_columns_whatever_the_sql_text(pg_store: Store) -> None:
+    """The same `SELECT *` text may name other columns, in another order (PostgreSQL caches
+    row classes: keyed by the names, not the text)."""
+    with pg_store.begin() as conn:
+        conn.execute("CREATE TABLE column_order (x INTEGER, y INTEGER)")
+        conn.execute("INSERT INTO column_order VALUES (1, 2)")
+        first = conn.execute("SELECT * FROM column_order").one()
+        # A temporary table of the same name comes first on the search path.
+        conn.execute("CREATE TEMP TABLE column_order (y INTEGER, x INTEGER) ON COMMIT DROP")
+        conn.execute("INSERT INTO column_order VALUES (20, 10)")
+        second = conn.execute("SELECT * FROM column_order").one()
+    assert (first.x, first.y) == (1, 2)
+    assert (second.x, second.y) == (10, 20)

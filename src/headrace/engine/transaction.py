@@ -131,6 +131,10 @@ class CoordinatorCore:
         # thread cached in its open transaction are forgotten if it rolls back, and kept
         # once it commits. Only those: a RunLockNeeded redo rolls back often under load, and
         # clearing every run's plan there made other runs' ends read their settings again.
+        # Per thread: a thread runs one `begin()` transaction at a time (SQLite's write lock
+        # is not reentrant; nothing opens one inside another), so the keys pending in a
+        # thread are its open transaction's. A `read()` ending commits nothing (no hook); one
+        # rolling back forgets them too, which only costs a read of the settings.
         self._cached_in_tx = threading.local()
         store.on_rollback(self._forget_plans_of_tx)
         store.on_commit(self._keep_plans_of_tx)

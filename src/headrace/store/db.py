@@ -71,8 +71,8 @@ class Store:
             hook()
 
     def on_commit(self, hook: Callable[[], None]) -> None:
-        """Call `hook()` in the committing thread whenever a transaction of this store has
-        committed (a read-only one has ended)."""
+        """Call `hook()` in the committing thread whenever a `begin()` transaction of this
+        store has committed (not at the end of a `read()` one)."""
         self._commit_hooks.append(hook)
 
     def committed(self) -> None:

@@ -48,7 +48,6 @@ class PgStore(Store):
         except BaseException:
             self.rolled_back()
             raise
-        self.committed()
 
     def dispose(self) -> None:
         self._engine.dispose()
@@ -108,10 +107,12 @@ def _with_arrays(sql: str, lists: tuple[str, ...]) -> str | None:
     return _pyformat(sql)
 
 
-# The row class of each statement's result, by (SQL, number of columns): a psycopg cursor's
-# `description` builds a Column object per column each time (wide `SELECT *` rows: ~0.3 ms of
-# a task's end, issue 18); a statement's columns are the same every time it runs.
-_ROW_CLASSES: dict[tuple[str, int], type] = {}
+# Row classes by the result's column names as libpq gives them (bytes): a psycopg cursor's
+# `description` builds a Column object per column each time (wide `SELECT *` rows: ~0.1-0.3
+# ms of a task's end, issue 18); reading the names from the result costs ~2 us for 33 columns.
+# Keyed on the names, not the SQL text: one `SELECT *` may name its columns in another order
+# in another database (a migrated table has its added columns last).
+_ROW_CLASSES: dict[tuple[bytes, ...], type] = {}
 
 
 class _PgResult(Result):
@@ -119,7 +120,7 @@ class _PgResult(Result):
 
     __slots__ = ()
 
-    def __init__(self, cursor: Any, sql: str) -> None:
+    def __init__(self, cursor: Any) -> None:
         self._cursor = cursor
         self.rowcount = cursor.rowcount
         self._rows = None
@@ -128,12 +129,12 @@ class _PgResult(Result):
         if not fields:
             self._cls = None
             return
-        key = (sql, fields)
-        cls = _ROW_CLASSES.get(key)
+        names = tuple([result.fname(i) for i in range(fields)])
+        cls = _ROW_CLASSES.get(names)
         if cls is None:
-            cls = row_class(tuple(d.name for d in cursor.description))
+            cls = row_class(tuple(d.name for d in cursor.description))  # decoded as psycopg does
             if len(_ROW_CLASSES) < 4096:  # statements are few; a bound all the same
-                _ROW_CLASSES[key] = cls
+                _ROW_CLASSES[names] = cls
         self._cls = cls
 
 
@@ -154,8 +155,8 @@ class PgTx:
     def execute(self, statement: Any, params: Params = None) -> Any:
         if type(statement) is not str:
             return self.conn.execute(statement, params)
-        if params is None:
-            return self._run(_pyformat(statement), None)
+        if params is None:  # no parameters, but the doubled % are undone only with some
+            return self._run(_pyformat(statement), {})
         if isinstance(params, list | tuple):
             return self._run(_pyformat(statement), params, many=True)
         lists = tuple(k for k, v in params.items() if isinstance(v, list | tuple))
@@ -182,7 +183,7 @@ class PgTx:
                 cursor.execute(sql, params)
         except BaseException as exc:
             self.conn._handle_dbapi_exception(exc, sql, params, cursor, None)
-        return _PgResult(cursor, sql)
+        return _PgResult(cursor)
 
     def sqlalchemy(self) -> Connection:
         return self.conn

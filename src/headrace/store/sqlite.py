@@ -135,7 +135,8 @@ class SqliteStore(Store):
                 yield tx
             tx.release_bridge()
             raw.execute("COMMIT")
-            self.committed()
+            if hooks:
+                self.committed()
         except BaseException:
             tx.release_bridge()
             if raw.in_transaction:
