@@ -126,3 +126,19 @@ def test_rows_are_named_by_their_own_columns_whatever_the_sql_text(pg_store: Sto
         second = conn.execute("SELECT * FROM column_order").one()
     assert (first.x, first.y) == (1, 2)
     assert (second.x, second.y) == (10, 20)
+
+
+def test_admitted_and_queued_runs_of_a_job(store: Store) -> None:
+    with store.begin() as conn:
+        job_id = jobs.create_job(conn, {"name": "j"}, now_ms=1)
+        other = jobs.create_job(conn, {"name": "k"}, now_ms=1)
+        ids = runs.allocate_ids(conn, 5)
+        _run(conn, ids[0], job_id, 1, "RUNNING")
+        _run(conn, ids[1], job_id, 2, "PENDING")
+        _run(conn, ids[2], job_id, 3, "TERMINATED", result_state="SUCCESS")
+        _run(conn, ids[3], other, 4, "QUEUED")
+        assert runs.admitted_and_queued(conn, job_id) == (2, False)
+        assert runs.admitted_and_queued(conn, other) == (0, True)
+        _run(conn, ids[4], job_id, 5, "QUEUED")
+        assert runs.admitted_and_queued(conn, job_id) == (2, True)
+        assert runs.count_admitted_runs(conn, job_id) == 2

@@ -298,8 +298,7 @@ class RunLifecycle:
             return [(Admission.RUN, "")] * count
         job_store.lock_job(conn, job_id)  # PostgreSQL: concurrent starts count one at a time
         limit = settings.max_concurrent_runs
-        active = run_store.count_admitted_runs(conn, job_id)
-        waiting = bool(run_store.queued_runs(conn, job_id))
+        active, waiting = run_store.admitted_and_queued(conn, job_id)
         if queue is None:
             queue = settings.queue.enabled if settings.queue is not None else True
         out = []

@@ -248,6 +248,19 @@ def count_admitted_runs(conn: Connection, job_id: int) -> int:
     return conn.execute(stmt, {"b_job_id": job_id, "b_states": admitted}).scalar_one()
 
 
+def admitted_and_queued(conn: Connection, job_id: int) -> tuple[int, bool]:
+    """(count_admitted_runs, whether any run is queued) of a job, in one statement."""
+    admitted = sorted(s.value for s in ACTIVE if s is not LifeCycle.QUEUED)
+    stmt = (
+        "SELECT count(*) FILTER (WHERE life_cycle_state IN :b_admitted),"
+        " count(*) FILTER (WHERE life_cycle_state = :b_queued)"
+        f" FROM runs WHERE job_id = :b_job_id AND life_cycle_state IN {_ACTIVE_IN}"
+    )
+    params = {"b_job_id": job_id, "b_admitted": admitted, "b_queued": LifeCycle.QUEUED.value}
+    active, queued = conn.execute(stmt, params).one()
+    return active, queued > 0
+
+
 def queued_runs(conn: Connection, job_id: int) -> list[Run]:
     """A job's queued runs, first come first."""
     stmt = (
