@@ -9,15 +9,22 @@ from headrace.engine.coordinator import now_ms
 from headrace.engine.jobs import Principal
 from headrace.store import tokens as token_store
 from headrace.store.db import Store
+from headrace.store.sql import Tx
+from headrace.store.tokens import TokenInfo
 
 
 def principal_of(request: Request) -> Principal:
     """The user behind the request's token. Raises: Unauthenticated."""
+    return principal_for_token(request.app.state.ctx.store, bearer_token(request))
+
+
+def bearer_token(request: Request) -> str:
+    """The request's bearer token. Raises: Unauthenticated (no token sent)."""
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("missing token: send 'Authorization: Bearer <token>'")
-    return principal_for_token(request.app.state.ctx.store, token.strip())
+    return token.strip()
 
 
 def principal_for_token(store: Store, token: str) -> Principal:
@@ -25,6 +32,16 @@ def principal_for_token(store: Store, token: str) -> Principal:
     Unauthenticated."""
     with store.read() as conn:
         info = token_store.find_token(conn, token)
+    return _principal(info)
+
+
+def principal_in(conn: Tx, token: str) -> Principal:
+    """`principal_for_token`, read in a transaction the caller goes on using (run-now reads
+    its job in the same one). Raises: Unauthenticated."""
+    return _principal(token_store.find_token(conn, token))
+
+
+def _principal(info: TokenInfo | None) -> Principal:
     if info is None:
         raise Unauthenticated("Invalid access token.")
     if info.revoked_time is not None:

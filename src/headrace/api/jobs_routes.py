@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from headrace.api.auth import principal_of
+from headrace.api.auth import bearer_token, principal_in, principal_of
 from headrace.api.context import ctx_of
 from headrace.api.params import (
     as_int,
@@ -171,20 +171,24 @@ def _run_now_settings(settings: dict[str, Any], body: dict[str, Any], has_job_pa
 
 @router.post("/jobs/run-now")
 def run_now(request: Request, body: dict[str, Any] = JsonBody) -> Any:
-    # The hot route (issue 18): the token is checked here, in the endpoint's worker thread,
-    # after the body as the `Who` dependency would be, and the answer is a ready response;
-    # a sync dependency and the response's validation each cost a trip through the thread
-    # pool (~0.1 ms of CPU apiece).
-    who = principal_of(request)
+    # The hot route (issue 18). The token is checked here, in the endpoint's worker thread,
+    # not by the `Who` dependency (a sync dependency costs a trip through the thread pool),
+    # and in one read with the job and its version; the errors come in the same order as
+    # before: 401, then the body's 400s, then 404/403. The answer is a ready response (its
+    # validation would be another trip).
     ctx = ctx_of(request)
-    _check_run_now_fields(body)
-    job_id = body_int(body, "job_id")
-    too_big = parameter_issues(body.get("job_parameters"), "job_parameters")
-    if too_big:
-        raise SpecError(too_big)
-    params = body_str_map(body, "job_parameters")
-    token = body_str(body, "idempotency_token", max_len=64)
-    queue = queue_override(body)
+    bearer = bearer_token(request)
+    with ctx.store.read() as conn:
+        who = principal_in(conn, bearer)
+        _check_run_now_fields(body)
+        job_id = body_int(body, "job_id")
+        too_big = parameter_issues(body.get("job_parameters"), "job_parameters")
+        if too_big:
+            raise SpecError(too_big)
+        params = body_str_map(body, "job_parameters")
+        token = body_str(body, "idempotency_token", max_len=64)
+        queue = queue_override(body)
+        stored = actions.job_to_run_now(conn, who, job_id)
     run_id = actions.run_job_now(
         ctx.store,
         ctx.coordinator,
@@ -194,5 +198,6 @@ def run_now(request: Request, body: dict[str, Any] = JsonBody) -> Any:
         idempotency_token=token,
         queue=queue,
         adjust=lambda settings: _run_now_settings(settings, body, bool(params)),
+        stored=stored,
     )
     return JSONResponse({"run_id": run_id, "number_in_job": run_id})

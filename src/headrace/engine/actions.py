@@ -20,7 +20,7 @@ from headrace.errors import NotFound, PermissionDenied
 from headrace.store import jobs as job_store
 from headrace.store import runs as run_store
 from headrace.store.db import Store
-from headrace.store.records import Attempt, Run
+from headrace.store.records import Attempt, Job, Run
 from headrace.store.sql import Tx as Connection
 
 LOG_TAIL_BYTES = 5 * 1024 * 1024  # Databricks returns the last 5 MB of a task's logs
@@ -54,6 +54,14 @@ def run_allowed(conn: Connection, who: Principal, run: Run, level: str) -> bool:
         return False
 
 
+def job_to_run_now(conn: Connection, who: Principal, job_id: int) -> tuple[Job, int | None]:
+    """The job `who` may run now (CAN_MANAGE_RUN) and its latest version.
+
+    Raises: NotFound, PermissionDenied."""
+    job = job_service.require(conn, who, job_id, "CAN_MANAGE_RUN")
+    return job, job_store.latest_version(conn, job_id)
+
+
 def run_job_now(
     store: Store,
     coordinator: Coordinator,
@@ -64,14 +72,17 @@ def run_job_now(
     idempotency_token: str | None = None,
     queue: bool | None = None,
     adjust: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
+    stored: tuple[Job, int | None] | None = None,
 ) -> int:
     """Start a run of a stored job now (needs CAN_MANAGE_RUN); returns its run id.
 
     `adjust` may rewrite the stored settings first (the API's legacy parameter overrides).
+    `stored`: what `job_to_run_now` already read (else it is read here).
     Raises: NotFound, PermissionDenied, SpecError."""
-    with store.read() as conn:
-        job = job_service.require(conn, who, job_id, "CAN_MANAGE_RUN")
-        version = job_store.latest_version(conn, job_id)
+    if stored is None:
+        with store.read() as conn:
+            stored = job_to_run_now(conn, who, job_id)
+    job, version = stored
     raw = adjust(job.settings) if adjust is not None else job.settings
     return coordinator.start_run(
         parsed_settings(job_id, raw),  # parsed once per version of the job (issue 18)
