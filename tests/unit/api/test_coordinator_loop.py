@@ -72,7 +72,7 @@ def test_a_wake_up_is_served_within_the_gap() -> None:
     finally:
         loop.stop()
     assert len(loop.passes) >= 2
-    assert loop.passes[1] - woken < server.MIN_WAKE_GAP_SECONDS + 0.5
+    assert loop.passes[1] - woken < 1.5  # not the 5 s the timer asked for (slack for load)
 
 
 def test_a_timer_due_before_the_gap_ends_is_not_delayed_by_it() -> None:
