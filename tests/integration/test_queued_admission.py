@@ -73,3 +73,33 @@ def test_every_pass_admits_the_queued_runs_that_fit(
     loop._recovered_at = time.monotonic()  # recovery just ran: this pass admits on its own
     loop._tick()
     assert _life(store, second) == LifeCycle.RUNNING
+
+
+def test_a_full_job_costs_the_pass_no_write_transaction(
+    store: Store, coordinator: Coordinator, monkeypatch
+) -> None:
+    first, second = _one_at_a_time(store, coordinator)
+    writes: list[object] = []
+    begin = store.begin
+
+    def counted_begin():  # type: ignore[no-untyped-def]
+        writes.append(None)
+        return begin()
+
+    monkeypatch.setattr(store, "begin", counted_begin)
+    coordinator.admit_queued(_job_of(store, second))  # the first run still holds the slot
+    assert writes == [] and _life(store, second) == LifeCycle.QUEUED
+    monkeypatch.setattr(store, "begin", begin)
+    with store.begin() as conn:  # the first run ends without admitting (a concurrent end)
+        run_store.set_run_state(
+            conn, first, LifeCycle.TERMINATED, result_state="SUCCESS", end_time=2
+        )
+    coordinator.admit_queued(_job_of(store, second))
+    assert _life(store, second) == LifeCycle.RUNNING
+
+
+def _job_of(store: Store, run_id: int) -> int:
+    with store.read() as conn:
+        job_id = run_store.get_run(conn, run_id).job_id
+    assert job_id is not None
+    return job_id

@@ -317,10 +317,28 @@ class RunLifecycle:
 
     def admit_queued(self, job_id: int) -> None:
         """Start queued runs of a job while it has free slots (a safety-net sweep)."""
+        if not self._queued_run_may_fit(job_id):
+            return
         with self.store.begin() as conn:
             admitted = self._admit_queued(conn, job_id)
         for tx in admitted:
             self._notify(tx)
+
+    def _queued_run_may_fit(self, job_id: int) -> bool:
+        """Whether the job's first queued run fits its max_concurrent_runs, read without a
+        write transaction: the coordinating loop asks on every pass for every job with queued
+        runs, and a full job (the usual case) must not take SQLite's write lock or a run row
+        lock each time. The write transaction checks again."""
+        with self.store.read() as conn:
+            waiting = run_store.queued_runs(conn, job_id)
+            if not waiting:
+                return False
+            first = waiting[0]
+            cached = self._plans.get((first.run_id, first.repair_count))
+            plan = (
+                cached[0] if cached else plan_from_json(run_store.run_settings(conn, first.run_id))
+            )
+            return run_store.count_admitted_runs(conn, job_id) < plan.settings.max_concurrent_runs
 
     def _admit_queued(self, conn: Connection, job_id: int) -> list[RunTx]:
         admitted: list[RunTx] = []
