@@ -7,6 +7,7 @@ PostgreSQL store the same thing.
 from __future__ import annotations
 
 from sqlalchemy import (
+    DDL,
     BigInteger,
     Boolean,
     Column,
@@ -18,6 +19,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    event,
 )
 
 metadata = MetaData()
@@ -133,7 +135,24 @@ task_runs = Table(
 )
 Index("ix_task_runs_run_key", task_runs.c.run_id, task_runs.c.task_key)
 Index("ix_task_runs_run_state", task_runs.c.run_id, task_runs.c.life_cycle_state)
-Index("ix_task_runs_parent", task_runs.c.parent_id)
+# Only for_each iterations have a parent, so the index holds only them (migration 0013). A full
+# index made PostgreSQL without statistics (autovacuum off) AND every `parent_id IS NULL` row
+# of the table into the `run_id = ...` lookups of each task's end, a cost growing with the table.
+# The same partial index on both databases; on PostgreSQL created by plain DDL, since naming a
+# `postgresql_` option imports its dialect (see below). Alembic does not compare WHERE clauses;
+# tests/integration/test_migrate.py checks both databases' index definitions.
+Index(
+    "ix_task_runs_parent",
+    task_runs.c.parent_id,
+    sqlite_where=task_runs.c.parent_id.is_not(None),
+).ddl_if(dialect="sqlite")
+event.listen(
+    task_runs,
+    "after_create",
+    DDL(
+        "CREATE INDEX ix_task_runs_parent ON task_runs (parent_id) WHERE parent_id IS NOT NULL"
+    ).execute_if(dialect="postgresql"),
+)
 # Few task runs set values; starting a task reads those of its run without scanning the rest.
 # Partial on SQLite only: naming a `postgresql_` option makes SQLAlchemy import its PostgreSQL
 # dialect (~40 ms) on every start, and start-up is on the hot path.
