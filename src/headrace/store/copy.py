@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import Connection, Table, func, select, text
 
@@ -118,7 +120,7 @@ def copy_store(
     ensure_schema(target)
     check_target_empty(target)
     results: list[TableCopy] = []
-    with source.read() as src, target.begin() as dst:
+    with _reading(source) as src, target.begin() as dst:
         dst.execute(counters.delete())
         for table in tables_in_order():
             copied = _copy_table(src, dst, table, batch_rows)
@@ -135,6 +137,12 @@ def copy_store(
                 )
             results.append(result)
     return results
+
+
+def _reading(source: Store) -> AbstractContextManager[Any]:
+    """The source's read: on PostgreSQL a transaction of its own, since `yield_per` streams
+    through a server-side cursor, which needs one (the store's reads run in autocommit)."""
+    return source.read() if source.is_sqlite else source.engine.begin()
 
 
 def _copy_table(src: Connection, dst: Connection, table: Table, batch_rows: int) -> int:

@@ -42,9 +42,18 @@ class PgStore(Store):
 
     @contextmanager
     def read(self) -> Iterator[PgTx]:
+        """Reads in autocommit: no BEGIN and COMMIT round trips (~0.1 ms of client and backend
+        CPU per read, issue 18). The same answers: under READ COMMITTED every statement takes
+        its own snapshot inside a transaction too, and no read takes a lock or writes."""
         try:
-            with self._engine.connect() as conn, conn.begin():
-                yield PgTx(conn)
+            with self._engine.connect() as conn:
+                raw = conn.connection.dbapi_connection
+                raw.autocommit = True
+                try:
+                    yield PgTx(conn)
+                finally:
+                    if not raw.closed:  # a lost connection is invalidated, not reused
+                        raw.autocommit = False
         except BaseException:
             self.rolled_back()
             raise
