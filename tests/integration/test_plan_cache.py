@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from headrace.engine.coordinator import Coordinator
+from headrace.engine.coordinator import AttemptOutcome, Coordinator
+from headrace.states import Result
 from headrace.store import runs as run_store
+from headrace.store.db import Store
 
 from .helpers import job, shell
 
@@ -29,3 +31,43 @@ def test_a_rollback_forgets_only_the_plans_its_transaction_cached(
 
     again = coordinator.start_run(job(shell("c")), job_id=None)  # may reuse the lost run's id
     assert coordinator._plans[(again, 0)][0].settings.tasks[0].task_key == "c"
+
+
+def test_a_run_new_to_a_process_takes_the_plan_of_its_settings_text(
+    coordinator: Coordinator, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An attempt carries its run's settings digest, so a process ending a task of a run it
+    has not seen reuses the plan parsed for another run with the same settings text instead
+    of reading the run's settings (issue 18); the ends are as without it."""
+    settings = job(shell("a"), shell("b", "a"), shell("c", "b"))
+    first = coordinator.start_run(settings, job_id=None)
+    second = coordinator.start_run(settings, job_id=None)
+    queuer = Coordinator(store, coordinator_id=None)  # ends both runs' first tasks
+    for _ in range(2):
+        attempt = queuer.claim_next_attempt("w1", lambda _a: "/tmp/output.log")
+        assert attempt is not None and "settings_digest" not in attempt.payload  # the server's
+        queuer.finish_attempt(attempt, AttemptOutcome(Result.SUCCESS, exit_code=0))
+    reads: list[int] = []
+    for name in ("run_settings", "run_settings_unlocked"):
+        read = getattr(run_store, name)
+        monkeypatch.setattr(
+            run_store,
+            name,
+            lambda conn, run_id, _read=read: reads.append(run_id) or _read(conn, run_id),
+        )
+    ender = Coordinator(store, coordinator_id=None)  # new to both runs
+    ended = []
+    for _ in range(2):
+        attempt = ender.claim_next_attempt("w2", lambda _a: "/tmp/output.log")
+        assert attempt is not None and attempt.payload["task_key"] == "b"
+        assert attempt.payload["settings_digest"]
+        ender.finish_attempt(attempt, AttemptOutcome(Result.SUCCESS, exit_code=0))
+        ended.append(attempt.run_id)
+    assert sorted(ended) == [first, second]
+    assert reads == [ended[0]]  # the second run's plan came from the first's
+    for run_id in (first, second):
+        with store.begin() as conn:
+            states = {
+                tr.task_key: tr.life_cycle.value for tr in run_store.current_task_runs(conn, run_id)
+            }
+        assert states == {"a": "TERMINATED", "b": "TERMINATED", "c": "PENDING"}

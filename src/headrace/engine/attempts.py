@@ -14,7 +14,6 @@ from headrace.engine import git_source, planner
 from headrace.engine.planner import RetryTask, SkipTask, StartTask
 from headrace.engine.resolve import render_deep
 from headrace.engine.rules import error_code_for, evaluate_condition, widget_parameters
-from headrace.engine.run_plan import plan_from_json
 from headrace.engine.transaction import AttemptOutcome, RunLockNeeded, RunTx, task_state
 from headrace.errors import SpecError
 from headrace.spec.compute import task_compute
@@ -126,7 +125,12 @@ class Attempts:
         with self.store.begin() as conn:
             if shared is None:
                 shared = self._may_share_run(conn, attempt)
-            tx = self._open(conn, attempt.run_id, shared=shared)
+            tx = self._open(
+                conn,
+                attempt.run_id,
+                shared=shared,
+                settings_digest=attempt.payload.get("settings_digest"),
+            )
             run = tx.run
             if shared and (
                 run.life_cycle is not LifeCycle.RUNNING
@@ -168,9 +172,13 @@ class Attempts:
         if "iteration" in attempt.payload:
             return False
         cached = self._plans.get((attempt.run_id, 0))
+        if cached is None:  # the run is new here; maybe its settings text is not
+            cached = self._plan_of_digest(
+                (attempt.run_id, 0), attempt.payload.get("settings_digest")
+            )
         if cached is None:
             repair_count, settings = run_store.run_settings_unlocked(conn, attempt.run_id)
-            cached = self._remember_plan((attempt.run_id, repair_count), plan_from_json(settings))
+            cached = self._remember_plan_of_text((attempt.run_id, repair_count), settings)
             if repair_count:
                 return False
         key = attempt.payload.get("task_key")
@@ -347,6 +355,10 @@ class Attempts:
         }
         if tr.parent_id is not None:
             payload["iteration"] = tr.iteration
+        if tx.settings_digest is not None and tx.run.repair_count == 0:
+            # The run's settings text at repair count 0: whoever ends this attempt can take
+            # the plan it parsed from that text for another run (CoordinatorCore._plans_by_digest).
+            payload["settings_digest"] = tx.settings_digest
         if task.environment_key is not None and kind in ENVIRONMENT_TASK_TYPES:
             payload["environment"] = _environment_spec(tx.plan.settings, task.environment_key)
         compute = task_compute(tx.plan.settings, task)  # Spark: job/named cluster (issue 12)

@@ -6,6 +6,7 @@ after commit. The parts (`runs`, `attempts`, `for_each`, `child_runs`, `stopping
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Callable
@@ -113,6 +114,14 @@ class RunTx:
     # its dependents down, so that count-down (a row lock every upstream of a fan-in queues
     # on) is held only until commit, not through the claim's statements (Attempts).
     claim_before_release: Callable[[], None] | None = None
+    # The digest of the run's settings text, when this process read that text (see
+    # CoordinatorCore._plans_by_digest); attempts it queues carry it in their payload.
+    settings_digest: str | None = None
+
+
+def settings_digest(settings_json: str) -> str:
+    """A short digest of a settings snapshot's JSON text (what a plan is parsed from)."""
+    return hashlib.blake2b(settings_json.encode(), digest_size=16).hexdigest()
 
 
 class CoordinatorCore:
@@ -136,6 +145,14 @@ class CoordinatorCore:
         # thread are its open transaction's. A `read()` ending commits nothing (no hook); one
         # rolling back forgets them too, which only costs a read of the settings.
         self._cached_in_tx = threading.local()
+        # Every run of a job usually snapshots the same settings text. An attempt's payload
+        # carries the digest of its run's text (read by the process that queued it), so a
+        # worker ending a task of a run it has not seen yet takes the plan it parsed for an
+        # earlier run with that text instead of reading the run's settings (one statement per
+        # run and worker). Keyed by content, so a rollback cannot make an entry wrong; the
+        # digests of (run, repair count) keys follow `_plans` (forgotten with them).
+        self._plans_by_digest: dict[str, tuple[RunPlan, alerts.RunAlerts | None]] = {}
+        self._digests: dict[tuple[int, int], str] = {}
         store.on_rollback(self._forget_plans_of_tx)
         store.on_commit(self._keep_plans_of_tx)
 
@@ -157,8 +174,15 @@ class CoordinatorCore:
         for admitted in tx.admitted:
             self._notify(admitted)
 
-    def _open(self, conn: Connection, run_id: int, *, shared: bool = False) -> RunTx:
-        tx = self._open_run(conn, run_id, shared=shared)
+    def _open(
+        self,
+        conn: Connection,
+        run_id: int,
+        *,
+        shared: bool = False,
+        settings_digest: str | None = None,
+    ) -> RunTx:
+        tx = self._open_run(conn, run_id, shared=shared, settings_digest=settings_digest)
         self._announce_at_commit(conn, [tx])
         return tx
 
@@ -172,18 +196,63 @@ class CoordinatorCore:
                 ),
             )
 
-    def _open_run(self, conn: Connection, run_id: int, *, shared: bool = False) -> RunTx:
+    def _open_run(
+        self,
+        conn: Connection,
+        run_id: int,
+        *,
+        shared: bool = False,
+        settings_digest: str | None = None,
+    ) -> RunTx:
+        """Lock the run and open a transaction on it. `settings_digest`: the digest of the
+        run's settings text at repair count 0 (an attempt's payload), for a plan not cached
+        under this run yet."""
         run = run_store.lock_run(conn, run_id, shared=shared)
         # A run's settings change only when it is repaired, so (run, repair_count) keys them.
         key = (run_id, run.repair_count)
         cached = self._plans.get(key)
         if cached is None:
-            plan = plan_from_json(run_store.run_settings(conn, run_id))
-            cached = self._remember_plan(key, plan)
+            cached = self._plan_of_digest(key, settings_digest if key[1] == 0 else None)
+        if cached is None:
+            cached = self._remember_plan_of_text(key, run_store.run_settings(conn, run_id))
         plan, run_alerts = cached
         return RunTx(
-            conn, run, plan, self._now(), plan.settings.name, alerts=run_alerts, shared=shared
+            conn,
+            run,
+            plan,
+            self._now(),
+            plan.settings.name,
+            alerts=run_alerts,
+            shared=shared,
+            settings_digest=self._digests.get(key),
         )
+
+    def _plan_of_digest(
+        self, key: tuple[int, int], digest: str | None
+    ) -> tuple[RunPlan, alerts.RunAlerts | None] | None:
+        """The plan parsed earlier from the settings text with `digest`, remembered for `key`
+        (whose settings text that is), or None."""
+        if digest is None:
+            return None
+        known = self._plans_by_digest.get(digest)
+        if known is None:
+            return None
+        cached = self._remember_plan(key, known[0])
+        self._digests[key] = digest
+        return cached
+
+    def _remember_plan_of_text(
+        self, key: tuple[int, int], settings_json: str
+    ) -> tuple[RunPlan, alerts.RunAlerts | None]:
+        """Parse (or find) the plan of a run's settings text and remember it for `key` and
+        under the text's digest."""
+        cached = self._remember_plan(key, plan_from_json(settings_json))
+        digest = settings_digest(settings_json)
+        if len(self._plans_by_digest) >= 64:
+            self._plans_by_digest.clear()
+        self._plans_by_digest[digest] = cached
+        self._digests[key] = digest
+        return cached
 
     def _remember_plan(
         self, key: tuple[int, int], plan: RunPlan
@@ -191,6 +260,7 @@ class CoordinatorCore:
         cached = (plan, alerts_of(plan.settings))
         if len(self._plans) > 256:
             self._plans.clear()
+            self._digests.clear()
         self._plans[key] = cached
         self._cached_in_tx.__dict__.setdefault("keys", []).append(key)
         return cached
@@ -198,6 +268,7 @@ class CoordinatorCore:
     def _forget_plans_of_tx(self) -> None:
         for key in self._cached_in_tx.__dict__.pop("keys", ()):
             self._plans.pop(key, None)
+            self._digests.pop(key, None)
 
     def _keep_plans_of_tx(self) -> None:
         self._cached_in_tx.__dict__.pop("keys", None)
