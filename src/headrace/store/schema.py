@@ -194,7 +194,10 @@ attempts = Table(
     Column("end_time", BigInteger),
 )
 Index("ix_attempts_state", attempts.c.state, attempts.c.attempt_id)
-Index("ix_attempts_claim", attempts.c.state, attempts.c.claim_key)
+# The claim's order in full (migration 0014): `ORDER BY claim_key, attempt_id LIMIT 1` reads one
+# entry. On (state, claim_key) alone PostgreSQL sorted incrementally, fetching every PENDING row
+# of the first groups (hundreds of heap rows per claim when many runs start at once; issue 18).
+Index("ix_attempts_claim", attempts.c.state, attempts.c.claim_key, attempts.c.attempt_id)
 Index("ix_attempts_task_run", attempts.c.task_run_id)
 
 # An ended attempt's log, kept in the store (PostgreSQL) so every server can show it, whichever
