@@ -40,32 +40,32 @@ def test_a_run_new_to_a_process_takes_the_plan_of_its_settings_text(
     has not seen reuses the plan parsed for another run with the same settings text instead
     of reading the run's settings (issue 18); the ends are as without it."""
     settings = job(shell("a"), shell("b", "a"), shell("c", "b"))
-    first = coordinator.start_run(settings, job_id=None)
-    second = coordinator.start_run(settings, job_id=None)
-    queuer = Coordinator(store, coordinator_id=None)  # ends both runs' first tasks
-    for _ in range(2):
-        attempt = queuer.claim_next_attempt("w1", lambda _a: "/tmp/output.log")
-        assert attempt is not None and "settings_digest" not in attempt.payload  # the server's
-        queuer.finish_attempt(attempt, AttemptOutcome(Result.SUCCESS, exit_code=0))
+    runs = [coordinator.start_run(settings, job_id=None) for _ in range(2)]
     reads: list[int] = []
     for name in ("run_settings", "run_settings_unlocked"):
         read = getattr(run_store, name)
         monkeypatch.setattr(
-            run_store,
-            name,
-            lambda conn, run_id, _read=read: reads.append(run_id) or _read(conn, run_id),
+            run_store, name, lambda conn, run_id, _r=read: reads.append(run_id) or _r(conn, run_id)
         )
-    ender = Coordinator(store, coordinator_id=None)  # new to both runs
-    ended = []
-    for _ in range(2):
-        attempt = ender.claim_next_attempt("w2", lambda _a: "/tmp/output.log")
-        assert attempt is not None and attempt.payload["task_key"] == "b"
-        assert attempt.payload["settings_digest"]
-        ender.finish_attempt(attempt, AttemptOutcome(Result.SUCCESS, exit_code=0))
-        ended.append(attempt.run_id)
-    assert sorted(ended) == [first, second]
+
+    def end_both(key: str) -> list[int]:
+        ender = Coordinator(store, coordinator_id=None)  # a new process: no plan cached
+        ended = []
+        for _ in range(2):
+            attempt = ender.claim_next_attempt("w1", lambda _a: "/tmp/output.log")
+            assert attempt is not None and attempt.payload["task_key"] == key
+            assert attempt.payload["settings_digest"]
+            ender.finish_attempt(attempt, AttemptOutcome(Result.SUCCESS, exit_code=0))
+            ended.append(attempt.run_id)
+        assert sorted(ended) == runs
+        return ended
+
+    ended = end_both("a")  # queued by the process that started the runs
     assert reads == [ended[0]]  # the second run's plan came from the first's
-    for run_id in (first, second):
+    reads.clear()
+    end_both("b")  # queued by the first ender
+    assert reads == [ended[0]]
+    for run_id in runs:
         with store.begin() as conn:
             states = {
                 tr.task_key: tr.life_cycle.value for tr in run_store.current_task_runs(conn, run_id)

@@ -249,8 +249,18 @@ class RunLifecycle:
                     skipped_tx = self._open(conn, run_id)
                     self._alert_run_end(skipped_tx, Result.MAXIMUM_CONCURRENT_RUNS_REACHED, message)
                 continue
-            plan, run_alerts = self._remember_plan((run_id, 0), plan)
-            tx = RunTx(conn, stored[run_id], plan, now, plan.settings.name, alerts=run_alerts)
+            # By its text: the digest rides in its attempts' payloads (CoordinatorCore).
+            plan, run_alerts = self._remember_plan_of_text((run_id, 0), settings_json)
+            digest = self._digests.get((run_id, 0))
+            tx = RunTx(
+                conn,
+                stored[run_id],
+                plan,
+                now,
+                plan.settings.name,
+                alerts=run_alerts,
+                settings_digest=digest,
+            )
             resolved = resolve_job_parameters(tx, new.parameters)
             tx.run = replace(tx.run, job_parameters=resolved)
             tx.run_queued = admission is Admission.QUEUE  # the loop admits it (transaction.py)
