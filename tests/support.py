@@ -34,6 +34,8 @@ from databricks.sdk import WorkspaceClient
 from databricks.sdk.core import Config
 from databricks.sdk.service import jobs
 
+from headrace.store.records import Attempt
+
 
 def _headrace_command() -> list[str]:
     """The installed console script next to this interpreter (no pyenv shim), else PATH."""
@@ -434,3 +436,30 @@ def settle(w: WorkspaceClient, run_id: int, timeout: float = 30) -> jobs.Run:
         return run if run.state.life_cycle_state in DONE else None
 
     return wait_for(done, timeout, f"run {run_id} to end")
+
+
+def running_attempt(payload: dict[str, Any], **fields: Any) -> Attempt:
+    """A claimed (RUNNING) attempt of `payload`'s task run, as a worker's slot is handed it;
+    `fields` override the record's other values."""
+    values: dict[str, Any] = {
+        "attempt_id": 1,
+        "task_run_id": payload["task_run_id"],
+        "run_id": payload["run_id"],
+        "attempt_number": payload["attempt_number"],
+        "state": "RUNNING",
+        "result": None,
+        "payload": payload,
+        "worker_id": "w",
+        "pid": None,
+        "kill_reason": None,
+        "exit_code": None,
+        "error": None,
+        "error_trace": None,
+        "output": None,
+        "log_path": None,
+        "pool": None,
+        "created_time": 0,
+        "start_time": 0,
+        "end_time": None,
+    }
+    return Attempt(**{**values, **fields})

@@ -24,7 +24,7 @@ from headrace.worker import supervisor
 from headrace.worker.supervisor import KillSwitch, attempt_dir, run_attempt
 from headrace.worker.tasks import TaskCommand
 from pg_support import pg_base_url, with_search_path
-from support import wait_dead, wait_for
+from support import running_attempt, wait_dead, wait_for
 
 
 @pytest.fixture
@@ -49,27 +49,7 @@ def pipeline_attempt(pipeline_id: str) -> Attempt:
         "parameters": {},
         "task_values": {},
     }
-    return Attempt(
-        attempt_id=1,
-        task_run_id=1001,
-        run_id=1,
-        attempt_number=0,
-        state="RUNNING",
-        result=None,
-        payload=payload,
-        worker_id="w1",
-        pid=None,
-        kill_reason=None,
-        exit_code=None,
-        error=None,
-        error_trace=None,
-        output=None,
-        log_path=None,
-        pool=None,
-        created_time=0,
-        start_time=None,
-        end_time=None,
-    )
+    return running_attempt(payload, worker_id="w1", start_time=None)
 
 
 # A stand-in for the update process: it dumps its environment and reports states.

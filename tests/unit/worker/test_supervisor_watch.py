@@ -8,6 +8,7 @@ from pathlib import Path
 from headrace.states import Result
 from headrace.store.records import Attempt
 from headrace.worker.supervisor import KillSwitch, run_attempt
+from support import running_attempt
 
 # Sleeps past the pid's recording (0.2 s), then writes far more than a pipe holds.
 CHATTY = "sleep 0.4; head -c 1000000 /dev/zero | tr '\\0' x; echo; echo done"
@@ -26,27 +27,7 @@ def _attempt(command: str, timeout_seconds: int | None = None) -> Attempt:
         "task_values": {},
         "timeout_seconds": timeout_seconds,
     }
-    return Attempt(
-        attempt_id=1,
-        task_run_id=5001,
-        run_id=1001,
-        attempt_number=0,
-        state="RUNNING",
-        result=None,
-        payload=payload,
-        worker_id="w",
-        pid=None,
-        kill_reason=None,
-        exit_code=None,
-        error=None,
-        error_trace=None,
-        output=None,
-        log_path=None,
-        pool=None,
-        created_time=0,
-        start_time=0,
-        end_time=None,
-    )
+    return running_attempt(payload)
 
 
 def test_output_is_copied_while_the_pid_is_being_recorded(tmp_path: Path) -> None:
