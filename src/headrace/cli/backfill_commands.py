@@ -124,8 +124,12 @@ def _run_locally(store: Store, settings: Settings, backfill_id: int, *, quiet: b
                 with store.read() as conn:
                     active = backfill_store.active_runs(conn, backfill_id)
                     wake_at = run_store.next_timer_at(conn, runner.worker_id)
-                if not active and progress["state"] != "RUNNING":
-                    return progress
+                if not active:
+                    # Read again: a run may have ended between the progress read above and
+                    # this look at the active runs, and the last word must be its end.
+                    progress = backfills.get_progress(store, None, backfill_id)
+                    if progress["state"] != "RUNNING":
+                        return progress
                 if progress["counts"]["queued"]:
                     runner.coordinator.admit_queued(progress["job_id"])
                 runner.pool.wake()
