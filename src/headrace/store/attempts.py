@@ -148,7 +148,12 @@ def claim_next_attempt(
         return None
     pending = Attempt.from_row(row)
     path = log_path(pending)
-    values = {"state": "RUNNING", "worker_id": worker_id, "start_time": now_ms, "log_path": path}
+    # Never before the attempt was queued: `now_ms` was read before the pick, whose snapshot
+    # (PostgreSQL) may see a queueing transaction that read its clock later and committed
+    # meanwhile; a retry's created_time is its failed attempt's end_time (soak: a retry
+    # claimed 1 ms before its lost attempt's end).
+    start = max(now_ms, pending.created_time)
+    values = {"state": "RUNNING", "worker_id": worker_id, "start_time": start, "log_path": path}
     if start_task and lock:  # PostgreSQL: the attempt and its task run in one statement
         stmt = _CLAIM_AND_START_POOLED if pending.pool else _CLAIM_AND_START
         params = {"b_id": pending.attempt_id, "b_task_run": pending.task_run_id, **values}
@@ -162,7 +167,7 @@ def claim_next_attempt(
             set_task_state(conn, pending.task_run_id, LifeCycle.RUNNING, **found)
     if claimed != 1:
         return None
-    return replace(pending, state="RUNNING", worker_id=worker_id, start_time=now_ms, log_path=path)
+    return replace(pending, state="RUNNING", worker_id=worker_id, start_time=start, log_path=path)
 
 
 def get_attempt(conn: Connection, attempt_id: int) -> Attempt:
