@@ -18,10 +18,11 @@ import pytest
 
 from headrace.engine import coordinator as coordinator_module
 from headrace.engine.coordinator import Coordinator
+from headrace.states import Result
 from headrace.store.db import Store
 
 from .conftest import Clock
-from .helpers import attempts, claim, claim_key, job, shell
+from .helpers import attempts, claim, claim_key, finish, job, shell, tasks
 
 
 def _lost_then_retried(store: Store, coordinator: Coordinator, clock: Clock) -> None:
@@ -88,3 +89,35 @@ def test_a_claim_whose_clock_reading_precedes_the_retry_s_commit_starts_after_it
     (lost, stored) = attempts(pg_store, run_id)
     assert lost.end_time == clock.now and stored.start_time == retry.start_time
     assert lost.end_time <= stored.start_time, (lost.end_time, stored.start_time)
+
+
+def test_a_join_released_by_the_upstream_that_read_the_earlier_time_starts_after_both(
+    store, coordinator, clock
+):
+    run_id = coordinator.start_run(
+        job(shell("a"), shell("b"), shell("join", "a", "b")), job_id=None
+    )
+    a, b = claim_key(coordinator, "a"), claim_key(coordinator, "b")
+    start = clock.advance(1_000)
+    clock.now = start + 1
+    finish(coordinator, a)  # a ends at start + 1 ...
+    clock.now = start
+    finish(coordinator, b)  # ... b, whose clock read start, counts join down last
+    join = claim_key(coordinator, "join")
+    ends = {k: tasks(store, run_id)[k].end_time for k in ("a", "b")}
+    assert ends == {"a": start + 1, "b": start}
+    assert join.start_time is not None and join.start_time >= start + 1, (join, ends)
+    assert tasks(store, run_id)["join"].start_time >= start + 1
+
+
+def test_an_attempt_ended_by_a_clock_behind_its_claim_ends_no_earlier_than_it_started(
+    store, coordinator, clock
+):
+    run_id = coordinator.start_run(job(shell("a")), job_id=None)
+    a = claim_key(coordinator, "a")
+    clock.now -= 1  # the recovering process's clock is 1 ms behind the worker's
+    assert Coordinator(store, coordinator_id="server").fail_lost_attempt(a, "killed")
+    (ended,) = attempts(store, run_id)
+    assert ended.result is Result.FAILED
+    assert ended.start_time is not None and ended.end_time is not None
+    assert ended.start_time <= ended.end_time

@@ -17,7 +17,7 @@ from headrace.engine.rules import error_code_for, evaluate_condition, widget_par
 from headrace.engine.transaction import AttemptOutcome, RunLockNeeded, RunTx, task_state
 from headrace.errors import SpecError
 from headrace.spec.compute import task_compute
-from headrace.spec.models import JobSettings, Task
+from headrace.spec.models import JobSettings, Task, TaskDependency
 from headrace.spec.references import UnresolvedReference, render
 from headrace.states import LifeCycle, Result, life_cycle_for
 from headrace.store import runs as run_store
@@ -60,6 +60,18 @@ def _environment_spec(settings: JobSettings, key: str) -> dict[str, Any]:
     """The spec of the job environment a task names (validation made sure it exists)."""
     env = next(e for e in settings.environments if e.environment_key == key)
     return env.spec.model_dump(mode="json", exclude_none=True)
+
+
+def _not_before_upstreams(
+    tx: RunTx, rows: dict[str, TaskRun], depends_on: Iterable[TaskDependency]
+) -> None:
+    """Stamp what follows in this transaction no earlier than the upstreams' ends. Two task
+    ends of a run (its row FOR SHARE, PostgreSQL) read their clocks before counting their
+    dependent down, in either order: the one that releases it may have read the earlier time."""
+    for dep in depends_on:
+        upstream = rows.get(dep.task_key)
+        if upstream is not None and upstream.end_time is not None and upstream.end_time > tx.now:
+            tx.now = upstream.end_time
 
 
 class Attempts:
@@ -193,6 +205,10 @@ class Attempts:
         *,
         from_states: Sequence[str] = ("RUNNING", "PENDING"),
     ) -> None:
+        # Not before it started: its claim may have read a later clock than this transaction
+        # (another process's, or read after this one's, which does not lock claims out).
+        if attempt.start_time is not None and attempt.start_time > tx.now:
+            tx.now = attempt.start_time
         tr = run_store.end_attempt_of_task_run(
             tx.conn,
             attempt.attempt_id,
@@ -301,6 +317,7 @@ class Attempts:
                 if tr.task_run_id in tx.settled:
                     continue  # a cascade earlier in this pass already decided it
                 tx.settled.add(tr.task_run_id)
+                _not_before_upstreams(tx, rows, dag.nodes[decision.key].depends_on)
                 if isinstance(decision, SkipTask):
                     self._end_task(tx, tr, decision.result, decision.message)
                 elif isinstance(decision, StartTask | RetryTask):
