@@ -18,8 +18,8 @@ from headrace.api.context import ApiContext
 from headrace.config import Settings
 from headrace.engine.coordinator import Change, Coordinator, now_ms
 from headrace.store import jobs as job_store
+from headrace.store import loop_look, signals
 from headrace.store import runs as run_store
-from headrace.store import signals
 from headrace.store import workers as worker_store
 from headrace.store.db import Store, open_store
 from headrace.store.leader import Leadership
@@ -167,15 +167,17 @@ class CoordinatorLoop:
         self._recover()
         store = self.coordinator.store
         now = now_ms()
+        # One statement (store/loop_look.py): due timers, the next timer, queued jobs and
+        # whether a backfill runs. A timer that moves after this look wakes the loop
+        # (Change.timers_changed, NOTIFY) for another pass.
         with store.read() as conn:
-            due = run_store.runs_with_due_timers(conn, now)
-            # Unless a timer fires now, the next one is read in the same look; one that moves
-            # meanwhile wakes the loop (Change.timers_changed, NOTIFY) for another pass.
-            timer = None if due else run_store.next_timer_at(conn)
-            # A run's end admits its job's next queued run in its own transaction, but a run
-            # queued while that end commits is not seen there: its start wakes this loop
-            # (Change.run_queued, NOTIFY), and every pass admits what fits.
-            queued = run_store.queued_job_ids(conn)
+            seen = loop_look.look(conn, now)
+        due = seen.due
+        timer = None if due else seen.next_at  # firing timers moves them: read again below
+        # A run's end admits its job's next queued run in its own transaction, but a run
+        # queued while that end commits is not seen there: its start wakes this loop
+        # (Change.run_queued, NOTIFY), and every pass admits what fits.
+        queued = seen.queued_jobs
         for run_id in due:  # one bad run must not stall the others' timers
             try:
                 self.ctx.kill(self.coordinator.fire_timers(run_id), "TIMEDOUT")
@@ -187,7 +189,10 @@ class CoordinatorLoop:
             except Exception:
                 log.exception("job %d: admitting queued runs failed", job_id)
         try:
-            _pump_backfills(self.coordinator)  # issue 16: start the backfill dates that fit
+            # None running: no pump. One created after the look is pumped by its creator
+            # (ops_routes), its runs' ends wake the loop, and the sweep passes anyway.
+            if seen.backfills:
+                _pump_backfills(self.coordinator)  # issue 16: start the dates that fit
         except Exception:
             log.exception("starting backfill runs failed")
         next_at = None

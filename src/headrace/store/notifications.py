@@ -146,14 +146,16 @@ def mark_failed_attempt(
     return _update_owned(conn, n, worker, values)
 
 
+_NEXT_DUE = (
+    "SELECT (SELECT min(next_attempt_at) FROM notifications WHERE state = 'PENDING'),"
+    " (SELECT min(lease_until) FROM notifications WHERE state = 'SENDING')"
+)
+
+
 def next_due_at(conn: Connection) -> int | None:
     """When the next pending row (or expiring lease) is due."""
-    pending = conn.execute(
-        "SELECT min(next_attempt_at) FROM notifications WHERE state = 'PENDING'"
-    ).scalar()
-    leased = conn.execute(
-        "SELECT min(lease_until) FROM notifications WHERE state = 'SENDING'"
-    ).scalar()
+    # One statement, not two: the delivery loop asks after every run's end (issue 18).
+    pending, leased = conn.execute(_NEXT_DUE).one()
     present = [t for t in (pending, leased) if t is not None]
     return min(present) if present else None
 
