@@ -87,8 +87,15 @@ def measure(runs: int, width: int, verbose: bool) -> dict[str, Any]:
         settings = parse_job_settings({"name": "fan", "tasks": tasks, "max_concurrent_runs": 1000})
         log = (b"", 0)  # a worker on PostgreSQL stores each attempt's log
 
+        try:  # a worker's log paths (on PostgreSQL the claim computes them in SQL)
+            from headrace.store.attempts import LogPaths
+
+            log_path: Any = LogPaths("/tmp/headrace-logs")
+        except ImportError:  # a `--before` revision without it
+            log_path = lambda _a: "/tmp/output.log"  # noqa: E731
+
         def drain() -> int:
-            claim_for = ("w1", lambda _a: "/tmp/output.log", None)
+            claim_for = ("w1", log_path, None)
             attempt = coordinator.claim_next_attempt("w1", claim_for[1])
             done = 0
             while attempt is not None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from headrace.errors import AttemptEnded, InvalidTransition, NotFound
@@ -55,6 +57,68 @@ def _claim_and_start(pooled: bool) -> str:
 
 _CLAIM_AND_START = _claim_and_start(False)
 _CLAIM_AND_START_POOLED = _claim_and_start(True)
+
+
+class LogPaths:
+    """Where a claimed attempt's output goes, under the worker's logs folder:
+    `logs_dir/run_id/task_key[iteration]/task_run_id-attempt_number/output.log` (`[iteration]`
+    for a for_each iteration only; task key and iteration as the attempt's payload has them).
+
+    Given as a claim's `log_path`, it lets PostgreSQL pick and claim in one statement: the
+    same rule in SQL (`_LOG_PATH_SQL`) computes the path from the picked row, so the worker
+    need not see the row first. tests/integration/test_claim_log_paths.py proves both equal.
+    """
+
+    __slots__ = ("prefix",)
+
+    def __init__(self, logs_dir: str | os.PathLike[str]) -> None:
+        # The folder as Path spells it, with one separator after it ("/" stays "/").
+        self.prefix = str(Path(logs_dir) / "_")[:-1]
+
+    def folder(self, attempt: Attempt) -> str:
+        """The folder of an attempt's log, context and task values."""
+        payload = attempt.payload
+        key = payload["task_key"]
+        if "iteration" in payload:
+            key = f"{key}[{payload['iteration']}]"
+        return f"{self.prefix}{attempt.run_id}/{key}/{attempt.task_run_id}-{attempt.attempt_number}"
+
+    def __call__(self, attempt: Attempt) -> str:
+        return self.folder(attempt) + "/output.log"
+
+
+# LogPaths's rule on the attempts row being claimed (PostgreSQL; `json ->>` gives NULL for
+# an absent key, so an attempt without an iteration gets no brackets).
+_PAYLOAD_JSON = "CAST(attempts.payload AS json)"
+_LOG_PATH_SQL = (
+    f"CAST(:b_prefix AS TEXT) || attempts.run_id || '/' || ({_PAYLOAD_JSON} ->> 'task_key')"
+    f" || COALESCE('[' || ({_PAYLOAD_JSON} ->> 'iteration') || ']', '') || '/'"
+    " || attempts.task_run_id || '-' || attempts.attempt_number || '/output.log'"
+)
+
+
+def _pick_and_claim(of_coordinator: bool, in_pools: bool) -> str:
+    """PostgreSQL: pick the next pending attempt, claim it (never started before it was
+    queued: see claim_next_attempt) and move its task run to RUNNING, in one statement that
+    answers (task runs moved, the claimed attempt's columns...) or no row. The pick locks
+    the row it takes (SKIP LOCKED) before the update, as the two statements did; a pooled
+    attempt's task run no longer waits for a pool: its state message is cleared."""
+    pick = _pick_pending(of_coordinator, in_pools, True).replace("SELECT *", "SELECT attempt_id")
+    return (
+        "WITH claimed AS (UPDATE attempts SET state = 'RUNNING', worker_id = :worker_id,"
+        " start_time = GREATEST(CAST(:start_time AS BIGINT), created_time),"
+        f" log_path = {_LOG_PATH_SQL} WHERE attempt_id = ({pick}) AND state = 'PENDING'"
+        " RETURNING attempts.*),"
+        " started AS (UPDATE task_runs SET life_cycle_state = 'RUNNING', state_message ="
+        " CASE WHEN claimed.pool IS NULL THEN task_runs.state_message ELSE '' END"
+        " FROM claimed WHERE task_runs.task_run_id = claimed.task_run_id"
+        " AND task_runs.life_cycle_state IN :b_from RETURNING task_runs.task_run_id)"
+        " SELECT (SELECT count(*) FROM started) AS headrace_started, claimed.* FROM claimed"
+    )
+
+
+_PICK_AND_CLAIM = {(c, p): _pick_and_claim(c, p) for c in (False, True) for p in (False, True)}
+
 # PostgreSQL: a pending attempt inserted in the statement that moves its task run to PENDING
 # (the casts give the SELECT's parameters their columns' types).
 _PENDING_FROM = sorted(s.value for s in sources_of(LifeCycle.PENDING))
@@ -137,12 +201,16 @@ def claim_next_attempt(
     """Take the oldest pending attempt for `worker_id` (only of runs that `coordinator_id`
     drives, if given; only pool-less ones and those of `pools`, unless `pools` is None), or
     None. With `start_task`, its task run moves to RUNNING too (no longer waiting for a pool:
-    its state message is cleared). Raises: InvalidTransition (the task run cannot run)."""
+    its state message is cleared). With `start_task` and a `LogPaths` as `log_path`, on
+    PostgreSQL one statement (the log path computed in SQL), else two.
+    Raises: InvalidTransition (the task run cannot run)."""
     lock = conn.dialect.name != "sqlite"
-    pick = _PICK_PENDING[(coordinator_id is not None, pools is not None, lock)]
     params: dict[str, Any] = {} if coordinator_id is None else {"b_coordinator": coordinator_id}
     if pools is not None:
         params["b_pools"] = sorted(pools)
+    if start_task and lock and isinstance(log_path, LogPaths):
+        return _pick_and_claim_one(conn, worker_id, now_ms, log_path, coordinator_id, params)
+    pick = _PICK_PENDING[(coordinator_id is not None, pools is not None, lock)]
     row = conn.execute(pick, params).first()
     if row is None:
         return None
@@ -168,6 +236,28 @@ def claim_next_attempt(
     if claimed != 1:
         return None
     return replace(pending, state="RUNNING", worker_id=worker_id, start_time=start, log_path=path)
+
+
+def _pick_and_claim_one(
+    conn: Connection,
+    worker_id: str,
+    now_ms: int,
+    log_paths: LogPaths,
+    coordinator_id: str | None,
+    params: dict[str, Any],
+) -> Attempt | None:
+    """claim_next_attempt's pick, claim and start on PostgreSQL in one statement."""
+    stmt = _PICK_AND_CLAIM[(coordinator_id is not None, "b_pools" in params)]
+    params.update(
+        worker_id=worker_id, start_time=now_ms, b_prefix=log_paths.prefix, b_from=_RUNNING_FROM
+    )
+    row = conn.execute(stmt, params).first()
+    if row is None:
+        return None
+    claimed = Attempt.from_row(row)
+    if row[0] != 1:
+        raise InvalidTransition(f"task run {claimed.task_run_id} cannot move to RUNNING")
+    return claimed
 
 
 def get_attempt(conn: Connection, attempt_id: int) -> Attempt:

@@ -13,9 +13,10 @@ from headrace.engine.coordinator import AttemptOutcome, Coordinator
 from headrace.engine.logs import pack_log
 from headrace.errors import AttemptEnded
 from headrace.states import Result
+from headrace.store.attempts import LogPaths
 from headrace.store.db import StoreError
 from headrace.store.records import Attempt
-from headrace.worker.supervisor import SHUTDOWN, KillSwitch, log_path_for, run_attempt
+from headrace.worker.supervisor import SHUTDOWN, KillSwitch, run_attempt
 
 log = logging.getLogger("headrace.worker")
 # A missed wake-up (another process queued work) is noticed by this safety-net sweep.
@@ -33,6 +34,9 @@ class WorkerPool:
         self.worker_id = worker_id
         self.slots = max(0, slots)  # 0: a server that only serves and coordinates
         self.logs_dir = logs_dir
+        # Where each claimed attempt's log goes (supervisor.log_path_for's rule); on
+        # PostgreSQL the claim computes it in its one statement (store.attempts.LogPaths).
+        self._log_path = LogPaths(logs_dir)
         self._cond = threading.Condition()
         self._generation = 0
         self._stopping = False
@@ -138,9 +142,6 @@ class WorkerPool:
             for callback in self.on_store_failure:
                 callback(self.store_failure)  # type: ignore[arg-type]
         return True
-
-    def _log_path(self, attempt: Attempt) -> str:
-        return str(log_path_for(self.logs_dir, attempt))
 
     def _execute(self, attempt: Attempt) -> Attempt | None:
         """Run an attempt, report it, and return the next one claimed in the same breath."""

@@ -21,6 +21,7 @@ from headrace.errors import HeadraceError
 from headrace.limits import MAX_OUTPUT_BYTES, MAX_TASK_VALUE_BYTES
 from headrace.runtime.secrets import Redactor
 from headrace.states import Result
+from headrace.store.attempts import LogPaths
 from headrace.store.records import Attempt
 from headrace.worker.disk import with_full_disk
 from headrace.worker.file_versions import keep_versions
@@ -80,11 +81,9 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 
 
 def attempt_dir(logs_dir: Path, attempt: Attempt) -> Path:
-    """The folder of an attempt's log, context and task values."""
-    key = attempt.payload["task_key"]
-    if "iteration" in attempt.payload:
-        key = f"{key}[{attempt.payload['iteration']}]"
-    return logs_dir / str(attempt.run_id) / key / f"{attempt.task_run_id}-{attempt.attempt_number}"
+    """The folder of an attempt's log, context and task values (the rule a claim on
+    PostgreSQL also computes in SQL: store.attempts.LogPaths)."""
+    return Path(LogPaths(logs_dir).folder(attempt))
 
 
 def log_path_for(logs_dir: Path, attempt: Attempt) -> Path:
