@@ -9,6 +9,7 @@ from headrace.engine.coordinator import now_ms
 from headrace.engine.jobs import Principal
 from headrace.store import tokens as token_store
 from headrace.store.db import Store
+from headrace.store.records import Job
 from headrace.store.sql import Tx
 from headrace.store.tokens import TokenInfo
 
@@ -35,10 +36,14 @@ def principal_for_token(store: Store, token: str) -> Principal:
     return _principal(info)
 
 
-def principal_in(conn: Tx, token: str) -> Principal:
-    """`principal_for_token`, read in a transaction the caller goes on using (run-now reads
-    its job in the same one). Raises: Unauthenticated."""
-    return _principal(token_store.find_token(conn, token))
+def principal_and_job(
+    conn: Tx, token: str, job_id: int
+) -> tuple[Principal, Job | None, int | None]:
+    """The user behind `token` with the job (None: no such job) and its latest version, read
+    in one statement in a transaction the caller goes on using (run-now, issue 18). Raises:
+    Unauthenticated."""
+    info, job, version = token_store.find_token_and_job(conn, token, job_id)
+    return _principal(info), job, version
 
 
 def _principal(info: TokenInfo | None) -> Principal:

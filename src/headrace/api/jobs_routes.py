@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
-from headrace.api.auth import bearer_token, principal_in, principal_of
+from headrace.api.auth import bearer_token, principal_and_job, principal_of
 from headrace.api.context import ctx_of
 from headrace.api.params import (
     as_int,
@@ -173,13 +173,12 @@ def _run_now_settings(settings: dict[str, Any], body: dict[str, Any], has_job_pa
 def run_now(request: Request, body: dict[str, Any] = JsonBody) -> Any:
     # The hot route (issue 18). The token is checked here, in the endpoint's worker thread,
     # not by the `Who` dependency (a sync dependency costs a trip through the thread pool),
-    # and in one read with the job and its version; the errors come in the same order as
-    # before: 401, then the body's 400s, then 404/403. The answer is a ready response (its
+    # and in one statement with the job and its version; the errors come in the same order
+    # as before: 401, then the body's 400s, then 404/403. The answer is a ready response (its
     # validation would be another trip).
     ctx = ctx_of(request)
     bearer = bearer_token(request)
-    with ctx.store.read() as conn:
-        who = principal_in(conn, bearer)
+    try:  # the body's checks need no store: done first, raised after the token's
         _check_run_now_fields(body)
         job_id = body_int(body, "job_id")
         too_big = parameter_issues(body.get("job_parameters"), "job_parameters")
@@ -188,7 +187,12 @@ def run_now(request: Request, body: dict[str, Any] = JsonBody) -> Any:
         params = body_str_map(body, "job_parameters")
         token = body_str(body, "idempotency_token", max_len=64)
         queue = queue_override(body)
-        stored = actions.job_to_run_now(conn, who, job_id)
+    except SpecError:
+        principal_of(request)  # 401 comes first
+        raise
+    with ctx.store.read() as conn:
+        who, job, version = principal_and_job(conn, bearer, job_id)
+        stored = actions.job_to_run_now(conn, who, job_id, read=(job, version))
     run_id = actions.run_job_now(
         ctx.store,
         ctx.coordinator,

@@ -54,12 +54,23 @@ def run_allowed(conn: Connection, who: Principal, run: Run, level: str) -> bool:
         return False
 
 
-def job_to_run_now(conn: Connection, who: Principal, job_id: int) -> tuple[Job, int | None]:
+def job_to_run_now(
+    conn: Connection,
+    who: Principal,
+    job_id: int,
+    read: tuple[Job | None, int | None] | None = None,
+) -> tuple[Job, int | None]:
     """The job `who` may run now (CAN_MANAGE_RUN) and its latest version.
 
-    Raises: NotFound, PermissionDenied."""
-    job = job_service.require(conn, who, job_id, "CAN_MANAGE_RUN")
-    return job, job_store.latest_version(conn, job_id)
+    `read`: the job (None: it does not exist) and its version, already read with the token
+    (api/auth.principal_and_job); else both are read here. Raises: NotFound, PermissionDenied."""
+    if read is None:
+        job = job_service.require(conn, who, job_id, "CAN_MANAGE_RUN")
+        return job, job_store.latest_version(conn, job_id)
+    job, version = read
+    if job is None:
+        raise job_store.job_missing(job_id)
+    return job_service.require_level(conn, who, job, "CAN_MANAGE_RUN"), version
 
 
 def run_job_now(

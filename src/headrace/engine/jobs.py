@@ -72,10 +72,14 @@ def level_from_entries(entries: list[dict[str, str]], principal: Principal) -> s
 
 def require(conn: Connection, principal: Principal, job_id: int, level: str) -> Job:
     """The job, if `principal` holds at least `level` on it. Raises: NotFound, PermissionDenied."""
-    job = job_store.get_job(conn, job_id)
-    if level_rank(effective_level(conn, principal, job_id)) < level_rank(level):
+    return require_level(conn, principal, job_store.get_job(conn, job_id), level)
+
+
+def require_level(conn: Connection, principal: Principal, job: Job, level: str) -> Job:
+    """`require` of a job already read. Raises: PermissionDenied."""
+    if level_rank(effective_level(conn, principal, job.job_id)) < level_rank(level):
         raise PermissionDenied(
-            f"User {principal.user_name} does not have {level} permission on job {job_id}."
+            f"User {principal.user_name} does not have {level} permission on job {job.job_id}."
         )
     return job
 

@@ -46,8 +46,13 @@ def get_job(conn: Connection, job_id: int) -> Job:
     """The job `job_id`. Raises: NotFound."""
     row = conn.execute("SELECT * FROM jobs WHERE job_id = :id", {"id": job_id}).first()
     if row is None:
-        raise NotFound(f"Job {job_id} does not exist.")
+        raise job_missing(job_id)
     return Job.from_row(row)
+
+
+def job_missing(job_id: int) -> NotFound:
+    """What reading a job that does not exist raises."""
+    return NotFound(f"Job {job_id} does not exist.")
 
 
 def lock_job(conn: Connection, job_id: int) -> None:

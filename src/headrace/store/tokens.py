@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from sqlalchemy import Connection, insert, select, update
 
 from headrace.errors import NotFound
+from headrace.store.records import Job
 from headrace.store.schema import tokens
 from headrace.store.sql import Tx
 
@@ -79,6 +81,35 @@ def find_token(conn: Tx, token: str) -> TokenInfo | None:
     token_id, user_name, admin, comment, created, expiry, revoked = row
     # SQLite's sqlite3 hands a Boolean column back as 0/1.
     return TokenInfo(token_id, user_name, bool(admin), comment, created, expiry, revoked)
+
+
+# run-now's read (issue 18): the token, the job and its latest version in one statement
+# instead of three. LEFT JOIN: a missing job is a row with NULL job columns (404, not 401).
+_FIND_TOKEN_AND_JOB = (
+    "SELECT t.token_id, t.user_name, t.admin, t.comment, t.created_time, t.expiry_time,"
+    " t.revoked_time, j.job_id, j.name, j.settings, j.source, j.creator_user_name,"
+    " j.created_time, (SELECT max(version) FROM job_versions WHERE job_id = :job_id)"
+    " FROM tokens t LEFT JOIN jobs j ON j.job_id = :job_id WHERE t.token_hash = :token_hash"
+)
+
+
+def find_token_and_job(
+    conn: Tx, token: str, job_id: int
+) -> tuple[TokenInfo | None, Job | None, int | None]:
+    """`find_token`, `jobs.get_job` (None: no such job) and `jobs.latest_version` in one
+    statement; (None, None, None) when no stored token matches."""
+    row = conn.execute(
+        _FIND_TOKEN_AND_JOB, {"token_hash": token_hash(token), "job_id": job_id}
+    ).first()
+    if row is None:
+        return None, None, None
+    token_id, user_name, admin, comment, created, expiry, revoked = row[:7]
+    info = TokenInfo(token_id, user_name, bool(admin), comment, created, expiry, revoked)
+    if row[7] is None:
+        return info, None, None
+    job_id, name, settings, source, creator, job_created, version = row[7:]
+    job = Job(job_id, name, json.loads(settings), source, creator, job_created)
+    return info, job, version
 
 
 def list_tokens(conn: Connection) -> list[TokenInfo]:
