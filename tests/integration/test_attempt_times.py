@@ -18,11 +18,12 @@ import pytest
 
 from headrace.engine import coordinator as coordinator_module
 from headrace.engine.coordinator import Coordinator
-from headrace.states import Result
+from headrace.states import LifeCycle, Result
+from headrace.store import jobs as job_store
 from headrace.store.db import Store
 
 from .conftest import Clock
-from .helpers import attempts, claim, claim_key, finish, job, shell, tasks
+from .helpers import attempts, claim, claim_key, finish, job, run, shell, tasks
 
 
 def _lost_then_retried(store: Store, coordinator: Coordinator, clock: Clock) -> None:
@@ -121,3 +122,26 @@ def test_an_attempt_ended_by_a_clock_behind_its_claim_ends_no_earlier_than_it_st
     assert ended.result is Result.FAILED
     assert ended.start_time is not None and ended.end_time is not None
     assert ended.start_time <= ended.end_time
+
+
+@pytest.mark.postgres
+def test_a_run_admitted_as_another_ends_starts_no_earlier_than_that_end(pg_store, monkeypatch):
+    clock = _ClockThatLetsAnotherCommit(coordinator_module.now_ms())
+    monkeypatch.setattr(coordinator_module, "now_ms", clock)
+    coordinator = Coordinator(pg_store)
+    with pg_store.begin() as conn:
+        job_id = job_store.create_job(conn, {"name": "one-at-a-time"}, now_ms=clock.now)
+    settings = job(shell("a"), max_concurrent_runs=1)
+    first = coordinator.start_run(settings, job_id=job_id)
+    a = claim_key(coordinator, "a")
+    clock.advance(1_000)
+    clock.meanwhile = threading.Thread(target=lambda: finish(coordinator, a), daemon=True)
+    # Its clock reading comes first; the first run ends (a later reading) before it counts.
+    second = coordinator.start_run(settings, job_id=job_id)
+    ended, admitted = run(pg_store, first), run(pg_store, second)
+    assert ended.end_time == clock.now
+    if admitted.life_cycle is LifeCycle.QUEUED:  # it counted before the end: the loop admits it
+        coordinator.admit_queued(job_id)
+        admitted = run(pg_store, second)
+    assert admitted.life_cycle is LifeCycle.RUNNING
+    assert admitted.start_time >= ended.end_time, (admitted.start_time, ended.end_time)

@@ -192,9 +192,11 @@ class RunLifecycle:
     ) -> list[tuple[int, RunTx | None]]:
         """Insert runs (each running, queued or skipped by max_concurrent_runs) in `conn`'s
         transaction; returns each one's id and, unless it was skipped, its working set."""
-        now = self._now()
         settings_json = settings_to_json(settings)
         admissions = self._admissions(conn, settings, job_id, queue, len(new_runs))
+        # Read after the admissions' count: a run it saw ended may have read its clock (its
+        # end_time) after any earlier reading of ours; a run admitted in its slot starts later.
+        now = self._now()
         tasks = settings.tasks
         sizes = [1 if a is Admission.SKIP else 1 + len(tasks) for a, _ in admissions]
         ids = iter(run_store.allocate_ids(conn, sum(sizes)))
