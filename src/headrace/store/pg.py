@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
+from psycopg import pq
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 
@@ -91,17 +92,23 @@ def _ping_when_idle(engine: Engine) -> None:
 
 # A `:name` parameter, found as SQLAlchemy's text() finds it (not `::`, not `\\:`).
 _BIND = re.compile(r"(?<![:\w\x5c]):(\w+)(?![:\w])")
+_SEQUENCES = (list, tuple)
+_TUPLES_OK = pq.ExecStatus.TUPLES_OK
 
 
 @lru_cache(maxsize=2048)
-def _pyformat(sql: str) -> str:
+def _pyformat(sql: str) -> bytes | str:
     """SQL text with `:name` parameters as psycopg takes it (`%(name)s`, a literal % doubled),
-    rendered as SQLAlchemy's text() renders it for psycopg."""
-    return _BIND.sub(r"%(\1)s", sql.replace("%", "%%")).replace("\\:", ":")
+    rendered as SQLAlchemy's text() renders it for psycopg. ASCII text comes back as bytes,
+    the same in every client encoding: psycopg would encode the text on every execute (~1 us
+    a statement), and one bytes object per text lets a cursor keep its adapters when it runs
+    the same statement again."""
+    text = _BIND.sub(r"%(\1)s", sql.replace("%", "%%")).replace("\\:", ":")
+    return text.encode("ascii") if text.isascii() else text
 
 
 @lru_cache(maxsize=1024)
-def _with_arrays(sql: str, lists: tuple[str, ...]) -> str | None:
+def _with_arrays(sql: str, lists: tuple[str, ...]) -> bytes | str | None:
     """`x IN :keys` -> `x = ANY(%(keys)s)` with the list as one array parameter: one statement
     text (prepared once) whatever the list's length, and one parameter instead of hundreds (a
     fan-in's count-down names every child). None if a list parameter is used otherwise (then
@@ -116,73 +123,112 @@ def _with_arrays(sql: str, lists: tuple[str, ...]) -> str | None:
     return _pyformat(sql)
 
 
-# Row classes by the result's column names as libpq gives them (bytes): a psycopg cursor's
+def _array(values: list[Any] | tuple[Any, ...]) -> Any:
+    """The `= ANY(...)` parameter of a list: an array literal as untyped text, which the
+    server reads as an array of the other side's type (as it reads a literal `'{1,2}'`).
+    psycopg's own list dumping looks at every element to pick a type and costs ~40 us a list
+    (a task's end has ~5 lists, issue 18); this is ~1 us. Lists of anything but ints, strings
+    and None go to psycopg as lists."""
+    parts = []
+    for v in values:
+        t = type(v)
+        if t is int:
+            parts.append(str(v))
+        elif t is str:  # quoted, so "NULL", "" and "a,b" stay strings
+            parts.append('"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        elif v is None:
+            parts.append("NULL")
+        else:
+            return list(values)
+    return "{" + ",".join(parts) + "}"
+
+
+# Row makers by the result's column names as libpq gives them (bytes): a psycopg cursor's
 # `description` builds a Column object per column each time (wide `SELECT *` rows: ~0.1-0.3
 # ms of a task's end, issue 18); reading the names from the result costs ~2 us for 33 columns.
 # Keyed on the names, not the SQL text: one `SELECT *` may name its columns in another order
 # in another database (a migrated table has its added columns last).
-_ROW_CLASSES: dict[tuple[bytes, ...], type] = {}
+_ROW_MAKERS: dict[tuple[bytes, ...], Callable[[Any], Any]] = {}
+
+
+def _row_maker(cursor: Any) -> Callable[[Any], Any]:
+    """The reused cursor's row factory: psycopg's C row loader builds a tuple per row and
+    hands it to this (a C call: `tuple.__new__(RowClass, values)`, no Python frame)."""
+    result = cursor.pgresult
+    fields = result.nfields if result is not None else 0
+    if not fields:
+        return tuple
+    names = tuple([result.fname(i) for i in range(fields)])
+    make = _ROW_MAKERS.get(names)
+    if make is None:
+        cls = row_class(tuple(d.name for d in cursor.description))  # decoded as psycopg does
+        make = partial(tuple.__new__, cls)
+        if len(_ROW_MAKERS) < 4096:  # statements are few; a bound all the same
+            _ROW_MAKERS[names] = make
+    return make
 
 
 class _PgResult(Result):
-    """The rows of one psycopg statement (store/sql.py Result), its row class cached."""
+    """The rows of one psycopg statement (store/sql.py Result), read at once: the cursor is
+    the connection's one cursor and the next statement reuses it."""
 
     __slots__ = ()
 
     def __init__(self, cursor: Any) -> None:
-        self._cursor = cursor
+        self._cursor = self._cls = None
         self.rowcount = cursor.rowcount
-        self._rows = None
         result = cursor.pgresult
-        fields = result.nfields if result is not None else 0
-        if not fields:
-            self._cls = None
-            return
-        names = tuple([result.fname(i) for i in range(fields)])
-        cls = _ROW_CLASSES.get(names)
-        if cls is None:
-            cls = row_class(tuple(d.name for d in cursor.description))  # decoded as psycopg does
-            if len(_ROW_CLASSES) < 4096:  # statements are few; a bound all the same
-                _ROW_CLASSES[names] = cls
-        self._cls = cls
+        if result is not None and result.status == _TUPLES_OK and result.nfields:
+            self._rows = cursor.fetchall()
+        else:
+            self._rows = []
+
+
+# The key in a pooled connection's `info` (SQLAlchemy clears it when it reconnects) of the
+# connection's reused psycopg cursor: a new cursor per statement costs ~15 us (adapters map,
+# transformer) of ~80 us of psycopg's Python per statement (issue 18).
+_CURSOR = "headrace_cursor"
 
 
 class PgTx:
     """One transaction of a PgStore. SQL text runs on the psycopg connection underneath
     (SQLAlchemy's execution path costs ~60 us of Python per statement, as much as psycopg
-    itself, and a task's end is ~10 statements: issue 18); psycopg still prepares a statement
-    server-side once it has run `prepare_threshold` times on a connection. Errors go through
-    the SQLAlchemy connection's handler, so they are SQLAlchemy's exceptions as before and a
-    lost connection invalidates the pool as before. Constructs run through SQLAlchemy."""
+    itself, and a task's end is ~10 statements: issue 18), on one cursor per connection;
+    psycopg still prepares a statement server-side once it has run `prepare_threshold` times
+    on a connection. Errors go through the SQLAlchemy connection's handler, so they are
+    SQLAlchemy's exceptions as before and a lost connection invalidates the pool as before.
+    Constructs run through SQLAlchemy."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.info = conn.info
         self.dialect = conn.dialect
-        self._raw: Any = None
+        self._cursor: Any = None
 
     def execute(self, statement: Any, params: Params = None) -> Any:
         if type(statement) is not str:
             return self.conn.execute(statement, params)
         if params is None:  # no parameters, but the doubled % are undone only with some
             return self._run(_pyformat(statement), {})
-        if isinstance(params, list | tuple):
+        if isinstance(params, _SEQUENCES):
             return self._run(_pyformat(statement), params, many=True)
-        lists = tuple(k for k, v in params.items() if isinstance(v, list | tuple))
-        if not lists:
+        for value in params.values():
+            if isinstance(value, _SEQUENCES):
+                break
+        else:
             return self._run(_pyformat(statement), params)
+        lists = tuple(k for k, v in params.items() if isinstance(v, _SEQUENCES))
         sql = _with_arrays(statement, lists)
         if sql is not None:
-            flat = {k: list(v) if k in lists else v for k, v in params.items()}
+            flat = {k: _array(v) if k in lists else v for k, v in params.items()}
             return self._run(sql, flat)
         spread, flat = expand(statement, params)
         return self._run(_pyformat(spread), flat)
 
-    def _run(self, sql: str, params: Any, *, many: bool = False) -> Result:
-        raw = self._raw
-        if raw is None:
-            raw = self._raw = self.conn.connection.dbapi_connection
-        cursor = raw.cursor()
+    def _run(self, sql: bytes | str, params: Any, *, many: bool = False) -> Result:
+        cursor = self._cursor
+        if cursor is None:
+            cursor = self._cursor = self._connection_cursor()
         try:
             if many and len(params) != 1:  # one row: a plain execute, no pipeline
                 cursor.executemany(sql, params)
@@ -191,8 +237,17 @@ class PgTx:
             else:
                 cursor.execute(sql, params)
         except BaseException as exc:
-            self.conn._handle_dbapi_exception(exc, sql, params, cursor, None)
+            text = sql.decode() if isinstance(sql, bytes) else sql
+            # No cursor: SQLAlchemy would close it, and it is the connection's for later.
+            self.conn._handle_dbapi_exception(exc, text, params, None, None)
         return _PgResult(cursor)
+
+    def _connection_cursor(self) -> Any:
+        raw = self.conn.connection.dbapi_connection
+        cursor = self.info.get(_CURSOR)
+        if cursor is None or cursor.connection is not raw:
+            cursor = self.info[_CURSOR] = raw.cursor(row_factory=_row_maker)
+        return cursor
 
     def sqlalchemy(self) -> Connection:
         return self.conn
