@@ -142,3 +142,21 @@ def test_admitted_and_queued_runs_of_a_job(store: Store) -> None:
         _run(conn, ids[4], job_id, 5, "QUEUED")
         assert runs.admitted_and_queued(conn, job_id) == (2, True)
         assert runs.count_admitted_runs(conn, job_id) == 2
+
+
+def test_allocate_ids_and_count_answers_as_the_two_statements(store: Store) -> None:
+    with store.begin() as conn:
+        job_id = jobs.create_job(conn, {"name": "j"}, now_ms=1)
+        other = jobs.create_job(conn, {"name": "k"}, now_ms=1)
+        ids = runs.allocate_ids(conn, 5)
+        _run(conn, ids[0], job_id, 1, "RUNNING")
+        _run(conn, ids[1], job_id, 1, "PENDING")
+        _run(conn, ids[2], job_id, 1, "TERMINATED", result_state="SUCCESS")
+        _run(conn, ids[3], other, 1, "QUEUED")
+        for job in (job_id, other, 999):
+            allocated, active, waiting = runs.allocate_ids_and_count(conn, 3, job)
+            assert (active, waiting) == runs.admitted_and_queued(conn, job), job
+            assert len(allocated) == 3
+            assert list(runs.allocate_ids(conn, 1)) == [allocated[-1] + 1]  # consecutive
+        assert runs.allocate_ids_and_count(conn, 1, job_id)[1:] == (2, False)
+        assert runs.allocate_ids_and_count(conn, 1, other)[1:] == (0, True)

@@ -193,13 +193,22 @@ class RunLifecycle:
         """Insert runs (each running, queued or skipped by max_concurrent_runs) in `conn`'s
         transaction; returns each one's id and, unless it was skipped, its working set."""
         settings_json = settings_to_json(settings)
-        admissions = self._admissions(conn, settings, job_id, queue, len(new_runs))
+        tasks = settings.tasks
+        # Ids for every run as if none were skipped (a skipped run leaves its task runs' ids
+        # unused): the job's active-run count rides on the ids' statement (issue 18).
+        reserved = (1 + len(tasks)) * len(new_runs)
+        if job_id is None:
+            admissions = [(Admission.RUN, "")] * len(new_runs)
+            ids = iter(run_store.allocate_ids(conn, reserved))
+        else:
+            job_store.lock_job(conn, job_id)  # PostgreSQL: concurrent starts count one at a time
+            allocated, active, waiting = run_store.allocate_ids_and_count(conn, reserved, job_id)
+            admissions = _admissions(settings, active, waiting, queue, len(new_runs))
+            ids = iter(allocated)
         # Read after the admissions' count: a run it saw ended may have read its clock (its
         # end_time) after any earlier reading of ours; a run admitted in its slot starts later.
         now = self._now()
-        tasks = settings.tasks
         sizes = [1 if a is Admission.SKIP else 1 + len(tasks) for a, _ in admissions]
-        ids = iter(run_store.allocate_ids(conn, sum(sizes)))
         timeout = settings.timeout_seconds
         rows, task_rows, created = [], [], []
         for new, (admission, message), size in zip(new_runs, admissions, sizes, strict=True):
@@ -295,37 +304,6 @@ class RunLifecycle:
         tasks = tx.plan.settings.tasks
         self._advance(tx, [t.task_key for t in tasks if not t.depends_on])
         self._maybe_finish_run(tx, force=not tasks)
-
-    def _admissions(
-        self,
-        conn: Connection,
-        settings: JobSettings,
-        job_id: int | None,
-        queue: bool | None,
-        count: int,
-    ) -> list[tuple[Admission, str]]:
-        """Run now, queue, or skip each of `count` new runs of a job, in order, by
-        max_concurrent_runs (§6.11): the first runs take the free slots, the rest queue."""
-        if job_id is None:
-            return [(Admission.RUN, "")] * count
-        job_store.lock_job(conn, job_id)  # PostgreSQL: concurrent starts count one at a time
-        limit = settings.max_concurrent_runs
-        active, waiting = run_store.admitted_and_queued(conn, job_id)
-        if queue is None:
-            queue = settings.queue.enabled if settings.queue is not None else True
-        out = []
-        for _ in range(count):
-            if active < limit and not waiting:
-                out.append((Admission.RUN, ""))
-                active += 1
-                continue
-            why = f"the job already has {active} active run(s) (max_concurrent_runs={limit})"
-            if queue and limit > 0:
-                out.append((Admission.QUEUE, f"Queued: {why}"))
-                waiting = True
-            else:
-                out.append((Admission.SKIP, f"Skipped: {why}"))
-        return out
 
     def admit_queued(self, job_id: int) -> None:
         """Start queued runs of a job while it has free slots (a safety-net sweep)."""
@@ -484,3 +462,27 @@ class RunLifecycle:
             self._child_run_ended(tx, result, message)
         if tx.run.job_id is not None:  # its slot is free: the next queued run may start
             tx.admitted.extend(self._admit_queued(tx.conn, tx.run.job_id))
+
+
+def _admissions(
+    settings: JobSettings, active: int, waiting: bool, queue: bool | None, count: int
+) -> list[tuple[Admission, str]]:
+    """Run now, queue, or skip each of `count` new runs of a job that has `active` admitted
+    runs (and queued ones if `waiting`), in order, by max_concurrent_runs (§6.11): the first
+    runs take the free slots, the rest queue."""
+    limit = settings.max_concurrent_runs
+    if queue is None:
+        queue = settings.queue.enabled if settings.queue is not None else True
+    out = []
+    for _ in range(count):
+        if active < limit and not waiting:
+            out.append((Admission.RUN, ""))
+            active += 1
+            continue
+        why = f"the job already has {active} active run(s) (max_concurrent_runs={limit})"
+        if queue and limit > 0:
+            out.append((Admission.QUEUE, f"Queued: {why}"))
+            waiting = True
+        else:
+            out.append((Admission.SKIP, f"Skipped: {why}"))
+    return out

@@ -20,6 +20,7 @@ from headrace.store.attempts import end_attempt as end_attempt
 from headrace.store.attempts import end_attempt_of_task_run as end_attempt_of_task_run
 from headrace.store.attempts import get_attempt as get_attempt
 from headrace.store.attempts import insert_attempt as insert_attempt
+from headrace.store.attempts import lock_run_and_end_attempt as lock_run_and_end_attempt
 from headrace.store.attempts import open_attempts_of_run as open_attempts_of_run
 from headrace.store.attempts import queue_attempt as queue_attempt
 from headrace.store.attempts import update_attempt as update_attempt
@@ -65,6 +66,30 @@ def allocate_ids(conn: Connection, n: int) -> range:
     stmt = "UPDATE counters SET value = value + :n WHERE name = 'run_id' RETURNING value"
     last = conn.execute(stmt, {"n": n}).scalar_one()
     return range(last - n + 1, last + 1)
+
+
+# allocate_ids with admitted_and_queued's answers (issue 18: one statement of a run start, not
+# two). The subqueries read the statement's snapshot, taken when it starts: after lock_job.
+_ALLOCATE_AND_COUNT = (
+    "UPDATE counters SET value = value + :n WHERE name = 'run_id' RETURNING value,"
+    " (SELECT count(*) FROM runs WHERE job_id = :b_job_id AND life_cycle_state IN :b_admitted),"
+    " (SELECT count(*) FROM runs WHERE job_id = :b_job_id AND life_cycle_state = :b_queued)"
+)
+
+
+def allocate_ids_and_count(conn: Connection, n: int, job_id: int) -> tuple[range, int, bool]:
+    """`allocate_ids(n)` and `admitted_and_queued(job_id)` in one statement. Call it holding
+    the job's lock (jobs.lock_job, a statement before), so the count sees every run start
+    of the job that committed before ours."""
+    admitted = sorted(s.value for s in ACTIVE if s is not LifeCycle.QUEUED)
+    params = {
+        "n": n,
+        "b_job_id": job_id,
+        "b_admitted": admitted,
+        "b_queued": LifeCycle.QUEUED.value,
+    }
+    last, active, queued = conn.execute(_ALLOCATE_AND_COUNT, params).one()
+    return range(last - n + 1, last + 1), active, queued > 0
 
 
 def insert_run(conn: Connection, **values: Any) -> None:
