@@ -15,7 +15,7 @@ from headrace.engine.planner import RetryTask, SkipTask, StartTask
 from headrace.engine.resolve import render_deep
 from headrace.engine.rules import error_code_for, evaluate_condition, widget_parameters
 from headrace.engine.transaction import AttemptOutcome, RunLockNeeded, RunTx, task_state
-from headrace.errors import SpecError
+from headrace.errors import AttemptEnded, SpecError
 from headrace.spec.compute import task_compute
 from headrace.spec.models import JobSettings, Task, TaskDependency
 from headrace.spec.references import UnresolvedReference, render
@@ -72,6 +72,27 @@ def _not_before_upstreams(
         upstream = rows.get(dep.task_key)
         if upstream is not None and upstream.end_time is not None and upstream.end_time > tx.now:
             tx.now = upstream.end_time
+
+
+def _not_before_start(now: int, attempt: Attempt) -> int:
+    """An attempt's end time: not before it started. Its claim may have read a later clock
+    than this transaction (another process's, or read after this one's, which does not lock
+    claims out)."""
+    if attempt.start_time is not None and attempt.start_time > now:
+        return attempt.start_time
+    return now
+
+
+def _ended_columns(outcome: AttemptOutcome, now: int) -> dict[str, Any]:
+    """The columns an attempt's end sets (besides its state)."""
+    return {
+        "result_state": outcome.result.value,
+        "exit_code": outcome.exit_code,
+        "error": outcome.error,
+        "error_trace": outcome.error_trace,
+        "output": json.dumps(outcome.output) if outcome.output else None,
+        "end_time": now,
+    }
 
 
 class Attempts:
@@ -137,12 +158,12 @@ class Attempts:
         with self.store.begin() as conn:
             if shared is None:
                 shared = self._may_share_run(conn, attempt)
-            tx = self._open(
-                conn,
-                attempt.run_id,
-                shared=shared,
-                settings_digest=attempt.payload.get("settings_digest"),
-            )
+            ended: TaskRun | None = None
+            if shared:  # PostgreSQL: the run's lock and the attempt's end in one statement
+                tx, ended, ended_now = self._open_ending(conn, attempt, outcome)
+            else:
+                digest = attempt.payload.get("settings_digest")
+                tx = self._open(conn, attempt.run_id, shared=False, settings_digest=digest)
             run = tx.run
             if shared and (
                 run.life_cycle is not LifeCycle.RUNNING
@@ -150,10 +171,15 @@ class Attempts:
                 or run.repair_count
             ):
                 raise RunLockNeeded  # a stopping or repaired run: any task end may end it
+            if ended is not None and not ended_now:
+                raise AttemptEnded(f"attempt {attempt.attempt_id} has already ended")
             early: list[Attempt | None] = []
             if claim_for is not None and not self.store.is_sqlite:
                 tx.claim_before_release = lambda: early.append(self._claim(conn, *claim_for))
-            self._finish_attempt(tx, attempt, outcome)
+            if ended is None:
+                self._finish_attempt(tx, attempt, outcome)
+            else:
+                self._attempt_ended(tx, attempt, outcome, ended)
             tx.claim_before_release = None
             if tx.shared and tx.leaf_ended:
                 raise RunLockNeeded  # a cascade ended a leaf: the run may be complete
@@ -205,23 +231,47 @@ class Attempts:
         *,
         from_states: Sequence[str] = ("RUNNING", "PENDING"),
     ) -> None:
-        # Not before it started: its claim may have read a later clock than this transaction
-        # (another process's, or read after this one's, which does not lock claims out).
-        if attempt.start_time is not None and attempt.start_time > tx.now:
-            tx.now = attempt.start_time
+        tx.now = _not_before_start(tx.now, attempt)
         tr = run_store.end_attempt_of_task_run(
             tx.conn,
             attempt.attempt_id,
             attempt.task_run_id,
             from_states=from_states,
             log=outcome.log,
-            result_state=outcome.result.value,
-            exit_code=outcome.exit_code,
-            error=outcome.error,
-            error_trace=outcome.error_trace,
-            output=json.dumps(outcome.output) if outcome.output else None,
-            end_time=tx.now,
+            **_ended_columns(outcome, tx.now),
         )
+        self._attempt_ended(tx, attempt, outcome, tr)
+
+    def _open_ending(
+        self, conn: Connection, attempt: Attempt, outcome: AttemptOutcome
+    ) -> tuple[RunTx, TaskRun, bool]:
+        """PostgreSQL: `_open(shared=True)` and `_finish_attempt`'s end of the attempt in one
+        statement (issue 18): (the transaction, the attempt's task run, whether it ended: the
+        caller checks the run first, as when the lock was a statement of its own).
+
+        The clock is read before the statement, so before its wait for the run's row, if
+        any: a wait there is for a transaction holding the row FOR UPDATE, and one that
+        changed the run makes this one redo (RunLockNeeded) with a new clock."""
+        now = _not_before_start(self._now(), attempt)
+        run, tr, ended = run_store.lock_run_and_end_attempt(
+            conn,
+            attempt.run_id,
+            attempt.attempt_id,
+            attempt.task_run_id,
+            from_states=("RUNNING", "PENDING"),
+            log=outcome.log,
+            **_ended_columns(outcome, now),
+        )
+        digest = attempt.payload.get("settings_digest")
+        tx = self._tx_of_locked_run(conn, run, now, shared=True, settings_digest=digest)
+        self._announce_at_commit(conn, [tx])
+        return tx, tr, ended
+
+    def _attempt_ended(
+        self, tx: RunTx, attempt: Attempt, outcome: AttemptOutcome, tr: TaskRun
+    ) -> None:
+        """After an attempt's end (its task run `tr` as it was then): retry it, or end its
+        task."""
         if outcome.task_values:
             merged = {**tr.task_values, **outcome.task_values}
             run_store.update_task_run(tx.conn, tr.task_run_id, task_values=json.dumps(merged))

@@ -208,19 +208,34 @@ class CoordinatorCore:
         run's settings text at repair count 0 (an attempt's payload), for a plan not cached
         under this run yet."""
         run = run_store.lock_run(conn, run_id, shared=shared)
+        return self._tx_of_locked_run(
+            conn, run, None, shared=shared, settings_digest=settings_digest
+        )
+
+    def _tx_of_locked_run(
+        self,
+        conn: Connection,
+        run: Run,
+        now: int | None,
+        *,
+        shared: bool,
+        settings_digest: str | None,
+    ) -> RunTx:
+        """A transaction on `run`, whose row this transaction has locked (see _open_run),
+        at `now` (None: read the clock now)."""
         # A run's settings change only when it is repaired, so (run, repair_count) keys them.
-        key = (run_id, run.repair_count)
+        key = (run.run_id, run.repair_count)
         cached = self._plans.get(key)
         if cached is None:
             cached = self._plan_of_digest(key, settings_digest if key[1] == 0 else None)
         if cached is None:
-            cached = self._remember_plan_of_text(key, run_store.run_settings(conn, run_id))
+            cached = self._remember_plan_of_text(key, run_store.run_settings(conn, run.run_id))
         plan, run_alerts = cached
         return RunTx(
             conn,
             run,
             plan,
-            self._now(),
+            self._now() if now is None else now,
             plan.settings.name,
             alerts=run_alerts,
             shared=shared,

@@ -10,8 +10,8 @@ from typing import Any
 
 from headrace.errors import AttemptEnded, InvalidTransition, NotFound
 from headrace.states import LifeCycle, sources_of
-from headrace.store.columns import insert
-from headrace.store.records import Attempt, TaskRun
+from headrace.store.columns import RUN_COLUMNS, insert
+from headrace.store.records import Attempt, Run, TaskRun
 from headrace.store.sql import Tx as Connection
 from headrace.store.sql import set_clause
 from headrace.store.task_runs import set_task_state, task_run
@@ -323,6 +323,64 @@ def end_attempt_of_task_run(
     if row[0] != 1:
         raise AttemptEnded(f"attempt {attempt_id} has already ended")
     return TaskRun.from_row(row)
+
+
+_RUN_COLUMN_NAMES = tuple(c.strip() for c in RUN_COLUMNS.split(","))
+# The run's columns under names of their own (task_runs has run_id, start_time, ... too).
+_RUN_ALIASED = ", ".join(f"{c} AS headrace_run_{c}" for c in _RUN_COLUMN_NAMES)
+
+
+class _RunOfRow:
+    """What Run.from_row reads (`_mapping`), from the run's aliased columns of a row."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, m: Any) -> None:
+        self._mapping = {c: m[f"headrace_run_{c}"] for c in _RUN_COLUMN_NAMES}
+
+
+def lock_run_and_end_attempt(
+    conn: Connection,
+    run_id: int,
+    attempt_id: int,
+    task_run_id: int,
+    *,
+    from_states: Sequence[str],
+    log: tuple[bytes, int] | None = None,
+    **values: Any,
+) -> tuple[Run, TaskRun, bool]:
+    """PostgreSQL: `lock_run(run_id, shared=True)` and `end_attempt_of_task_run` in one
+    statement (issue 18): (the run, the attempt's task run, whether the attempt ended; False:
+    it had already, and nothing changed).
+
+    The run's row is locked first, as the two statements did: the attempt's update waits on
+    it (EXISTS). A statement's snapshot is taken before it waits for that lock, so the rows
+    it answers are the newest ones: the run's and the task run's through their row locks
+    (the task run's FOR NO KEY UPDATE: this transaction changes it anyway, ending or
+    retrying it), the attempt's through its update. Raises: NotFound."""
+    values = {"state": "TERMINATED", **values}
+    keep_log = _KEEP_LOG if log is not None else ""
+    stmt = (
+        f"WITH locked AS (SELECT {_RUN_ALIASED} FROM runs WHERE run_id = :b_run_id FOR SHARE),"
+        f" ended AS (UPDATE attempts SET {set_clause(values)}"
+        " WHERE attempt_id = :b_id AND state IN :b_from AND EXISTS (SELECT 1 FROM locked)"
+        f" RETURNING attempt_id){keep_log}"
+        " SELECT (SELECT count(*) FROM ended) AS headrace_ended, locked.*, task_runs.*"
+        " FROM locked JOIN task_runs ON task_runs.task_run_id = :b_task_run"
+        " FOR NO KEY UPDATE OF task_runs"
+    )
+    params = {**values, "b_id": attempt_id, "b_from": list(from_states)}
+    params.update(b_run_id=run_id, b_task_run=task_run_id)
+    if log is not None:
+        params["b_log"], params["b_log_size"] = log
+    row = conn.execute(stmt, params).first()
+    if row is None:  # no run (NotFound naming it) or no task run
+        from headrace.store.runs import lock_run
+
+        lock_run(conn, run_id, shared=True)
+        raise NotFound(f"Run {task_run_id} does not exist.")
+    m = row._mapping
+    return Run.from_row(_RunOfRow(m)), TaskRun.from_row(row), m["headrace_ended"] == 1
 
 
 def attempts_of_run(conn: Connection, run_id: int) -> list[Attempt]:
