@@ -52,3 +52,25 @@ def test_direct_command_keeps_working_directory(tmp_path) -> None:
     cmd = build_command({"command": "pwd", "working_directory": str(tmp_path)})
     out = subprocess.run(cmd.argv, cwd=cmd.cwd, capture_output=True, text=True)
     assert out.stdout.strip() == str(tmp_path)
+
+
+def test_program_lookup_agrees_with_shutil_which(tmp_path) -> None:
+    import shutil
+    import stat
+
+    from headrace.worker.tasks.shell_command import _find_program
+
+    first, second, empty = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    for folder in (first, second, empty):
+        folder.mkdir()
+    (first / "tool").write_text("#!/bin/sh\n")  # not executable: skipped
+    (second / "tool").write_text("#!/bin/sh\n")
+    (second / "tool").chmod(stat.S_IRWXU)
+    (first / "dir").mkdir()  # a folder is no program, even an executable one
+    (second / "dir").write_text("#!/bin/sh\n")
+    (second / "dir").chmod(stat.S_IRWXU)
+    (first / "dangling").symlink_to(tmp_path / "nowhere")
+    path = os.pathsep.join([str(empty), str(first), str(first), str(second), PATH])
+    for name in ("tool", "dir", "dangling", "true", "no-such-program-xyz", "nul\0byte"):
+        assert _find_program(name, path) == shutil.which(name, path=path), name
+    assert _find_program("tool", path) == str(second / "tool")

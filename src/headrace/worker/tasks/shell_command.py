@@ -43,5 +43,19 @@ def direct_argv(command: str, path: str | None) -> list[str] | None:
     words = command.split()
     if words[0] in _KEEP_IN_SHELL or "/" in words[0]:
         return None
-    program = shutil.which(words[0], path=path)
+    program = _find_program(words[0], path) if path else shutil.which(words[0], path=path)
     return [program, *words[1:]] if program else None
+
+
+def _find_program(name: str, path: str) -> str | None:
+    """`shutil.which(name, path=path)` for a name without a `/`: the first executable non-folder
+    along `path`, with half of its Python per folder (`which` is ~30 us of a `true` task's
+    worker CPU; the work is one `access` per PATH entry, issue 18)."""
+    try:
+        for folder in dict.fromkeys(path.split(os.pathsep)):  # each folder once, as `which`
+            candidate = os.path.join(folder, name)
+            if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
+                return candidate
+    except ValueError:  # a NUL byte: `which` finds nothing either
+        return None
+    return None
