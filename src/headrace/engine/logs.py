@@ -8,6 +8,7 @@ server shows it; a running attempt's log is visible only on the worker's machine
 from __future__ import annotations
 
 import gzip
+import os
 from pathlib import Path
 
 from headrace.store.db import Store
@@ -20,6 +21,8 @@ _TRUNCATED = b"[headrace: the log was longer; only its end was kept]\n"
 def pack_log(path: str | Path) -> tuple[bytes, int] | None:
     """(gzip of the log's last MAX_STORED_LOG_BYTES, whole size), None if empty or missing."""
     try:
+        if os.stat(path).st_size == 0:  # most logs of quick tasks: no file object to make
+            return None
         with open(path, "rb") as f:
             f.seek(0, 2)
             size = f.tell()

@@ -16,7 +16,7 @@ from headrace.states import Result
 NO_SPACE = "No space left on device"
 
 
-def disk_is_full(folder: Path) -> bool:
+def disk_is_full(folder: str | Path) -> bool:
     """Whether the file system holding `folder` has no block left for us."""
     try:
         return os.statvfs(folder).f_bavail == 0
@@ -24,7 +24,7 @@ def disk_is_full(folder: Path) -> bool:
         return False
 
 
-def with_full_disk(outcome: AttemptOutcome, folder: Path) -> AttemptOutcome:
+def with_full_disk(outcome: AttemptOutcome, folder: str | Path) -> AttemptOutcome:
     """`outcome` failed with a full logs disk as its error, when the disk filled up.
 
     A task that exited 0 fails too: its output was cut off (silently, when it reached the log

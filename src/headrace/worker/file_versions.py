@@ -47,7 +47,7 @@ def task_files(settings: dict[str, Any]) -> dict[str, str]:
     return found
 
 
-def keep_versions(settings: dict[str, Any], home: Path, folder: Path) -> list[dict[str, Any]]:
+def keep_versions(settings: dict[str, Any], home: Path, folder: str | Path) -> list[dict[str, Any]]:
     """Keep the task's files' bytes and list them in `folder`; what was kept.
 
     Never fails the attempt: a file that cannot be read is listed without a hash.
@@ -58,7 +58,7 @@ def keep_versions(settings: dict[str, Any], home: Path, folder: Path) -> list[di
         return []
 
 
-def _keep(settings: dict[str, Any], home: Path, folder: Path) -> list[dict[str, Any]]:
+def _keep(settings: dict[str, Any], home: Path, folder: str | Path) -> list[dict[str, Any]]:
     kept = []
     for value, path in task_files(settings).items():
         entry: dict[str, Any] = {"setting": value, "path": path}
@@ -72,7 +72,7 @@ def _keep(settings: dict[str, Any], home: Path, folder: Path) -> list[dict[str, 
             entry["sha256"] = digest
         kept.append(entry)
     if kept:
-        (folder / LIST_NAME).write_text(json.dumps(kept))
+        Path(folder, LIST_NAME).write_text(json.dumps(kept))
     return kept
 
 

@@ -87,7 +87,19 @@ class StreamRedactor:
 
 def redactor_for(env: dict[str, str]) -> Redactor:
     """A text redactor of every secret the task could read (for task values, exit values)."""
-    return Redactor.from_directory(task_secrets_dir(env))
+    # The usual case first, in one `stat` and no pathlib: no secrets directory at all. (Per
+    # attempt: the directory may appear or change while the worker runs.)
+    explicit = env.get("HEADRACE_SECRETS_DIR")
+    home = env.get("HEADRACE_HOME")
+    if explicit:
+        folder = os.path.expanduser(explicit)
+    elif home:
+        folder = os.path.join(os.path.expanduser(home), "secrets")
+    else:
+        folder = str(task_secrets_dir(env))
+    if not os.path.isdir(folder):
+        return Redactor()
+    return Redactor.from_directory(Path(folder))
 
 
 class LogPump:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -83,7 +84,12 @@ def _signal_group(pid: int, sig: signal.Signals) -> None:
 def attempt_dir(logs_dir: Path, attempt: Attempt) -> Path:
     """The folder of an attempt's log, context and task values (the rule a claim on
     PostgreSQL also computes in SQL: store.attempts.LogPaths)."""
-    return Path(LogPaths(logs_dir).folder(attempt))
+    return Path(_log_paths(logs_dir).folder(attempt))
+
+
+@functools.lru_cache(maxsize=16)
+def _log_paths(logs_dir: Path) -> LogPaths:
+    return LogPaths(logs_dir)  # a worker has one logs folder: made once, not per attempt
 
 
 def log_path_for(logs_dir: Path, attempt: Attempt) -> Path:
@@ -99,18 +105,21 @@ def run_attempt(
 ) -> AttemptOutcome:
     """Run an attempt's process to its end and say how it ended (`store`: for its cluster)."""
     payload = attempt.payload
-    folder = attempt_dir(logs_dir, attempt)
+    # The attempt's paths are strings: a pathlib join per file was a measurable share of an
+    # attempt's supervision (issue 18). They are what `attempt_dir` spells.
+    folder = _log_paths(logs_dir).folder(attempt)
     _make_attempt_dir(logs_dir, folder)
-    log_path = folder / "output.log"
+    home = logs_dir.parent
+    log_path = folder + "/output.log"
     try:
         command = command_builder(payload["task_type"])(payload["settings"])
     except (KeyError, ValueError, ImportError) as exc:
-        log_path.write_text(f"cannot start task: {exc}\n")
+        Path(log_path).write_text(f"cannot start task: {exc}\n")
         return AttemptOutcome(Result.FAILED, error=f"cannot start task: {exc}")
-    keep_versions(payload["settings"], logs_dir.parent, folder)  # for `runs replay`
-    context_path = folder / "context.json"
-    values_path = folder / "task_values.json"
-    output_path = folder / "output.json"
+    keep_versions(payload["settings"], home, folder)  # for `runs replay`
+    context_path = folder + "/context.json"
+    values_path = folder + "/task_values.json"
+    output_path = folder + "/output.json"
     context = {
         k: payload[k]
         for k in (
@@ -128,10 +137,10 @@ def run_attempt(
     # Task run ids repeat across stores (each counts from 1000): recovery on this host tells
     # this store's task processes from another's by the (unique) worker id.
     env["HEADRACE_WORKER_ID"] = attempt.worker_id or ""
-    env["HEADRACE_OUTPUT"] = str(output_path)
+    env["HEADRACE_OUTPUT"] = output_path
     if command.cwd is not None and not Path(command.cwd).is_dir():
         message = f"working_directory {command.cwd!r} does not exist"
-        log_path.write_text(message + "\n")
+        Path(log_path).write_text(message + "\n")
         return AttemptOutcome(Result.FAILED, error=message)
     redact = redactor_for(env)  # secrets never reach the log, task values or exit values
     timing = {"prepared": _now_ms()}  # where the attempt's time on this worker goes (issue 17)
@@ -141,7 +150,7 @@ def run_attempt(
             env["HEADRACE_ENVIRONMENT_SPEC"] = json.dumps(spec)
         elif spec is not None:
             try:
-                command = _in_environment(command, spec, logs_dir.parent, log)
+                command = _in_environment(command, spec, home, log)
             except HeadraceError as exc:
                 log.write(f"{exc}\n".encode())
                 return AttemptOutcome(Result.FAILED, error=str(exc))
@@ -149,7 +158,7 @@ def run_attempt(
         try:  # Spark compute (headrace.compute): the task gets only the cluster's address
             from headrace.compute.attach import spark_task_env
 
-            env.update(spark_task_env(payload, logs_dir.parent, store, env, log))
+            env.update(spark_task_env(payload, home, store, env, log))
         except HeadraceError as exc:
             log.write(f"{exc}\n".encode())
             return AttemptOutcome(Result.FAILED, error=str(exc))
@@ -162,7 +171,7 @@ def run_attempt(
             from headrace.pipelines.task_update import start_task_update
 
             try:
-                update_watch = start_task_update(store, payload["settings"], folder, env)
+                update_watch = start_task_update(store, payload["settings"], Path(folder), env)
             except HeadraceError as exc:
                 message = f"pipeline_task: {type(exc).__name__}: {exc}"
                 log.write(f"{message}\n".encode())
@@ -216,7 +225,7 @@ def run_attempt(
     if not redact:
         return outcome
     for path in (values_path, output_path):  # the task's files too: no secret stays on disk
-        _scrub(path, redact)
+        _scrub(Path(path), redact)
     return _redacted(outcome, redact)
 
 
@@ -228,21 +237,29 @@ def _scrub(path: Path, redact: Redactor) -> None:
             path.write_text(clean, encoding="utf-8")
 
 
-def _make_attempt_dir(logs_dir: Path, folder: Path) -> None:
+def _make_attempt_dir(logs_dir: Path, folder: str) -> None:
     """Create `folder` (logs/<run>/<task>/<attempt>) with as few system calls as it needs."""
+    task_dir = os.path.dirname(folder)
     try:
-        os.mkdir(folder.parent)  # the task's folder: new on the task's first attempt
+        os.mkdir(task_dir)  # the task's folder: new on the task's first attempt
     except FileExistsError:
         pass
     except FileNotFoundError:  # a new run's first attempt (or a new logs folder)
-        if not logs_dir.is_dir():  # logs may hold what a task printed: its owner's eyes only
+        run_dir = os.path.dirname(task_dir)
+        try:
+            os.mkdir(run_dir)
+        except FileExistsError:  # another slot's attempt of the run made it meanwhile
+            pass
+        except FileNotFoundError:  # logs may hold what a task printed: its owner's eyes only
             logs_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        folder.parent.mkdir(parents=True, exist_ok=True)
+            os.makedirs(run_dir, exist_ok=True)
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(task_dir)
     with contextlib.suppress(FileExistsError):  # task run ids repeat across stores
         os.mkdir(folder)
 
 
-def _write_bytes(path: Path, data: bytes) -> None:
+def _write_bytes(path: str | Path, data: bytes) -> None:
     """`path.write_bytes(data)` without a buffered file object around one write."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
     try:
@@ -253,7 +270,7 @@ def _write_bytes(path: Path, data: bytes) -> None:
         os.close(fd)
 
 
-def _open_private(path: Path) -> BinaryIO:
+def _open_private(path: str | Path) -> BinaryIO:
     """Open a log for writing, readable by its owner only (0600)."""
     return open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb")
 
@@ -348,8 +365,8 @@ def _outcome(
     code: int,
     timed_out: bool,
     kill_reason: str | None,
-    log_path: Path,
-    values_path: Path,
+    log_path: str | Path,
+    values_path: str | Path,
     payload: dict,
 ) -> AttemptOutcome:
     values, values_error = _read_task_values(values_path)
@@ -389,11 +406,10 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _read_output(path: Path) -> dict | None:
+def _read_output(path: str | Path) -> dict | None:
     """What the task type reported (runtime.output.report_output); unreadable means none."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    raw = _read_if_there(path)
+    if raw is None:
         return None
     if len(raw) > MAX_OUTPUT_BYTES:
         log.warning("ignoring %s: %d bytes is over the limit", path, len(raw))
@@ -406,10 +422,9 @@ def _read_output(path: Path) -> dict | None:
     return output if isinstance(output, dict) else None
 
 
-def _read_task_values(path: Path) -> tuple[dict | None, str | None]:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+def _read_task_values(path: str | Path) -> tuple[dict | None, str | None]:
+    raw = _read_if_there(path)
+    if raw is None:
         return None, None
     try:
         values = json.loads(raw)
@@ -422,7 +437,23 @@ def _read_task_values(path: Path) -> tuple[dict | None, str | None]:
     return values, None
 
 
-def _error_from_log(path: Path) -> tuple[str | None, str | None]:
+def _read_if_there(path: str | Path) -> bytes | None:
+    """The file's bytes, None if there is none (most tasks write neither output nor task
+    values): `Path.read_bytes` without a file object, whose making and failing cost more."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        return None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _error_from_log(path: str | Path) -> tuple[str | None, str | None]:
     """The last meaningful line of the log and, for Python, the last traceback."""
     try:
         with open(path, "rb") as f:

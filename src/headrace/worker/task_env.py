@@ -51,7 +51,7 @@ def _base_environment() -> dict[str, str]:
 
 
 def task_environment(
-    command: TaskCommand, context_path: Path, values_path: Path, payload: dict
+    command: TaskCommand, context_path: str | Path, values_path: str | Path, payload: dict
 ) -> dict[str, str]:
     """The environment of an attempt's process: the worker's (without Headrace's own
     settings), the task type's variables, and where the attempt's files are."""
