@@ -353,10 +353,15 @@ class Attempts:
             needed = set(pending)
             for key in pending:
                 needed.update(e.task_key for e in dag.nodes[key].depends_on)
-            rows = {
-                tr.task_key: tr
-                for tr in run_store.current_task_runs(tx.conn, tx.run.run_id, needed)
-            }
+            if tx.task_values is None:
+                # The run's task values with the same read (an attempt started below gets
+                # them): after this transaction's count-down, as _task_values would read them.
+                found, tx.task_values = run_store.current_task_runs_and_values(
+                    tx.conn, tx.run.run_id, needed
+                )
+            else:
+                found = run_store.current_task_runs(tx.conn, tx.run.run_id, needed)
+            rows = {tr.task_key: tr for tr in found}
             states = {k: task_state(tr) for k, tr in rows.items()}
             decisions = planner.decide_tasks(
                 dag, states, pending, now_ms=tx.now, canceling=tx.run.stop_reason is not None

@@ -32,6 +32,9 @@ from headrace.store.task_runs import _ACTIVE_IN, _WAITING_FOR_RETRY
 from headrace.store.task_runs import all_task_runs as all_task_runs
 from headrace.store.task_runs import count_open_task_runs as count_open_task_runs
 from headrace.store.task_runs import current_task_runs as current_task_runs
+from headrace.store.task_runs import (
+    current_task_runs_and_values as current_task_runs_and_values,
+)
 from headrace.store.task_runs import due_retries as due_retries
 from headrace.store.task_runs import (
     end_task_and_release_children as end_task_and_release_children,

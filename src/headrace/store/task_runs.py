@@ -31,6 +31,11 @@ _CURRENT_BY_KEYS = (
     f"SELECT * FROM task_runs WHERE {_CURRENT} AND parent_id IS NULL AND task_key IN :b_keys"
     " ORDER BY task_run_id"
 )
+# The same rows and those of any other key that hold task values (usually none).
+_CURRENT_BY_KEYS_AND_VALUES = (
+    f"SELECT * FROM task_runs WHERE {_CURRENT} AND parent_id IS NULL"
+    " AND (task_key IN :b_keys OR task_values IS NOT NULL) ORDER BY task_run_id"
+)
 _COUNT_OPEN = (
     f"SELECT count(*) FROM task_runs WHERE {_CURRENT}"
     f" AND life_cycle_state IN {_ACTIVE_IN} AND parent_id IS NULL"
@@ -88,6 +93,23 @@ def current_task_runs(
         params["b_keys"] = list(keys)
     stmt += " ORDER BY task_run_id"
     return [TaskRun.from_row(r) for r in conn.execute(stmt, params)]
+
+
+def current_task_runs_and_values(
+    conn: Connection, run_id: int, keys: Iterable[str]
+) -> tuple[list[TaskRun], dict[str, dict[str, Any]]]:
+    """`current_task_runs(run_id, keys)` and `task_values_of_run(run_id)` in one statement:
+    the rows of `keys` read with those of the other keys that hold task values."""
+    wanted = set(keys)
+    rows = conn.execute(_CURRENT_BY_KEYS_AND_VALUES, {"b_run_id": run_id, "b_keys": list(wanted)})
+    found, values = [], {}
+    for row in rows:
+        tr = TaskRun.from_row(row)
+        if tr.task_key in wanted:
+            found.append(tr)
+        if row._mapping["task_values"] is not None:  # as _VALUES_OF_RUN: even an empty "{}"
+            values[tr.task_key] = tr.task_values
+    return found, values
 
 
 def all_task_runs(conn: Connection, run_id: int) -> list[TaskRun]:

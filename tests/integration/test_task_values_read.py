@@ -1,0 +1,53 @@
+"""current_task_runs_and_values: the task runs of some keys and the run's task values in one
+read, the same answers as current_task_runs and task_values_of_run (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from headrace.store import jobs, runs
+from headrace.store.db import Store
+
+
+def _row(task_run_id: int, run_id: int, key: str, **more: Any) -> dict[str, Any]:
+    row = {"task_values": None, "current": True, "parent_id": None, "iteration": None}
+    row.update(task_run_id=task_run_id, run_id=run_id, task_key=key, life_cycle_state="BLOCKED")
+    return {**row, **more}  # every row the same columns (one INSERT)
+
+
+def test_the_rows_of_keys_and_every_task_value_of_the_run(store: Store) -> None:
+    with store.begin() as conn:
+        job_id = jobs.create_job(conn, {"name": "j"}, now_ms=1)
+        run_id, other_run, *ids = runs.allocate_ids(conn, 10)
+        for rid in (run_id, other_run):
+            runs.insert_run(
+                conn,
+                run_id=rid,
+                job_id=job_id,
+                run_name="r",
+                run_type="JOB_RUN",
+                trigger_type="ONE_TIME",
+                settings="{}",
+                job_parameters="[]",
+                life_cycle_state="RUNNING",
+                created_time=1,
+                start_time=1,
+            )
+        values = json.dumps({"n": 1, "s": "ü"})
+        rows = [
+            _row(ids[0], run_id, "a", task_values=values),  # wanted, with values
+            _row(ids[1], run_id, "b"),  # wanted, none
+            _row(ids[2], run_id, "c", task_values="{}"),  # not wanted, empty values
+            _row(ids[3], run_id, "d", task_values=json.dumps({"x": [1]})),  # not wanted
+            _row(ids[4], run_id, "e"),  # neither
+            _row(ids[5], run_id, "a", task_values=json.dumps({"old": 1}), current=False),
+            _row(ids[6], run_id, "f", parent_id=ids[1], iteration=0, task_values="{}"),
+            _row(ids[7], other_run, "a", task_values=json.dumps({"other": 1})),
+        ]
+        runs.insert_task_runs(conn, rows)
+        for keys in (["a", "b"], ["e"], ["d", "zz"], ["a", "b", "c", "d", "e"]):
+            found, task_values = runs.current_task_runs_and_values(conn, run_id, keys)
+            assert found == runs.current_task_runs(conn, run_id, keys)
+            assert task_values == runs.task_values_of_run(conn, run_id)
+        assert task_values == {"a": {"n": 1, "s": "ü"}, "c": {}, "d": {"x": [1]}}
