@@ -249,7 +249,15 @@ class RunLifecycle:
                 for t in tasks[: size - 1]
             ]
             created.append((run_id, admission, message))
-        run_store.insert_runs(conn, rows)
+        # The workers' wake-up (NOTIFY, delivered at commit) rides on the runs' INSERT when a
+        # run starts tasks: one statement fewer than at commit (issue 18). A run whose first
+        # tasks queue no attempt (conditions) wakes them for nothing, which costs one look.
+        work = (
+            not self.store.is_sqlite
+            and bool(tasks)
+            and any(admission is Admission.RUN for _, admission, _ in created)
+        )
+        run_store.insert_runs(conn, rows, notify_work=work)
         plan = plan_from_json(settings_json)  # what _open_run would read back from the row
         # The stored runs as a read would give them back (no column has a database default).
         stored = {row["run_id"]: run_store.run_from_values(row) for row in rows}
@@ -276,7 +284,7 @@ class RunLifecycle:
             tx.run = replace(tx.run, job_parameters=resolved)
             tx.run_queued = admission is Admission.QUEUE  # the loop admits it (transaction.py)
             txs[run_id] = tx
-        self._announce_at_commit(conn, list(txs.values()))
+        self._announce_at_commit(conn, list(txs.values()), work_announced=work)
         run_store.set_job_parameters(  # a job without parameters keeps the inserted "[]"
             conn,
             {
@@ -403,6 +411,8 @@ class RunLifecycle:
         if tx.run.life_cycle is not LifeCycle.RUNNING or tx.new_attempts or tx.run_ended:
             return
         if tx.claimed_own:  # an attempt of this run was just claimed: it is running
+            return
+        if tx.others_live:  # this transaction's count-down saw another task run live
             return
         stuck = progress.stuck_task_runs(tx.conn, tx.run.run_id)
         if not stuck:

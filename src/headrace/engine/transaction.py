@@ -110,6 +110,13 @@ class RunTx:
     # Set when this transaction claimed an attempt of the run itself: the run can progress,
     # so the invariant check has nothing to look for (see RunLifecycle._check_progress).
     claimed_own: bool = False
+    # PostgreSQL, the run's row FOR SHARE: a count-down of this transaction saw another
+    # current top-level task run live (the statement that ended its task asked, see
+    # Attempts._end_task), so the invariant check has nothing to look for either. Such a
+    # transaction ends no live task run but its own (whatever else could, a stop, a repair, a
+    # for_each iteration's end, holds the row FOR UPDATE), so that one is still live at its
+    # end; usually that count-down was its last statement (nothing released).
+    others_live: bool = False
     # PostgreSQL: claims the worker's next attempt when the finishing task is about to count
     # its dependents down, so that count-down (a row lock every upstream of a fan-in queues
     # on) is held only until commit, not through the claim's statements (Attempts).
@@ -186,13 +193,18 @@ class CoordinatorCore:
         self._announce_at_commit(conn, [tx])
         return tx
 
-    def _announce_at_commit(self, conn: Connection, txs: list[RunTx]) -> None:
+    def _announce_at_commit(
+        self, conn: Connection, txs: list[RunTx], *, work_announced: bool = False
+    ) -> None:
+        """`work_announced`: a statement of the transaction NOTIFYs the workers already."""
         if not self.store.is_sqlite:
             # Other processes (workers, the coordinating server) learn of it at commit.
             before_commit(
                 conn,
                 lambda c: signals.announce(
-                    c, any(tx.new_attempts > 0 for tx in txs), any(_coordinates(tx) for tx in txs)
+                    c,
+                    not work_announced and any(tx.new_attempts > 0 for tx in txs),
+                    any(_coordinates(tx) for tx in txs),
                 ),
             )
 

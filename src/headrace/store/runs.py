@@ -26,6 +26,7 @@ from headrace.store.attempts import queue_attempt as queue_attempt
 from headrace.store.attempts import update_attempt as update_attempt
 from headrace.store.columns import RUN_COLUMNS, insert, insert_many
 from headrace.store.records import Run
+from headrace.store.signals import WORK
 from headrace.store.sql import Tx as Connection
 from headrace.store.sql import set_clause
 from headrace.store.task_runs import _ACTIVE_IN, _WAITING_FOR_RETRY
@@ -100,10 +101,18 @@ def insert_run(conn: Connection, **values: Any) -> None:
     conn.execute(*insert("runs", values))
 
 
-def insert_runs(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert many runs with one statement (each row a dict of the same columns)."""
+def insert_runs(
+    conn: Connection, rows: Sequence[dict[str, Any]], *, notify_work: bool = False
+) -> None:
+    """Insert many runs with one statement (each row a dict of the same columns).
+
+    `notify_work` (PostgreSQL): the statement also NOTIFYs the workers' channel, delivered
+    when the transaction commits (identical notifications of one transaction are one)."""
     if rows:
-        conn.execute(*insert_many("runs", list(rows)))
+        sql, params = insert_many("runs", list(rows))
+        if notify_work:
+            sql += f" RETURNING pg_notify('{WORK}', '')"
+        conn.execute(sql, params)
 
 
 def get_runs(conn: Connection, run_ids: Sequence[int]) -> dict[int, Run]:

@@ -1,0 +1,83 @@
+"""A run start wakes the workers (NOTIFY headrace_work, delivered at commit) when it starts
+tasks, with the NOTIFY riding on the runs' INSERT (issue 18) rather than a statement of its
+own; a queued run wakes the coordinating loop instead. PostgreSQL only: SQLite stores have
+no other processes to wake.
+
+Channels are per database, and other tests and benches may share it: the statements are
+checked, and a delivery only as "at least one"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from headrace.engine.coordinator import Coordinator
+from headrace.store import jobs as job_store
+from headrace.store import signals
+from headrace.store.db import Store
+from headrace.store.pg import PgTx
+
+from .helpers import job, shell
+
+pytestmark = pytest.mark.postgres
+WORK = f"pg_notify('{signals.WORK}'"
+COORDINATE = f"pg_notify('{signals.COORDINATE}'"
+
+
+def _statements(act: Callable[[], Any]) -> list[str]:
+    """The SQL text the store ran meanwhile (PgTx.execute: what the engine asks for)."""
+    seen: list[str] = []
+    execute = PgTx.execute
+
+    def counted(self: PgTx, statement: Any, params: Any = None) -> Any:
+        seen.append(str(statement))
+        return execute(self, statement, params)
+
+    PgTx.execute = counted  # type: ignore[method-assign]
+    try:
+        act()
+    finally:
+        PgTx.execute = execute  # type: ignore[method-assign]
+    return seen
+
+
+@pytest.fixture
+def listening(pg_store: Store) -> Iterator[psycopg.Connection[Any]]:
+    url = pg_store.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'LISTEN "{signals.WORK}"')
+        yield conn
+
+
+def test_a_started_run_wakes_the_workers_from_its_insert(
+    pg_store: Store, listening: psycopg.Connection[Any]
+) -> None:
+    coordinator = Coordinator(pg_store, coordinator_id=None)
+    settings = job(shell("a"), shell("b"), shell("c", "a"))
+    seen = _statements(lambda: coordinator.start_run(settings, job_id=None))
+    notifying = [s for s in seen if WORK in s]
+    assert len(notifying) == 1 and notifying[0].startswith("INSERT INTO runs"), seen
+    assert not [s for s in seen if COORDINATE in s]
+    listening.execute("SELECT 1")
+    assert any(n.channel == signals.WORK for n in listening.notifies(timeout=2, stop_after=1))
+
+
+def test_a_queued_run_wakes_the_coordinator_not_the_workers(pg_store: Store) -> None:
+    coordinator = Coordinator(pg_store, coordinator_id=None)
+    with pg_store.begin() as conn:
+        job_id = job_store.create_job(conn, {"name": "wake"}, now_ms=1)
+    settings = job(shell("a"), max_concurrent_runs=1)
+    first = _statements(lambda: coordinator.start_run(settings, job_id=job_id))
+    assert len([s for s in first if WORK in s]) == 1
+    queued = _statements(lambda: coordinator.start_run(settings, job_id=job_id))
+    assert not [s for s in queued if WORK in s], queued
+    assert len([s for s in queued if COORDINATE in s]) == 1, queued
+
+
+def test_a_run_of_no_tasks_wakes_no_worker(pg_store: Store) -> None:
+    coordinator = Coordinator(pg_store, coordinator_id=None)
+    seen = _statements(lambda: coordinator.start_run(job(), job_id=None))
+    assert not [s for s in seen if WORK in s], seen
