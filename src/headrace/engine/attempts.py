@@ -175,7 +175,14 @@ class Attempts:
                 raise AttemptEnded(f"attempt {attempt.attempt_id} has already ended")
             early: list[Attempt | None] = []
             if claim_for is not None and not self.store.is_sqlite:
-                tx.claim_before_release = lambda: early.append(self._claim(conn, *claim_for))
+
+                def claim_early() -> None:
+                    assert claim_for is not None
+                    claimed = self._claim(conn, *claim_for)
+                    early.append(claimed)
+                    tx.claimed_own = claimed is not None and claimed.run_id == tx.run.run_id
+
+                tx.claim_before_release = claim_early
             if ended is None:
                 self._finish_attempt(tx, attempt, outcome)
             else:
@@ -334,9 +341,18 @@ class Attempts:
             claim()
         # The task's end and its dependents' count-down: one statement on PostgreSQL, the
         # transaction's last before commit unless dependents start.
-        released = run_store.end_task_and_release_children(
-            tx.conn, tr.task_run_id, life_cycle_for(result), tx.run.run_id, children, **ended
+        # A run's progress check (RunLifecycle._check_progress) is answered by this statement
+        # when it can be: see RunTx.others_live.
+        released, live = run_store.end_task_and_release_children(
+            tx.conn,
+            tr.task_run_id,
+            life_cycle_for(result),
+            tx.run.run_id,
+            children,
+            ask_live=tx.shared and not tx.claimed_own,
+            **ended,
         )
+        tx.others_live = tx.others_live or live
         if tx.alerts is not None and tr.task_key in tx.alerts.tasks:
             self._alert_task_end(tx, tr, result, message)
         # The count-down may have waited for another task end of this run (both hold its

@@ -20,12 +20,12 @@ _LIVE_STATES = [
         LifeCycle.TERMINATING,
     )
 ]
+# The live states as SQL (also asked by store/task_runs.py's count-down on PostgreSQL).
+LIVE_IN = "(" + ", ".join(f"'{s}'" for s in _LIVE_STATES) + ")"
 _TOP_LEVEL = 'run_id = :b_run_id AND "current" = TRUE AND parent_id IS NULL'
 _ANY_LIVE = (
-    f"SELECT task_run_id FROM task_runs WHERE {_TOP_LEVEL} AND life_cycle_state IN "
-    + "("
-    + ", ".join(f"'{s}'" for s in _LIVE_STATES)
-    + ") LIMIT 1"
+    f"SELECT task_run_id FROM task_runs WHERE {_TOP_LEVEL} AND life_cycle_state IN {LIVE_IN}"
+    " LIMIT 1"
 )
 _BLOCKED = (
     f"SELECT * FROM task_runs WHERE {_TOP_LEVEL}"

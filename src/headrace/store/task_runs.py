@@ -10,6 +10,7 @@ from typing import Any
 from headrace.errors import InvalidTransition, NotFound
 from headrace.states import ACTIVE, LifeCycle, sources_of
 from headrace.store.columns import insert, insert_many
+from headrace.store.progress import LIVE_IN
 from headrace.store.records import TaskRun
 from headrace.store.sql import Tx as Connection
 from headrace.store.sql import set_clause
@@ -35,6 +36,22 @@ _CURRENT_BY_KEYS = (
 _CURRENT_BY_KEYS_AND_VALUES = (
     f"SELECT * FROM task_runs WHERE {_CURRENT} AND parent_id IS NULL"
     " AND (task_key IN :b_keys OR task_values IS NOT NULL) ORDER BY task_run_id"
+)
+# PostgreSQL: a top-level task's end and its dependents' count-down (`{}`: the SET list).
+_END_AND_RELEASE = (
+    "WITH ended AS (UPDATE task_runs SET {}"
+    " WHERE task_run_id = :b_id AND life_cycle_state IN :b_from RETURNING task_run_id),"
+    " released AS (UPDATE task_runs SET waiting_on = waiting_on - 1"
+    f" WHERE {_CURRENT} AND parent_id IS NULL AND task_key IN :b_keys"
+    " AND EXISTS (SELECT 1 FROM ended) RETURNING task_run_id, task_key, waiting_on)"
+    " SELECT (SELECT count(*) FROM ended), (SELECT array_agg(task_key ORDER BY task_run_id)"
+    " FROM released WHERE waiting_on <= 0)"
+)
+# The same, also answering whether another task run was live (store/progress.py's _ANY_LIVE
+# without the ending one, which the statement's snapshot still sees live).
+_END_AND_RELEASE_LIVE = _END_AND_RELEASE + (
+    f", EXISTS (SELECT 1 FROM task_runs WHERE {_CURRENT} AND parent_id IS NULL"
+    f" AND life_cycle_state IN {LIVE_IN} AND task_run_id <> :b_id)"
 )
 _COUNT_OPEN = (
     f"SELECT count(*) FROM task_runs WHERE {_CURRENT}"
@@ -155,31 +172,28 @@ def end_task_and_release_children(
     target: LifeCycle,
     run_id: int,
     children: Sequence[str],
+    *,
+    ask_live: bool = False,
     **values: Any,
-) -> list[str]:
+) -> tuple[list[str], bool]:
     """`set_task_state(task_run_id, target, **values)` for a top-level task's end, then
     `release_children(run_id, children)`: on PostgreSQL one statement (issue 18), which is
-    the count-down's own (see docs/architecture.md, "Locks on PostgreSQL").
-    Raises: InvalidTransition."""
+    the count-down's own (see docs/architecture.md, "Locks on PostgreSQL"). Answers (the
+    keys now unblocked, whether another current top-level task run of the run was live
+    before the statement); the latter only with `ask_live`, on PostgreSQL, with `children`
+    (else False: not asked). Raises: InvalidTransition."""
     if not children or conn.dialect.name == "sqlite":
         set_task_state(conn, task_run_id, target, **values)
-        return release_children(conn, run_id, children)
+        return release_children(conn, run_id, children), False
     values = {"life_cycle_state": target.value, **values}
-    stmt = (
-        f"WITH ended AS (UPDATE task_runs SET {set_clause(values)}"
-        " WHERE task_run_id = :b_id AND life_cycle_state IN :b_from RETURNING task_run_id),"
-        " released AS (UPDATE task_runs SET waiting_on = waiting_on - 1"
-        f" WHERE {_CURRENT} AND parent_id IS NULL AND task_key IN :b_keys"
-        " AND EXISTS (SELECT 1 FROM ended) RETURNING task_run_id, task_key, waiting_on)"
-        " SELECT (SELECT count(*) FROM ended), (SELECT array_agg(task_key ORDER BY task_run_id)"
-        " FROM released WHERE waiting_on <= 0)"
-    )
+    stmt = _END_AND_RELEASE_LIVE if ask_live else _END_AND_RELEASE
+    stmt = stmt.format(set_clause(values))
     params = {**values, "b_id": task_run_id, "b_from": _sources(target)}
     params.update(b_run_id=run_id, b_keys=list(children))
-    ended, ready = conn.execute(stmt, params).one()
-    if ended != 1:
+    row = conn.execute(stmt, params).one()
+    if row[0] != 1:
         raise InvalidTransition(f"task run {task_run_id} cannot move to {target.value}")
-    return list(ready or ())
+    return list(row[1] or ()), bool(ask_live and row[2])
 
 
 def count_open_task_runs(conn: Connection, run_id: int, *, parent_id: int | None = None) -> int:
