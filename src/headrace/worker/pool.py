@@ -117,8 +117,14 @@ class WorkerPool:
                     log.exception("claiming an attempt failed", extra={"action": "claim_attempt"})
                 attempt = None
             while attempt is not None:
-                attempt = self._execute(attempt)
-            if attempt is None and generation != self._generation:
+                attempt, looked_at = self._execute(attempt)
+                if looked_at is not None:
+                    generation = looked_at
+            # Wake-ups older than the last claim that found nothing were for work that claim
+            # saw (a wake comes after its commit): only a newer one calls for another look.
+            # (A worker's slots busy with chains of attempts got ~1.2 NOTIFYs per task end
+            # and each then cost an empty claim transaction, issue 18.)
+            if generation != self._generation:
                 continue
             with self._cond:
                 if self._generation == generation and not self._stopping:
@@ -143,8 +149,9 @@ class WorkerPool:
                 callback(self.store_failure)  # type: ignore[arg-type]
         return True
 
-    def _execute(self, attempt: Attempt) -> Attempt | None:
-        """Run an attempt, report it, and return the next one claimed in the same breath."""
+    def _execute(self, attempt: Attempt) -> tuple[Attempt | None, int | None]:
+        """Run an attempt, report it, and return the next one claimed in the same breath
+        (with `_report`'s wake-up generation)."""
         switch = KillSwitch()
         with self._running_lock:
             self._running[attempt.attempt_id] = switch
@@ -170,29 +177,40 @@ class WorkerPool:
                 self._running.pop(attempt.attempt_id, None)
         if not self.coordinator.store.is_sqlite and attempt.log_path:
             # Servers on other machines show the log from the store once the attempt ended.
-            outcome = dataclasses.replace(outcome, log=pack_log(attempt.log_path))
+            packed = pack_log(attempt.log_path)
+            if packed is not None:  # (an empty log: nothing to keep, no copy of the outcome)
+                outcome = dataclasses.replace(outcome, log=packed)
         return self._report(attempt, outcome)
 
-    def _report(self, attempt: Attempt, outcome: AttemptOutcome) -> Attempt | None:
-        """Record the outcome, retrying through store hiccups (a lost connection, a lock)."""
+    def _report(
+        self, attempt: Attempt, outcome: AttemptOutcome
+    ) -> tuple[Attempt | None, int | None]:
+        """Record the outcome, retrying through store hiccups (a lost connection, a lock).
+
+        Returns the next attempt claimed with it and the wake-up generation read just before
+        that claim (None when nothing was claimed: no claim asked, or the report failed).
+        """
         for delay in (*REPORT_RETRY_DELAYS, None):
             claim_for = (
                 None if self._stopping else (self.worker_id, self._log_path, self.only_coordinator)
             )
+            generation = self._generation
             try:
-                return self.coordinator.finish_attempt(attempt, outcome, claim_for=claim_for)
+                following = self.coordinator.finish_attempt(attempt, outcome, claim_for=claim_for)
             except AttemptEnded:
                 # A cancel, timeout or recovery ended it first; the store keeps that verdict.
                 log.info("attempt %s had already been ended", attempt.attempt_id)
-                return None
+                return None, None
             except Exception as exc:
                 if self._store_broken(exc):
-                    return None
+                    return None, None
                 if delay is None:
                     log.exception("giving up reporting attempt %s", attempt.attempt_id)
-                    return None
+                    return None, None
                 log.warning(
                     "reporting attempt %s failed; retrying", attempt.attempt_id, exc_info=True
                 )
                 time.sleep(delay)
-        return None
+                continue
+            return following, (generation if claim_for is not None else None)
+        return None, None
