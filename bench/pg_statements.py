@@ -5,10 +5,11 @@ shell tasks are started with `Coordinator.start_run`, then one worker slot is si
 claims an attempt and reports each end with `finish_attempt(..., claim_for=...)` (the end and
 the next claim in one transaction, as `worker/pool.py` does), with a stored log as on
 PostgreSQL, until nothing is left. No process runs, no server: what is counted is the store's
-work for each task's end and the next claim. Statements are counted at psycopg's cursor (SQL
-text and SQLAlchemy constructs alike), CPU is this process's (Python) and its PostgreSQL
-backends' (from /proc, found by application_name). `--before SRC` runs the same with another
-revision's `src/` first (e.g. a `git worktree`), for before/after in the same minutes.
+work for each task's end and the next claim. Statements are counted at psycopg's cursor and at
+store/pg_exec.py's Runner (SQL text and SQLAlchemy constructs alike), CPU is this process's
+(Python) and its PostgreSQL backends' (from /proc, found by application_name). `--before SRC`
+runs the same with another revision's `src/` first (e.g. a `git worktree`), for before/after in
+the same minutes.
 
     python bench/pg_statements.py [--runs 50] [--width 8] [--repeat 3] [--verbose] [--before SRC]
 """
@@ -48,12 +49,25 @@ def measure(runs: int, width: int, verbose: bool) -> dict[str, Any]:
         psycopg.Connection.commit,
     )
 
+    try:  # SQL text runs on a store/pg_exec.py Runner, not a cursor (since its commit)
+        from headrace.store.pg_exec import Runner
+    except ImportError:  # an older src (--before)
+        Runner = None  # type: ignore[assignment,misc]
+    run = Runner.run if Runner is not None else None
+
+    def text(query: Any) -> str:
+        return " ".join((query.decode() if isinstance(query, bytes) else str(query)).split())
+
     def counted(self: Any, query: Any, params: Any = None, **kw: Any) -> Any:
-        counts[" ".join(str(query).split())[:100]] += 1
+        counts[text(query)[:100]] += 1
         return execute(self, query, params, **kw)
 
+    def counted_run(self: Any, query: Any, params: Any) -> Any:
+        counts[text(query)[:100]] += 1
+        return run(self, query, params)  # type: ignore[misc]
+
     def counted_many(self: Any, query: Any, params: Any, **kw: Any) -> Any:
-        counts["(many) " + " ".join(str(query).split())[:93]] += 1
+        counts["(many) " + text(query)[:93]] += 1
         return executemany(self, query, params, **kw)
 
     def counted_commit(self: Any) -> None:
@@ -109,6 +123,8 @@ def measure(runs: int, width: int, verbose: bool) -> dict[str, Any]:
         drain()
         psycopg.Cursor.execute, psycopg.Cursor.executemany = counted, counted_many  # type: ignore[method-assign]
         psycopg.Connection.commit = counted_commit  # type: ignore[method-assign]
+        if Runner is not None:
+            Runner.run = counted_run  # type: ignore[method-assign]
         try:
             cpu0 = time.process_time()
             for _ in range(runs):
@@ -124,6 +140,8 @@ def measure(runs: int, width: int, verbose: bool) -> dict[str, Any]:
         finally:
             psycopg.Cursor.execute, psycopg.Cursor.executemany = execute, executemany  # type: ignore[method-assign]
             psycopg.Connection.commit = commit  # type: ignore[method-assign]
+            if Runner is not None:
+                Runner.run = run  # type: ignore[method-assign]
         pg = backend_cpu() - pg0
         assert done == runs * (width + 2), done
         store.dispose()

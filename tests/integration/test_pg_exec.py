@@ -114,3 +114,68 @@ def test_a_lost_connection_is_replaced_with_its_cursor(pg_store: Store) -> None:
         with pg_store.begin() as conn:
             assert conn.execute("SELECT s FROM probe WHERE id = :i", {"i": 1}).scalar() == ODD[0]
             assert conn.execute("SELECT pg_backend_pid()").scalar() != pid
+
+
+def _prepared(conn) -> list[str]:  # type: ignore[no-untyped-def]
+    rows = conn.execute("SELECT statement FROM pg_prepared_statements").scalars().all()
+    return [s for s in rows if "probe" in s]
+
+
+@pytest.mark.postgres
+def test_statements_are_prepared_and_survive_rollbacks_and_ddl(pg_store: Store) -> None:
+    """Statements run on the connection's Runner (store/pg_exec.py) share psycopg's prepared
+    statement manager: prepared after its threshold, cleared with the server's after a
+    ROLLBACK or DDL, then prepared again."""
+    from headrace.store import pg_exec
+
+    with pg_store.begin() as conn:
+        assert pg_exec.usable(conn.connection.dbapi_connection)  # this psycopg: the Runner
+        _table(conn)
+    select = "SELECT * FROM probe WHERE id = :i AND s IS NOT NULL"
+    with pg_store.begin() as conn:
+        for _ in range(8):
+            assert conn.execute(select, {"i": 2}).one().s == ODD[1]
+        assert any("s IS NOT NULL" in s for s in _prepared(conn))
+    with pytest.raises(RuntimeError), pg_store.begin() as conn:
+        conn.execute("UPDATE probe SET n = 50 WHERE id = :i", {"i": 2})
+        raise RuntimeError("roll back")
+    with pg_store.begin() as conn:
+        assert _prepared(conn) == []  # psycopg deallocated all after the rollback
+        for _ in range(8):
+            assert conn.execute(select, {"i": 2}).one().n == 1
+        assert _prepared(conn)
+        conn.execute("ALTER TABLE probe ADD COLUMN z INTEGER DEFAULT 9")
+        row = conn.execute(select, {"i": 2}).one()  # no "cached plan must not change"
+        assert (row.n, row.z) == (1, 9)
+
+
+@pytest.mark.postgres
+def test_text_without_parameters_may_hold_several_statements(pg_store: Store) -> None:
+    """As on a psycopg cursor: the simple protocol, the first statement's rows."""
+    with pg_store.begin() as conn:
+        assert conn.execute("SELECT 1 AS a; SELECT 2 AS b").all() == [(1,)]
+        assert conn.execute("").all() == []
+
+
+@pytest.mark.postgres
+def test_the_cursor_path_gives_the_same_answers(
+    pg_store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where this psycopg's internals are not the ones store/pg_exec.py knows, statements run
+    on one reused psycopg cursor per connection instead."""
+    from headrace.store import pg_exec
+
+    monkeypatch.setattr(pg_exec, "AVAILABLE", False)
+    pg_store.dispose()  # new connections: no Runner kept from the store's opening
+    test_rows_stay_readable_after_later_statements(pg_store)
+    with pg_store.begin() as conn:
+        conn.execute("DROP TABLE probe")
+    test_list_parameters_of_ints_strings_and_empty_lists_round_trip(pg_store)
+    with pg_store.read() as conn:
+        assert conn.execute("SELECT count(*) FROM probe").scalar() == len(ODD)
+    with pytest.raises(sa_exc.IntegrityError), pg_store.begin() as conn:
+        conn.execute("DELETE FROM probe WHERE id = :i", {"i": 1})
+        conn.execute("INSERT INTO probe (id, s) VALUES (:i, 'x')", {"i": 2})
+    with pg_store.begin() as conn:
+        assert conn.execute("SELECT count(*) FROM probe").scalar() == len(ODD)
+        assert conn.info["headrace_runner"] is False

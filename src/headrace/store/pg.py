@@ -7,15 +7,16 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import lru_cache, partial
+from functools import lru_cache
 from typing import Any
 
 from psycopg import pq
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 
+from headrace.store import pg_exec
 from headrace.store.db import Store, with_hooks
-from headrace.store.sql import Params, Result, expand, row_class
+from headrace.store.sql import Params, Result, expand
 
 
 class PgStore(Store):
@@ -143,67 +144,55 @@ def _array(values: list[Any] | tuple[Any, ...]) -> Any:
     return "{" + ",".join(parts) + "}"
 
 
-# Row makers by the result's column names as libpq gives them (bytes): a psycopg cursor's
-# `description` builds a Column object per column each time (wide `SELECT *` rows: ~0.1-0.3
-# ms of a task's end, issue 18); reading the names from the result costs ~2 us for 33 columns.
-# Keyed on the names, not the SQL text: one `SELECT *` may name its columns in another order
-# in another database (a migrated table has its added columns last).
-_ROW_MAKERS: dict[tuple[bytes, ...], Callable[[Any], Any]] = {}
-
-
-def _row_maker(cursor: Any) -> Callable[[Any], Any]:
-    """The reused cursor's row factory: psycopg's C row loader builds a tuple per row and
-    hands it to this (a C call: `tuple.__new__(RowClass, values)`, no Python frame)."""
-    result = cursor.pgresult
-    fields = result.nfields if result is not None else 0
-    if not fields:
-        return tuple
-    names = tuple([result.fname(i) for i in range(fields)])
-    make = _ROW_MAKERS.get(names)
-    if make is None:
-        cls = row_class(tuple(d.name for d in cursor.description))  # decoded as psycopg does
-        make = partial(tuple.__new__, cls)
-        if len(_ROW_MAKERS) < 4096:  # statements are few; a bound all the same
-            _ROW_MAKERS[names] = make
-    return make
-
-
 class _PgResult(Result):
-    """The rows of one psycopg statement (store/sql.py Result), read at once: the cursor is
-    the connection's one cursor and the next statement reuses it."""
+    """The rows of one psycopg statement (store/sql.py Result), read at once: the next
+    statement on the connection reuses its runner or cursor."""
 
     __slots__ = ()
 
-    def __init__(self, cursor: Any) -> None:
+    def __init__(self, rowcount: int, rows: list[Any]) -> None:
         self._cursor = self._cls = None
-        self.rowcount = cursor.rowcount
-        result = cursor.pgresult
-        if result is not None and result.status == _TUPLES_OK and result.nfields:
-            self._rows = cursor.fetchall()
-        else:
-            self._rows = []
+        self.rowcount = rowcount
+        self._rows = rows
+
+
+def _cursor_rows(cursor: Any) -> Callable[[Any], Any]:
+    """The row factory of a cursor: rows of store/sql.py's row classes, as a Runner makes."""
+    result = cursor.pgresult
+    if result is None or not result.nfields:
+        return tuple
+    return pg_exec.row_maker(result, cursor.connection.info.encoding)
+
+
+def _from_cursor(cursor: Any) -> _PgResult:
+    result = cursor.pgresult
+    if result is not None and result.status == _TUPLES_OK and result.nfields:
+        return _PgResult(cursor.rowcount, cursor.fetchall())
+    return _PgResult(cursor.rowcount, [])
 
 
 # The key in a pooled connection's `info` (SQLAlchemy clears it when it reconnects) of the
-# connection's reused psycopg cursor: a new cursor per statement costs ~15 us (adapters map,
-# transformer) of ~80 us of psycopg's Python per statement (issue 18).
+# connection's Runner (store/pg_exec.py), or of its reused psycopg cursor where a Runner
+# cannot run: a new cursor per statement costs ~15 us (adapters map, transformer) and a
+# cursor's execute ~20 us more than a Runner's (issue 18).
+_RUNNER = "headrace_runner"
 _CURSOR = "headrace_cursor"
 
 
 class PgTx:
     """One transaction of a PgStore. SQL text runs on the psycopg connection underneath
     (SQLAlchemy's execution path costs ~60 us of Python per statement, as much as psycopg
-    itself, and a task's end is ~10 statements: issue 18), on one cursor per connection;
-    psycopg still prepares a statement server-side once it has run `prepare_threshold` times
-    on a connection. Errors go through the SQLAlchemy connection's handler, so they are
-    SQLAlchemy's exceptions as before and a lost connection invalidates the pool as before.
-    Constructs run through SQLAlchemy."""
+    itself, and a task's end is ~7 statements: issue 18), by the connection's Runner
+    (store/pg_exec.py: a cursor's protocol steps, less Python); psycopg still prepares a
+    statement server-side once it has run `prepare_threshold` times on a connection. Errors go
+    through the SQLAlchemy connection's handler, so they are SQLAlchemy's exceptions as before
+    and a lost connection invalidates the pool as before. Constructs run through SQLAlchemy."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.info = conn.info
         self.dialect = conn.dialect
-        self._cursor: Any = None
+        self._runner: pg_exec.Runner | bool | None = None
 
     def execute(self, statement: Any, params: Params = None) -> Any:
         if type(statement) is not str:
@@ -212,41 +201,53 @@ class PgTx:
             return self._run(_pyformat(statement), {})
         if isinstance(params, _SEQUENCES):
             return self._run(_pyformat(statement), params, many=True)
-        for value in params.values():
-            if isinstance(value, _SEQUENCES):
-                break
-        else:
+        lists = [k for k, v in params.items() if isinstance(v, _SEQUENCES)]
+        if not lists:
             return self._run(_pyformat(statement), params)
-        lists = tuple(k for k, v in params.items() if isinstance(v, _SEQUENCES))
-        sql = _with_arrays(statement, lists)
+        sql = _with_arrays(statement, tuple(lists))
         if sql is not None:
-            flat = {k: _array(v) if k in lists else v for k, v in params.items()}
+            flat = dict(params)
+            for key in lists:
+                flat[key] = _array(flat[key])
             return self._run(sql, flat)
         spread, flat = expand(statement, params)
         return self._run(_pyformat(spread), flat)
 
     def _run(self, sql: bytes | str, params: Any, *, many: bool = False) -> Result:
-        cursor = self._cursor
-        if cursor is None:
-            cursor = self._cursor = self._connection_cursor()
+        runner = self._runner
+        if runner is None:
+            runner = self._runner = self._connection_runner()
         try:
             if many and len(params) != 1:  # one row: a plain execute, no pipeline
+                cursor = self._connection_cursor()
                 cursor.executemany(sql, params)
-            elif many:
-                cursor.execute(sql, params[0])
-            else:
-                cursor.execute(sql, params)
+                return _from_cursor(cursor)
+            if many:
+                params = params[0]
+            if runner is not False:
+                return _PgResult(*runner.run(sql, params))
+            cursor = self._connection_cursor()
+            cursor.execute(sql, params)
+            return _from_cursor(cursor)
         except BaseException as exc:
             text = sql.decode() if isinstance(sql, bytes) else sql
             # No cursor: SQLAlchemy would close it, and it is the connection's for later.
             self.conn._handle_dbapi_exception(exc, text, params, None, None)
-        return _PgResult(cursor)
+            raise  # not reached: the handler raises
+
+    def _connection_runner(self) -> pg_exec.Runner | bool:
+        """The connection's Runner, False where this psycopg cannot have one."""
+        raw = self.conn.connection.dbapi_connection
+        runner = self.info.get(_RUNNER)
+        if runner is None or (runner is not False and runner.raw is not raw):
+            runner = self.info[_RUNNER] = pg_exec.Runner(raw) if pg_exec.usable(raw) else False
+        return runner  # type: ignore[no-any-return]
 
     def _connection_cursor(self) -> Any:
         raw = self.conn.connection.dbapi_connection
         cursor = self.info.get(_CURSOR)
         if cursor is None or cursor.connection is not raw:
-            cursor = self.info[_CURSOR] = raw.cursor(row_factory=_row_maker)
+            cursor = self.info[_CURSOR] = raw.cursor(row_factory=_cursor_rows)
         return cursor
 
     def sqlalchemy(self) -> Connection:
