@@ -21,6 +21,7 @@ from typing import Any
 
 # Settings that name a task's own file; `file.path` is a sql_task's SQL file.
 _FILE_SETTINGS = ("python_file", "notebook_path", "path")
+_ALL_FILE_SETTINGS = (*_FILE_SETTINGS, "file")
 _NOTEBOOK_SUFFIXES = ("", ".py", ".ipynb", ".sql")
 MAX_KEPT_BYTES = 16 * 1024 * 1024  # a larger "script" is data: not worth a copy per version
 LIST_NAME = "files.json"
@@ -28,6 +29,8 @@ LIST_NAME = "files.json"
 
 def task_files(settings: dict[str, Any]) -> dict[str, str]:
     """The task's own files: {the setting's value: the local file it means}."""
+    if not any(key in settings for key in _ALL_FILE_SETTINGS):  # a shell task, most often
+        return {}
     from headrace.engine.workspace import task_local_path
 
     values = [settings.get(k) for k in _FILE_SETTINGS]

@@ -70,7 +70,7 @@ def test_program_lookup_agrees_with_shutil_which(tmp_path) -> None:
     (second / "dir").write_text("#!/bin/sh\n")
     (second / "dir").chmod(stat.S_IRWXU)
     (first / "dangling").symlink_to(tmp_path / "nowhere")
-    path = os.pathsep.join([str(empty), str(first), str(first), str(second), PATH])
+    path = os.pathsep.join(["", str(empty), f"{first}/", str(first), str(second), PATH])
     for name in ("tool", "dir", "dangling", "true", "no-such-program-xyz", "nul\0byte"):
         assert _find_program(name, path) == shutil.which(name, path=path), name
     assert _find_program("tool", path) == str(second / "tool")

@@ -53,7 +53,8 @@ def _find_program(name: str, path: str) -> str | None:
     worker CPU; the work is one `access` per PATH entry, issue 18)."""
     try:
         for folder in dict.fromkeys(path.split(os.pathsep)):  # each folder once, as `which`
-            candidate = os.path.join(folder, name)
+            # os.path.join(folder, name) for a name without '/', spelled out (one per folder)
+            candidate = folder + "/" + name if folder and folder[-1] != "/" else folder + name
             if os.access(candidate, os.X_OK) and not os.path.isdir(candidate):
                 return candidate
     except ValueError:  # a NUL byte: `which` finds nothing either
