@@ -20,7 +20,9 @@ from headrace.spec.compute import task_compute
 from headrace.spec.models import JobSettings, Task, TaskDependency
 from headrace.spec.references import UnresolvedReference, render
 from headrace.states import LifeCycle, Result, life_cycle_for
+from headrace.store import queued_attempts
 from headrace.store import runs as run_store
+from headrace.store.queued_attempts import QueuedAttempt
 from headrace.store.records import Attempt, TaskRun
 from headrace.store.sql import Tx as Connection
 
@@ -383,16 +385,32 @@ class Attempts:
                 dag, states, pending, now_ms=tx.now, canceling=tx.run.stop_reason is not None
             )
             pending = []
+            # Consecutive attempts to queue go in one statement (PostgreSQL), queued before
+            # any other decision is applied: what happens, and in which order, is unchanged.
+            batch: list[tuple[TaskRun, QueuedAttempt]] = []
             for decision in decisions:
                 tr = rows[decision.key]
                 if tr.task_run_id in tx.settled:
                     continue  # a cascade earlier in this pass already decided it
                 tx.settled.add(tr.task_run_id)
                 _not_before_upstreams(tx, rows, dag.nodes[decision.key].depends_on)
+                if isinstance(decision, StartTask | RetryTask):
+                    task = tx.plan.tasks[tr.task_key]
+                    kind = task.task_type
+                    if kind in PROCESS_TASK_TYPES and kind not in NOT_YET_SUPPORTED:
+                        item = self._attempt_to_queue(tx, tr, task)
+                        if not isinstance(item, str):
+                            batch.append((tr, item))
+                            continue
+                        self._queue_attempts(tx, batch)
+                        self._fail_before_start(tx, tr, item)
+                        continue
+                self._queue_attempts(tx, batch)
                 if isinstance(decision, SkipTask):
                     self._end_task(tx, tr, decision.result, decision.message)
                 elif isinstance(decision, StartTask | RetryTask):
                     self._start_task(tx, tr, tx.plan.tasks[tr.task_key])
+            self._queue_attempts(tx, batch)
 
     def _start_task(self, tx: RunTx, tr: TaskRun, task: Task) -> None:
         """Start a task whose upstreams allow it: inline for conditions, else an attempt."""
@@ -418,6 +436,42 @@ class Attempts:
 
     def _start_attempt(self, tx: RunTx, tr: TaskRun, task: Task) -> None:
         """Queue the next attempt of a process task, with its references resolved now."""
+        item = self._attempt_to_queue(tx, tr, task)
+        if isinstance(item, str):
+            self._fail_before_start(tx, tr, item)
+        else:
+            self._queue_attempts(tx, [(tr, item)])
+
+    def _queue_attempts(self, tx: RunTx, batch: list[tuple[TaskRun, QueuedAttempt]]) -> None:
+        """Queue the prepared attempts (one statement on PostgreSQL) and empty `batch`."""
+        if not batch:
+            return
+        if len(batch) == 1 or self.store.is_sqlite:  # one statement each anyway
+            ids = [
+                run_store.queue_attempt(
+                    tx.conn,
+                    item.task_run_id,
+                    item.task_run_values,
+                    run_id=item.run_id,
+                    attempt_number=item.attempt_number,
+                    payload=item.payload,
+                    created_time=item.created_time,
+                    pool=item.pool,
+                    priority=item.priority,
+                )
+                for _, item in batch
+            ]
+        else:
+            ids = queued_attempts.queue_attempts(tx.conn, [item for _, item in batch])
+        for (tr, item), attempt_id in zip(batch, ids, strict=True):
+            tx.new_attempts += 1
+            tx.queued.add(attempt_id)
+            self._alert_task_start(tx, tr, item.attempt_number)
+        batch.clear()
+
+    def _attempt_to_queue(self, tx: RunTx, tr: TaskRun, task: Task) -> QueuedAttempt | str:
+        """The next attempt of a process task, with its references resolved now; or why it
+        cannot start (the task fails: _fail_before_start)."""
         attempt_number = tr.attempt_number + 1 if tr.start_time is not None else 0
         kind = task.task_type
         scope = self._scope(tx, tr, task, attempt_number)
@@ -427,8 +481,7 @@ class Attempts:
                 resolved = {**resolved, "libraries": render_deep(task.libraries, scope)}
             resolved = git_source.task_settings(tx.plan.settings, task, resolved, default_home())
         except (UnresolvedReference, SpecError) as exc:
-            self._fail_before_start(tx, tr, str(exc))
-            return
+            return str(exc)
         payload = {
             "task_type": kind,
             "settings": resolved,
@@ -454,10 +507,9 @@ class Attempts:
             payload["compute"] = compute
         pool = task.worker_pool
         waiting = {"state_message": f"waiting for a worker in pool '{pool}'"} if pool else {}
-        attempt_id = run_store.queue_attempt(
-            tx.conn,
-            tr.task_run_id,
-            {
+        return QueuedAttempt(
+            task_run_id=tr.task_run_id,
+            task_run_values={
                 "attempt_number": attempt_number,
                 "resolved": json.dumps({kind: resolved}),
                 "start_time": tr.start_time if tr.start_time is not None else tx.now,
@@ -471,9 +523,6 @@ class Attempts:
             pool=pool,
             priority=task.priority if task.priority is not None else tx.plan.settings.priority or 0,
         )
-        tx.new_attempts += 1
-        tx.queued.add(attempt_id)
-        self._alert_task_start(tx, tr, attempt_number)
 
     def _task_values(self, tx: RunTx) -> dict[str, dict[str, Any]]:
         """The run's task values so far (what a starting attempt gets), read once per tx."""
