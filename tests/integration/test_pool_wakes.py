@@ -25,12 +25,14 @@ class CountingCoordinator(Coordinator):
 
     def __init__(self, store: Store) -> None:
         super().__init__(store, coordinator_id="pool-test")
-        self.idle_claims = 0
+        self.idle_claims = 0  # claims done (their transaction over)
         self.after_finish: Any = None
 
     def claim_next_attempt(self, *args: Any, **kwargs: Any) -> Attempt | None:
-        self.idle_claims += 1
-        return super().claim_next_attempt(*args, **kwargs)
+        try:
+            return super().claim_next_attempt(*args, **kwargs)
+        finally:
+            self.idle_claims += 1
 
     def finish_attempt(self, *args: Any, **kwargs: Any) -> Attempt | None:
         following = super().finish_attempt(*args, **kwargs)
@@ -77,13 +79,13 @@ def test_wake_ups_during_a_chain_of_attempts_cost_no_empty_claim(
 ) -> None:
     pool.start()
     assert _wait_for(lambda: counting.idle_claims == 1, 5)  # the slot's first look: nothing
+    # (done before the run starts: else it could take `a` itself, one claim fewer)
     run_id = counting.start_run(
-        job(_task("a", "sleep 0.3"), _task("b", "sleep 0.3", "a")), job_id=None
+        job(_task("a", "sleep 0.5"), _task("b", "sleep 0.5", "a")), job_id=None
     )
     assert _wait_for(lambda: counting.idle_claims == 2, 5)  # woken by the run: claims a
     for _ in range(5):  # NOTIFYs of other workers' work, seen while `a` runs
         pool.wake()
-        time.sleep(0.02)
     assert _wait_for(lambda: _ended(store, run_id), 10)  # b came with a's end
     time.sleep(0.3)
     # b's end claimed nothing after every wake-up: no further look (was one more claim).
@@ -95,19 +97,22 @@ def test_a_wake_up_after_the_last_empty_claim_is_not_lost(
 ) -> None:
     side = Coordinator(store, coordinator_id="elsewhere")  # another process: no in-process wake
     queued: list[int] = []
+    queued_at: list[float] = []
 
     def queue_elsewhere(following: Attempt | None) -> None:
         if following is None and not queued:  # after the claim that found nothing
             queued.append(side.start_run(job(_task("late", "true")), job_id=None))
+            queued_at.append(time.monotonic())
             pool.wake()  # as its NOTIFY would
 
     counting.after_finish = queue_elsewhere
     pool.start()
     first = counting.start_run(job(_task("a", "sleep 0.2")), job_id=None)
-    started = time.monotonic()
     assert _wait_for(lambda: bool(queued) and _ended(store, queued[0]), 10)
     assert _ended(store, first)
-    assert time.monotonic() - started < SWEEP_SECONDS  # woken, not found by the sweep
+    # Woken: a lost wake-up would have left it to the sweep, SWEEP_SECONDS after the slot
+    # went to wait (right after the empty claim, when `late` was queued).
+    assert time.monotonic() - queued_at[0] < SWEEP_SECONDS * 0.75
 
 
 def test_concurrent_wakes_and_runs_all_end(
