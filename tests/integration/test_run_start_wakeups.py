@@ -16,6 +16,7 @@ import pytest
 
 from headrace.engine.coordinator import Coordinator
 from headrace.store import jobs as job_store
+from headrace.store import runs as run_store
 from headrace.store import signals
 from headrace.store.db import Store
 from headrace.store.pg import PgTx
@@ -59,7 +60,7 @@ def test_a_started_run_wakes_the_workers_from_its_insert(
     settings = job(shell("a"), shell("b"), shell("c", "a"))
     seen = _statements(lambda: coordinator.start_run(settings, job_id=None))
     notifying = [s for s in seen if WORK in s]
-    assert len(notifying) == 1 and notifying[0].startswith("INSERT INTO runs"), seen
+    assert len(notifying) == 1 and "INSERT INTO runs" in notifying[0], seen
     assert not [s for s in seen if COORDINATE in s]
     listening.execute("SELECT 1")
     assert any(n.channel == signals.WORK for n in listening.notifies(timeout=2, stop_after=1))
@@ -81,3 +82,25 @@ def test_a_run_of_no_tasks_wakes_no_worker(pg_store: Store) -> None:
     coordinator = Coordinator(pg_store, coordinator_id=None)
     seen = _statements(lambda: coordinator.start_run(job(), job_id=None))
     assert not [s for s in seen if WORK in s], seen
+
+
+def test_runs_and_task_runs_are_inserted_in_one_statement(pg_store: Store) -> None:
+    """Without job parameters; with them, the run is stored first (their references may read
+    it) and its task runs after. Both store the same rows."""
+    coordinator = Coordinator(pg_store, coordinator_id=None)
+    plain = job(shell("a"), shell("b", "a"))
+    with_parameters = job(
+        shell("a"), shell("b", "a"), parameters=[{"name": "p", "default": "{{job.id}}"}]
+    )
+    ids = []
+    for settings, inserts in ((plain, 1), (with_parameters, 2)):
+        seen = _statements(lambda s=settings: ids.append(coordinator.start_run(s, job_id=None)))
+        inserting = [s for s in seen if "INSERT INTO runs" in s or "INSERT INTO task_runs" in s]
+        assert len(inserting) == inserts, seen
+    with pg_store.read() as conn:
+        for run_id in ids:
+            task_runs = run_store.current_task_runs(conn, run_id)
+            assert {t.task_key: t.waiting_on for t in task_runs} == {"a": 0, "b": 1}
+            assert {t.life_cycle.value for t in task_runs} == {"PENDING", "BLOCKED"}
+            assert run_store.get_run(conn, run_id).life_cycle.value == "RUNNING"
+        assert run_store.get_run(conn, ids[1]).job_parameters[0]["name"] == "p"

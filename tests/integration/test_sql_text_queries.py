@@ -160,3 +160,43 @@ def test_allocate_ids_and_count_answers_as_the_two_statements(store: Store) -> N
             assert list(runs.allocate_ids(conn, 1)) == [allocated[-1] + 1]  # consecutive
         assert runs.allocate_ids_and_count(conn, 1, job_id)[1:] == (2, False)
         assert runs.allocate_ids_and_count(conn, 1, other)[1:] == (0, True)
+
+
+def _run_row(run_id: int) -> dict[str, object]:
+    return {
+        "run_id": run_id,
+        "job_id": None,
+        "run_name": "r",
+        "run_type": "JOB_RUN",
+        "trigger_type": "ONE_TIME",
+        "settings": "{}",
+        "job_parameters": "[]",
+        "life_cycle_state": "RUNNING",
+        "created_time": 1,
+        "start_time": 1,
+    }
+
+
+@pytest.mark.parametrize("tasks_per_run", [0, 3, 1600])  # 1600 x 2: past one statement's cap
+def test_runs_and_task_runs_in_one_insert(store: Store, tasks_per_run: int) -> None:
+    with store.begin() as conn:
+        ids = iter(runs.allocate_ids(conn, 2 * (1 + tasks_per_run)))
+        rows, task_rows = [], []
+        for _ in range(2):
+            run_id = next(ids)
+            rows.append(_run_row(run_id))
+            task_rows += [
+                {"task_run_id": next(ids), "run_id": run_id, "task_key": f"t{i}",
+                 "life_cycle_state": "BLOCKED", "waiting_on": i % 3}
+                for i in range(tasks_per_run)
+            ]  # fmt: skip
+        runs.insert_runs_and_task_runs(conn, rows, task_rows, notify_work=True)
+    with store.read() as conn:
+        for row in rows:
+            assert runs.get_run(conn, row["run_id"]).run_name == "r"  # type: ignore[arg-type]
+            stored = runs.current_task_runs(conn, row["run_id"])  # type: ignore[arg-type]
+            assert len(stored) == tasks_per_run
+            assert all(t.current and t.state_message == "" for t in stored)  # defaults
+            assert sorted(t.waiting_on for t in stored) == sorted(
+                i % 3 for i in range(tasks_per_run)
+            )

@@ -257,7 +257,12 @@ class RunLifecycle:
             and bool(tasks)
             and any(admission is Admission.RUN for _, admission, _ in created)
         )
-        run_store.insert_runs(conn, rows, notify_work=work)
+        # Without job parameters (whose references may read the stored run) and skipped runs
+        # (whose alerts read it), the runs are inserted with their task runs below, in one
+        # statement on PostgreSQL (issue 18).
+        together = not settings.parameters and all(a is not Admission.SKIP for a, _ in admissions)
+        if not together:
+            run_store.insert_runs(conn, rows, notify_work=work)
         plan = plan_from_json(settings_json)  # what _open_run would read back from the row
         # The stored runs as a read would give them back (no column has a database default).
         stored = {row["run_id"]: run_store.run_from_values(row) for row in rows}
@@ -293,7 +298,10 @@ class RunLifecycle:
                 if tx.run.job_parameters
             },
         )
-        run_store.insert_task_runs(conn, task_rows)
+        if together:
+            run_store.insert_runs_and_task_runs(conn, rows, task_rows, notify_work=work)
+        else:
+            run_store.insert_task_runs(conn, task_rows)
         for run_id, admission, _ in created:
             if admission is Admission.RUN:
                 self._begin(txs[run_id])

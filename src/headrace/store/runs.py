@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from headrace.errors import InvalidTransition, NotFound
@@ -24,7 +25,7 @@ from headrace.store.attempts import lock_run_and_end_attempt as lock_run_and_end
 from headrace.store.attempts import open_attempts_of_run as open_attempts_of_run
 from headrace.store.attempts import queue_attempt as queue_attempt
 from headrace.store.attempts import update_attempt as update_attempt
-from headrace.store.columns import RUN_COLUMNS, insert, insert_many
+from headrace.store.columns import RUN_COLUMNS, insert, insert_many, with_defaults
 from headrace.store.records import Run
 from headrace.store.signals import WORK
 from headrace.store.sql import Tx as Connection
@@ -106,13 +107,74 @@ def insert_runs(
 ) -> None:
     """Insert many runs with one statement (each row a dict of the same columns).
 
-    `notify_work` (PostgreSQL): the statement also NOTIFYs the workers' channel, delivered
-    when the transaction commits (identical notifications of one transaction are one)."""
+    `notify_work` (PostgreSQL; SQLite has no one to tell): the statement also NOTIFYs the
+    workers' channel, delivered when the transaction commits (identical notifications of one
+    transaction are one)."""
     if rows:
         sql, params = insert_many("runs", list(rows))
-        if notify_work:
+        if notify_work and conn.dialect.name == "postgresql":
             sql += f" RETURNING pg_notify('{WORK}', '')"
         conn.execute(sql, params)
+
+
+# PostgreSQL takes 65,535 bound parameters per statement; bigger batches (a backfill's many
+# runs) use the two statements.
+_MAX_PARAMS = 30_000
+
+
+def insert_runs_and_task_runs(
+    conn: Connection,
+    rows: Sequence[dict[str, Any]],
+    task_rows: Sequence[dict[str, Any]],
+    *,
+    notify_work: bool = False,
+) -> None:
+    """`insert_runs(rows, notify_work=...)` then `insert_task_runs(task_rows)`: on PostgreSQL
+    one statement (the runs' INSERT in a WITH, so they exist for the task runs' foreign key
+    checks at the statement's end), a run start's statement fewer (issue 18)."""
+    runs = [with_defaults("runs", r) for r in rows]
+    tasks = [with_defaults("task_runs", r) for r in task_rows]
+    size = len(runs) * len(runs[0]) + len(tasks) * len(tasks[0]) if runs and tasks else 0
+    if conn.dialect.name != "postgresql" or not size or size > _MAX_PARAMS:
+        insert_runs(conn, rows, notify_work=notify_work)
+        insert_task_runs(conn, task_rows)
+        return
+    run_columns, task_columns = tuple(runs[0]), tuple(tasks[0])
+    params: dict[str, Any] = {}
+    for prefix, batch, columns in (("r", runs, run_columns), ("t", tasks, task_columns)):
+        for i, row in enumerate(batch):
+            for j, column in enumerate(columns):
+                params[f"{prefix}{i}_{j}"] = row[column]
+    sql = _runs_and_task_runs_sql(run_columns, len(runs), task_columns, len(tasks), notify_work)
+    conn.execute(sql, params)
+
+
+@lru_cache(maxsize=64)
+def _runs_and_task_runs_sql(
+    run_columns: tuple[str, ...],
+    runs: int,
+    task_columns: tuple[str, ...],
+    tasks: int,
+    notify_work: bool,
+) -> str:
+    def values(prefix: str, columns: tuple[str, ...], count: int) -> str:
+        width = range(len(columns))
+        return ", ".join(
+            "(" + ", ".join(f":{prefix}{i}_{j}" for j in width) + ")" for i in range(count)
+        )
+
+    def quoted(columns: tuple[str, ...]) -> str:
+        return ", ".join(f'"{c}"' for c in columns)
+
+    insert_runs = (
+        f"INSERT INTO runs ({quoted(run_columns)}) VALUES {values('r', run_columns, runs)}"
+    )
+    insert_tasks = (
+        f"INSERT INTO task_runs ({quoted(task_columns)}) VALUES {values('t', task_columns, tasks)}"
+    )
+    if notify_work:  # delivered at commit, as insert_runs' own
+        return f"WITH r AS ({insert_runs}), t AS ({insert_tasks}) SELECT pg_notify('{WORK}', '')"
+    return f"WITH r AS ({insert_runs}) {insert_tasks}"
 
 
 def get_runs(conn: Connection, run_ids: Sequence[int]) -> dict[int, Run]:
