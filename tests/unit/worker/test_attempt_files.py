@@ -126,3 +126,36 @@ def test_pack_log_of_empty_missing_and_written_logs(tmp_path: Path) -> None:
     os.chmod(written, 0)
     if os.geteuid() != 0:  # root reads it anyway
         assert pack_log(written) is None
+
+
+@pytest.mark.parametrize("size", [1, 100, 511, 512, 513, 5000, 40_000, 200_000])
+def test_packed_logs_are_gzip_of_the_log_whatever_its_size(tmp_path: Path, size: int) -> None:
+    import io
+    import random
+
+    rng = random.Random(size)
+    words = [b"INFO", b"rows=", b"42", b"\n", b"done", b"\xc3\xa9t\xc3\xa9", b"[REDACTED]"]
+    data = b" ".join(rng.choice(words) for _ in range(size))[:size]
+    path = tmp_path / "output.log"
+    path.write_bytes(data)
+    packed = pack_log(path)
+    assert packed is not None and packed[1] == size
+    assert gzip.decompress(packed[0]) == data
+    with gzip.GzipFile(fileobj=io.BytesIO(packed[0])) as f:  # any gzip reader
+        assert f.read() == data
+    # No worse than the standard library's own gzip at the same level (a few bytes).
+    assert len(packed[0]) <= len(gzip.compress(data, compresslevel=5)) + 8
+
+
+def test_a_long_log_keeps_its_end(tmp_path: Path) -> None:
+    from headrace.engine.logs import MAX_STORED_LOG_BYTES
+
+    path = tmp_path / "output.log"
+    head = b"h" * 1000
+    tail = bytes(range(256)) * (MAX_STORED_LOG_BYTES // 256)
+    path.write_bytes(head + tail)
+    packed = pack_log(path)
+    assert packed is not None and packed[1] == len(head) + len(tail)
+    kept = gzip.decompress(packed[0])
+    assert kept.startswith(b"[headrace: the log was longer") and kept.endswith(tail)
+    assert len(kept) - kept.index(b"\n") - 1 == MAX_STORED_LOG_BYTES
