@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from headrace.engine.coordinator import Coordinator
+from headrace.errors import AttemptEnded
 from headrace.store.db import Store
 from headrace.store.records import Attempt
 from headrace.worker.pool import SWEEP_SECONDS, WorkerPool
@@ -26,16 +27,26 @@ class CountingCoordinator(Coordinator):
     def __init__(self, store: Store) -> None:
         super().__init__(store, coordinator_id="pool-test")
         self.idle_claims = 0  # claims done (their transaction over)
+        self.idle_claimed: list[tuple[float, Attempt]] = []  # (when, what) found by them
+        self.ended_elsewhere_at: float | None = None  # a report that found its attempt ended
         self.after_finish: Any = None
 
     def claim_next_attempt(self, *args: Any, **kwargs: Any) -> Attempt | None:
+        found = None
         try:
-            return super().claim_next_attempt(*args, **kwargs)
+            found = super().claim_next_attempt(*args, **kwargs)
+            return found
         finally:
             self.idle_claims += 1
+            if found is not None:
+                self.idle_claimed.append((time.monotonic(), found))
 
     def finish_attempt(self, *args: Any, **kwargs: Any) -> Attempt | None:
-        following = super().finish_attempt(*args, **kwargs)
+        try:
+            following = super().finish_attempt(*args, **kwargs)
+        except AttemptEnded:
+            self.ended_elsewhere_at = time.monotonic()
+            raise
         if self.after_finish is not None:
             self.after_finish(following)
         return following
@@ -113,6 +124,37 @@ def test_a_wake_up_after_the_last_empty_claim_is_not_lost(
     # Woken: a lost wake-up would have left it to the sweep, SWEEP_SECONDS after the slot
     # went to wait (right after the empty claim, when `late` was queued).
     assert time.monotonic() - queued_at[0] < SWEEP_SECONDS * 0.75
+
+
+def test_a_chain_ended_without_a_claim_looks_again_for_work_announced_during_it(
+    store: Store, counting: CountingCoordinator, pool: WorkerPool
+) -> None:
+    side = Coordinator(store, coordinator_id="elsewhere")  # another process: no in-process wake
+    taken: list[Attempt] = []
+
+    def lose_the_next(following: Attempt | None) -> None:
+        if following is not None and not taken:
+            # The claim made with a's end took one of two pending tasks; recovery elsewhere
+            # then ends it, so its report claims nothing (AttemptEnded). No in-process
+            # wake-up follows: both were queued elsewhere, before that claim.
+            taken.append(following)
+            side.fail_lost_attempt(following, "lost (test)")
+
+    counting.after_finish = lose_the_next
+    pool.start()
+    assert _wait_for(lambda: counting.idle_claims == 1, 5)
+    counting.start_run(job(_task("a", "sleep 0.4")), job_id=None)
+    assert _wait_for(lambda: counting.idle_claims == 2, 5)  # claims a
+    for key in ("v", "w"):  # queued elsewhere while a runs
+        side.start_run(job(_task(key, "sleep 0.2")), job_id=None)
+    pool.wake()  # their NOTIFY
+    assert _wait_for(lambda: counting.ended_elsewhere_at is not None, 10)
+    assert _wait_for(lambda: len(counting.idle_claimed) == 2, 5)  # the other of v and w
+    when, other = counting.idle_claimed[-1]
+    assert {other.payload["task_key"], taken[0].payload["task_key"]} == {"v", "w"}
+    # At once, not at the sweep: the wake-up came after the chain's first claim.
+    assert counting.ended_elsewhere_at is not None
+    assert when - counting.ended_elsewhere_at < SWEEP_SECONDS / 2
 
 
 def test_concurrent_wakes_and_runs_all_end(

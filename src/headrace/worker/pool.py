@@ -118,12 +118,14 @@ class WorkerPool:
                 attempt = None
             while attempt is not None:
                 attempt, looked_at = self._execute(attempt)
-                if looked_at is not None:
+                if attempt is None and looked_at is not None:
                     generation = looked_at
-            # Wake-ups older than the last claim that found nothing were for work that claim
-            # saw (a wake comes after its commit): only a newer one calls for another look.
-            # (A worker's slots busy with chains of attempts got ~1.2 NOTIFYs per task end
-            # and each then cost an empty claim transaction, issue 18.)
+            # Wake-ups older than the claim made with the last task end, which found nothing,
+            # were for work that claim saw (a wake comes after its commit): only a newer one
+            # calls for another look. (A worker's slots busy with chains of attempts got ~1.2
+            # NOTIFYs per task end and each then cost an empty claim transaction, issue 18.)
+            # A chain that ended without a claim (the attempt was ended elsewhere, the store
+            # failed) compares with the generation read before its first claim, as before.
             if generation != self._generation:
                 continue
             with self._cond:
