@@ -23,7 +23,7 @@ def test_a_rollback_forgets_only_the_plans_its_transaction_cached(
     def crash(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("the transaction fails after the new run's plan was cached")
 
-    monkeypatch.setattr(run_store, "insert_task_runs", crash)
+    monkeypatch.setattr(run_store, "set_job_parameters", crash)  # after the plan is cached
     with pytest.raises(RuntimeError):
         coordinator.start_run(job(shell("b")), job_id=None)
     monkeypatch.undo()

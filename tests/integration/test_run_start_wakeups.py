@@ -104,3 +104,25 @@ def test_runs_and_task_runs_are_inserted_in_one_statement(pg_store: Store) -> No
             assert {t.life_cycle.value for t in task_runs} == {"PENDING", "BLOCKED"}
             assert run_store.get_run(conn, run_id).life_cycle.value == "RUNNING"
         assert run_store.get_run(conn, ids[1]).job_parameters[0]["name"] == "p"
+
+
+def test_a_run_start_does_not_read_back_the_task_runs_it_inserted(pg_store: Store) -> None:
+    """Its first planning pass uses the inserted rows (store/runs.task_run_from_values)."""
+    coordinator = Coordinator(pg_store, coordinator_id=None)
+    settings = job(shell("a"), shell("b"), shell("c", "a", "b"))
+    run_id = 0
+
+    def start() -> None:
+        nonlocal run_id
+        run_id = coordinator.start_run(settings, job_id=None)
+
+    seen = _statements(start)
+    assert not [s for s in seen if s.startswith("SELECT") and "FROM task_runs" in s], seen
+    with pg_store.read() as conn:
+        stored = {t.task_key: t for t in run_store.current_task_runs(conn, run_id)}
+    assert {k: t.life_cycle.value for k, t in stored.items()} == {
+        "a": "PENDING",
+        "b": "PENDING",
+        "c": "BLOCKED",
+    }
+    assert stored["c"].waiting_on == 2

@@ -200,3 +200,6 @@ def test_runs_and_task_runs_in_one_insert(store: Store, tasks_per_run: int) -> N
             assert sorted(t.waiting_on for t in stored) == sorted(
                 i % 3 for i in range(tasks_per_run)
             )
+        for task_row in task_rows[:5]:  # what a run start plans with instead of reading back
+            stored_row = runs.task_run(conn, task_row["task_run_id"])  # type: ignore[arg-type]
+            assert runs.task_run_from_values(task_row) == stored_row

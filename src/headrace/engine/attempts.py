@@ -371,7 +371,10 @@ class Attempts:
             needed = set(pending)
             for key in pending:
                 needed.update(e.task_key for e in dag.nodes[key].depends_on)
-            if tx.task_values is None:
+            fresh, tx.fresh_task_runs = tx.fresh_task_runs, None  # only before any change
+            if fresh is not None:
+                found = [fresh[key] for key in needed if key in fresh]
+            elif tx.task_values is None:
                 # The run's task values with the same read (an attempt started below gets
                 # them): after this transaction's count-down, as _task_values would read them.
                 found, tx.task_values = run_store.current_task_runs_and_values(

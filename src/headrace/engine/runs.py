@@ -302,6 +302,13 @@ class RunLifecycle:
             run_store.insert_runs_and_task_runs(conn, rows, task_rows, notify_work=work)
         else:
             run_store.insert_task_runs(conn, task_rows)
+        starting = {run_id for run_id, admission, _ in created if admission is Admission.RUN}
+        for row in task_rows:  # what _begin's first _advance would read back
+            if row["run_id"] in starting:
+                tx = txs[row["run_id"]]
+                if tx.fresh_task_runs is None:
+                    tx.fresh_task_runs = {}
+                tx.fresh_task_runs[row["task_key"]] = run_store.task_run_from_values(row)
         for run_id, admission, _ in created:
             if admission is Admission.RUN:
                 self._begin(txs[run_id])

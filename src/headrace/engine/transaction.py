@@ -117,6 +117,9 @@ class RunTx:
     # for_each iteration's end, holds the row FOR UPDATE), so that one is still live at its
     # end; usually that count-down was its last statement (nothing released).
     others_live: bool = False
+    # A run's start: the task runs it has just inserted, by key, as a read gives them back
+    # (engine/runs.py); its first _advance uses them instead of reading them (issue 18).
+    fresh_task_runs: dict[str, TaskRun] | None = None
     # PostgreSQL: claims the worker's next attempt when the finishing task is about to count
     # its dependents down, so that count-down (a row lock every upstream of a fan-in queues
     # on) is held only until commit, not through the claim's statements (Attempts).

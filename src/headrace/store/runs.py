@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -26,7 +27,7 @@ from headrace.store.attempts import open_attempts_of_run as open_attempts_of_run
 from headrace.store.attempts import queue_attempt as queue_attempt
 from headrace.store.attempts import update_attempt as update_attempt
 from headrace.store.columns import RUN_COLUMNS, insert, insert_many, with_defaults
-from headrace.store.records import Run
+from headrace.store.records import Run, TaskRun
 from headrace.store.signals import WORK
 from headrace.store.sql import Tx as Connection
 from headrace.store.sql import set_clause
@@ -204,6 +205,21 @@ def run_from_values(values: dict[str, Any]) -> Run:
     """The run that inserting `values` (as insert_runs does) stores: columns left out are
     NULL, as no column of `runs` has a database default."""
     return Run.from_row(_Values(values))
+
+
+class _Inserted:
+    """What TaskRun.from_row reads of a row (`_mapping`), from the values of an insert:
+    columns left out are NULL (no column of `task_runs` has a database default)."""
+
+    __slots__ = ("_mapping",)
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self._mapping = defaultdict(lambda: None, with_defaults("task_runs", values))
+
+
+def task_run_from_values(values: dict[str, Any]) -> TaskRun:
+    """The task run that inserting `values` (as insert_task_runs does) stores."""
+    return TaskRun.from_row(_Inserted(values))
 
 
 def set_job_parameters(conn: Connection, resolved: dict[int, str]) -> None:
