@@ -14,29 +14,41 @@ def _result(value: str | None) -> Result | None:
 
 
 # What `_build` does per record class and the names its caller converts: the columns it
-# copies as they are, and whether it makes the state enums; worked out once instead of per
-# row (~6 records per task end, issue 18).
-_PLANS: dict[tuple[type, tuple[str, ...]], tuple[tuple[str, ...], bool, bool]] = {}
+# copies as they are, whether it makes the state enums, and each field's slot setter; worked
+# out once instead of per row (~6 records per task end, issue 18).
+_Plan = tuple[tuple[tuple[str, Any], ...], Any, Any, dict[str, Any]]
+_PLANS: dict[tuple[type, tuple[str, ...]], _Plan] = {}
+_new = object.__new__
 
 
-def _plan(cls: Any, converted: tuple[str, ...]) -> tuple[tuple[str, ...], bool, bool]:
+def _plan(cls: Any, converted: tuple[str, ...]) -> _Plan:
+    setters = {name: getattr(cls, name).__set__ for name in cls.__slots__}
     fields = [n for n in cls.__slots__ if n not in converted]
-    plain = tuple(n for n in fields if n not in ("life_cycle", "result"))
-    plan = _PLANS[(cls, converted)] = (plain, "life_cycle" in fields, "result" in fields)
+    plain = tuple((n, setters[n]) for n in fields if n not in ("life_cycle", "result"))
+    life_cycle = setters["life_cycle"] if "life_cycle" in fields else None
+    result = setters["result"] if "result" in fields else None
+    plan = _PLANS[(cls, converted)] = (plain, life_cycle, result, setters)
     return plan
 
 
 def _build(cls: Any, m: Any, **converted: Any) -> Any:
     """A record from a row: columns of the same name, the state columns as enums, then
-    `converted` (JSON and other columns that need more than a copy)."""
-    key = (cls, tuple(converted))
-    plain, life_cycle, result = _PLANS.get(key) or _plan(*key)
-    values = {name: m[name] for name in plain}
-    if life_cycle:
-        values["life_cycle"] = LifeCycle(m["life_cycle_state"])
-    if result:
-        values["result"] = _result(m["result_state"])
-    return cls(**values, **converted)
+    `converted` (JSON and other columns that need more than a copy). Every field is set
+    through its slot, as the frozen dataclass's __init__ sets it, without the keyword
+    arguments' packing and unpacking (records have no defaults and no __post_init__)."""
+    plain, life_cycle, result, setters = _PLANS.get((cls, tuple(converted))) or _plan(
+        cls, tuple(converted)
+    )
+    record = _new(cls)
+    for name, set_field in plain:
+        set_field(record, m[name])
+    if life_cycle is not None:
+        life_cycle(record, LifeCycle(m["life_cycle_state"]))
+    if result is not None:
+        result(record, _result(m["result_state"]))
+    for name, value in converted.items():
+        setters[name](record, value)
+    return record
 
 
 @dataclass(frozen=True, slots=True)
