@@ -179,3 +179,28 @@ def test_the_cursor_path_gives_the_same_answers(
     with pg_store.begin() as conn:
         assert conn.execute("SELECT count(*) FROM probe").scalar() == len(ODD)
         assert conn.info["headrace_runner"] is False
+
+
+@pytest.mark.postgres
+def test_text_and_sqlalchemy_constructs_share_a_transaction_and_prepared_statements(
+    pg_store: Store,
+) -> None:
+    """Constructs run on SQLAlchemy's cursors, text on the Runner: one transaction, one
+    prepared-statement manager (psycopg names them apart), a rollback undoes both."""
+    from sqlalchemy import column, select, table
+
+    probe = table("probe", column("id"), column("s"), column("n"))
+    with pg_store.begin() as conn:
+        _table(conn)
+    with pytest.raises(RuntimeError), pg_store.begin() as conn:
+        for i in range(1, 9):  # past the prepare threshold on both paths
+            conn.execute("UPDATE probe SET n = n + 10 WHERE id = :i", {"i": i})
+            got = conn.execute(select(probe.c.n).where(probe.c.id == i)).scalar_one()
+            assert got == i - 1 + 10
+        raise RuntimeError("roll back")
+    with pg_store.begin() as conn:
+        for i in range(1, 9):
+            conn.execute("UPDATE probe SET n = n + 10 WHERE id = :i", {"i": i})
+            assert conn.execute(select(probe.c.n).where(probe.c.id == i)).scalar_one() == i + 9
+    with pg_store.read() as conn:
+        assert conn.execute("SELECT sum(n) FROM probe WHERE id <= 8").scalar() == 28 + 80
