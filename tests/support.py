@@ -109,6 +109,24 @@ def reap() -> Iterator[list[int]]:
 # --- the CLI ---------------------------------------------------------------------------------
 
 
+def listens_on(pid: int, port: int) -> bool:
+    """Whether process `pid` holds a listening TCP socket on `port` (Linux /proc)."""
+    inodes = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    inodes.add(f"socket:[{fields[9]}]")
+    fds = Path(f"/proc/{pid}/fd")
+    with contextlib.suppress(OSError):
+        for fd in fds.iterdir():
+            with contextlib.suppress(OSError):
+                if os.readlink(fd) in inodes:
+                    return True
+    return False
+
+
 @dataclass
 class CliResult:
     """What one `headrace` invocation did."""
@@ -295,7 +313,9 @@ class Server:
                 )
             try:
                 health = httpx.get(f"{self.url}/health", timeout=1, verify=self.verify)
-                if health.status_code == 200:
+                # The answer must be ours: after a kill -9 another process on this machine
+                # may have taken the freed port (seen once in the soak test: a 401 next).
+                if health.status_code == 200 and listens_on(self.proc.pid, self.port):
                     return
             except httpx.TransportError:
                 pass
