@@ -51,3 +51,41 @@ def test_the_rows_of_keys_and_every_task_value_of_the_run(store: Store) -> None:
             assert found == runs.current_task_runs(conn, run_id, keys)
             assert task_values == runs.task_values_of_run(conn, run_id)
         assert task_values == {"a": {"n": 1, "s": "ü"}, "c": {}, "d": {"x": [1]}}
+
+
+def test_task_runs_if_none_open_is_the_count_then_the_read(store: Store) -> None:
+    from headrace.store.task_runs import task_runs_if_none_open
+
+    with store.begin() as conn:
+        job_id = jobs.create_job(conn, {"name": "j"}, now_ms=1)
+        run_id, empty_run, *ids = runs.allocate_ids(conn, 7)
+        for rid in (run_id, empty_run):
+            runs.insert_run(
+                conn,
+                run_id=rid,
+                job_id=job_id,
+                run_name="r",
+                run_type="JOB_RUN",
+                trigger_type="ONE_TIME",
+                settings="{}",
+                job_parameters="[]",
+                life_cycle_state="RUNNING",
+                created_time=1,
+                start_time=1,
+            )
+        assert task_runs_if_none_open(conn, empty_run) == []
+        rows = [
+            _row(ids[0], run_id, "a", life_cycle_state="TERMINATED"),
+            _row(ids[1], run_id, "b", life_cycle_state="SKIPPED"),
+            _row(ids[2], run_id, "c", life_cycle_state="RUNNING", current=False),
+            _row(ids[3], run_id, "d", life_cycle_state="RUNNING", parent_id=ids[0], iteration=0),
+            _row(ids[4], run_id, "e", life_cycle_state="PENDING"),
+        ]
+        runs.insert_task_runs(conn, rows)
+        assert runs.count_open_task_runs(conn, run_id) == 1
+        assert task_runs_if_none_open(conn, run_id) is None
+        runs.update_task_run(conn, ids[4], life_cycle_state="INTERNAL_ERROR")
+        assert runs.count_open_task_runs(conn, run_id) == 0
+        found = task_runs_if_none_open(conn, run_id)
+        assert found == runs.current_task_runs(conn, run_id)
+        assert [tr.task_key for tr in found or []] == ["a", "b", "e"]

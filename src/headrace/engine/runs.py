@@ -32,6 +32,7 @@ from headrace.states import TERMINAL, LifeCycle, Result
 from headrace.store import jobs as job_store
 from headrace.store import progress
 from headrace.store import runs as run_store
+from headrace.store import task_runs as task_run_store
 from headrace.store.sql import Tx as Connection
 
 
@@ -396,10 +397,10 @@ class RunLifecycle:
         if not (force or tx.leaf_ended or run.stop_reason is not None or run.repair_count):
             self._check_progress(tx)
             return
-        if run_store.count_open_task_runs(tx.conn, tx.run.run_id):
+        task_runs = task_run_store.task_runs_if_none_open(tx.conn, tx.run.run_id)
+        if task_runs is None:  # some task run is still open
             self._check_progress(tx)
             return
-        task_runs = run_store.current_task_runs(tx.conn, tx.run.run_id)
         states = {tr.task_key: task_state(tr) for tr in task_runs}
         finish = planner.decide_run_result(
             tx.plan.dag,
