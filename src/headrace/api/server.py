@@ -218,11 +218,21 @@ def adopt_orphaned_runs(coordinator: Coordinator, settings: Settings) -> list[in
     """Take over active runs whose coordinating process is gone (e.g. a killed server)."""
     now = now_ms()
     lease_ms = int(settings.lease_seconds * 1000)
+    # Every RECOVERY_SECONDS on a busy server: each active run's id and owner only, each owner
+    # checked once (usually this server owns them all), the running attempts read only when
+    # a run is orphaned (issue 18: it read every active run in full and /proc once per run).
     with coordinator.store.read() as conn:
-        active = run_store.active_runs(conn)
-        owners = worker_store.get_workers(
-            conn, {r.coordinator_id for r in active if r.coordinator_id}
-        )
+        active = run_store.active_run_owners(conn)
+        owners = worker_store.get_workers(conn, {owner for _, owner in active if owner})
+    alive = {
+        worker_id: worker_alive(worker, now=now, lease_ms=lease_ms)
+        for worker_id, worker in owners.items()
+    }
+    orphaned = [(run_id, owners.get(owner or "")) for run_id, owner in active]
+    orphaned = [(run_id, w) for run_id, w in orphaned if w is None or not alive[w.worker_id]]
+    if not orphaned:
+        return []
+    with coordinator.store.read() as conn:
         running = worker_store.running_attempts(conn)
         executors = worker_store.get_workers(conn, {a.worker_id for a in running if a.worker_id})
 
@@ -236,15 +246,12 @@ def adopt_orphaned_runs(coordinator: Coordinator, settings: Settings) -> list[in
         return worker is not None and worker_alive(worker, now=now_ms(), lease_ms=lease_ms)
 
     adopted = []
-    for run in active:
-        owner = owners.get(run.coordinator_id or "")
-        if owner is not None and worker_alive(owner, now=now, lease_ms=lease_ms):
-            continue
+    for run_id, owner in orphaned:
         who = f"pid {owner.pid} on {owner.host}" if owner is not None else "an unknown process"
-        kill_orphans(coordinator, run.run_id, owner)  # its task processes outlived it
+        kill_orphans(coordinator, run_id, owner)  # its task processes outlived it
         message = f"the process running it ({who}) stopped"
-        if coordinator.adopt_run(run.run_id, message, alive=alive_worker):
-            adopted.append(run.run_id)
+        if coordinator.adopt_run(run_id, message, alive=alive_worker):
+            adopted.append(run_id)
     return adopted
 
 

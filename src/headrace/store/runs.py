@@ -453,6 +453,12 @@ def queued_job_ids(conn: Connection) -> list[int]:
     return sorted(r[0] for r in rows if r[0] is not None)
 
 
+def active_run_owners(conn: Connection) -> list[tuple[int, str | None]]:
+    """(run id, coordinator id) of every run that has not ended."""
+    stmt = f"SELECT run_id, coordinator_id FROM runs WHERE life_cycle_state IN {_ACTIVE_IN}"
+    return [(run_id, owner) for run_id, owner in conn.execute(stmt)]
+
+
 def active_runs(conn: Connection) -> list[Run]:
     """Every run that has not ended."""
     stmt = f"SELECT {RUN_COLUMNS} FROM runs WHERE life_cycle_state IN {_ACTIVE_IN}"
