@@ -5,8 +5,8 @@ shell tasks are started with `Coordinator.start_run`, then one worker slot is si
 claims an attempt and reports each end with `finish_attempt(..., claim_for=...)` (the end and
 the next claim in one transaction, as `worker/pool.py` does), with a stored log as on
 PostgreSQL, until nothing is left. No process runs, no server: what is counted is the store's
-work for each task's end and the next claim. Statements are counted at psycopg's cursor and at
-store/pg_exec.py's Runner (SQL text and SQLAlchemy constructs alike), CPU is this process's
+work for each task's end and the next claim. Statements are counted at psycopg's cursor
+(SQL text and SQLAlchemy constructs alike), CPU is this process's
 (Python) and its PostgreSQL backends' (from /proc, found by application_name). `--before SRC`
 runs the same with another revision's `src/` first (e.g. a `git worktree`), for before/after in
 the same minutes.
@@ -49,22 +49,12 @@ def measure(runs: int, width: int, verbose: bool) -> dict[str, Any]:
         psycopg.Connection.commit,
     )
 
-    try:  # SQL text runs on a store/pg_exec.py Runner, not a cursor (since its commit)
-        from headrace.store.pg_exec import Runner
-    except ImportError:  # an older src (--before)
-        Runner = None  # type: ignore[assignment,misc]
-    run = Runner.run if Runner is not None else None
-
     def text(query: Any) -> str:
         return " ".join((query.decode() if isinstance(query, bytes) else str(query)).split())
 
     def counted(self: Any, query: Any, params: Any = None, **kw: Any) -> Any:
         counts[text(query)[:100]] += 1
         return execute(self, query, params, **kw)
-
-    def counted_run(self: Any, query: Any, params: Any) -> Any:
-        counts[text(query)[:100]] += 1
-        return run(self, query, params)  # type: ignore[misc]
 
     def counted_many(self: Any, query: Any, params: Any, **kw: Any) -> Any:
         counts["(many) " + text(query)[:93]] += 1
@@ -123,8 +113,6 @@ def measure(runs: int, width: int, verbose: bool) -> dict[str, Any]:
         drain()
         psycopg.Cursor.execute, psycopg.Cursor.executemany = counted, counted_many  # type: ignore[method-assign]
         psycopg.Connection.commit = counted_commit  # type: ignore[method-assign]
-        if Runner is not None:
-            Runner.run = counted_run  # type: ignore[method-assign]
         try:
             cpu0 = time.process_time()
             for _ in range(runs):
@@ -140,8 +128,6 @@ def measure(runs: int, width: int, verbose: bool) -> dict[str, Any]:
         finally:
             psycopg.Cursor.execute, psycopg.Cursor.executemany = execute, executemany  # type: ignore[method-assign]
             psycopg.Connection.commit = commit  # type: ignore[method-assign]
-            if Runner is not None:
-                Runner.run = run  # type: ignore[method-assign]
         pg = backend_cpu() - pg0
         assert done == runs * (width + 2), done
         store.dispose()

@@ -96,19 +96,6 @@ def instrument(out_dir: str) -> None:
         return found
 
     psycopg.Cursor.execute = counted_execute  # type: ignore[method-assign]
-    try:  # SQL text runs on a store/pg_exec.py Runner, not a cursor (since its commit)
-        from headrace.store.pg_exec import Runner
-
-        run = Runner.run
-
-        def counted_run(self: Any, *args: Any) -> Any:
-            if getattr(local, "part", None) == "finish":
-                counts["finish statements"] += 1
-            return run(self, *args)
-
-        Runner.run = counted_run  # type: ignore[method-assign]
-    except ImportError:  # an older src
-        pass
     psycopg.Connection.commit = counted_commit  # type: ignore[method-assign]
     attempts.Attempts._finish_in_tx = finish_counted  # type: ignore[method-assign]
     attempts.Attempts.claim_next_attempt = claim_counted  # type: ignore[method-assign]

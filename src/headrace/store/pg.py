@@ -7,16 +7,15 @@ import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 from psycopg import pq
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
 
-from headrace.store import pg_exec
 from headrace.store.db import Store, with_hooks
-from headrace.store.sql import Params, Result, expand
+from headrace.store.sql import Params, Result, expand, row_class
 
 
 class PgStore(Store):
@@ -154,7 +153,7 @@ def _array(values: list[Any] | tuple[Any, ...]) -> Any:
 
 class _PgResult(Result):
     """The rows of one psycopg statement (store/sql.py Result), read at once: the next
-    statement on the connection reuses its runner or cursor."""
+    statement on the connection reuses its cursor."""
 
     __slots__ = ()
 
@@ -164,12 +163,28 @@ class _PgResult(Result):
         self._rows = rows
 
 
+# Row makers by the result's column names as libpq gives them (bytes): reading the names
+# from the result costs ~2 us for 33 columns, psycopg's `description` builds an object per
+# column. Keyed on the names, not the SQL text: one `SELECT *` may name its columns in
+# another order in another database (a migrated table has its added columns last).
+_ROW_MAKERS: dict[tuple[bytes, ...], Callable[[Any], Any]] = {}
+
+
 def _cursor_rows(cursor: Any) -> Callable[[Any], Any]:
-    """The row factory of a cursor: rows of store/sql.py's row classes, as a Runner makes."""
+    """The row factory of a cursor: rows of store/sql.py's row classes. psycopg's C row
+    loader builds a tuple and calls this, a C call (`tuple.__new__(RowClass, values)`), no
+    Python frame per row."""
     result = cursor.pgresult
     if result is None or not result.nfields:
         return tuple
-    return pg_exec.row_maker(result, cursor.connection.info.encoding)
+    names = tuple([result.fname(i) for i in range(result.nfields)])
+    make = _ROW_MAKERS.get(names)
+    if make is None:
+        encoding = cursor.connection.info.encoding
+        make = partial(tuple.__new__, row_class(tuple(n.decode(encoding) for n in names)))
+        if len(_ROW_MAKERS) < 4096:  # statements are few; a bound all the same
+            _ROW_MAKERS[names] = make
+    return make
 
 
 def _from_cursor(cursor: Any) -> _PgResult:
@@ -180,19 +195,17 @@ def _from_cursor(cursor: Any) -> _PgResult:
 
 
 # The key in a pooled connection's `info` (SQLAlchemy clears it when it reconnects) of the
-# connection's Runner (store/pg_exec.py), or of its reused psycopg cursor where a Runner
-# cannot run: a new cursor per statement costs ~15 us (adapters map, transformer) and a
-# cursor's execute ~20 us more than a Runner's (issue 18).
-_RUNNER = "headrace_runner"
+# connection's reused psycopg cursor: a new cursor per statement costs ~15 us (adapters map,
+# transformer; issue 18).
 _CURSOR = "headrace_cursor"
 
 
 class PgTx:
     """One transaction of a PgStore. SQL text runs on the psycopg connection underneath
     (SQLAlchemy's execution path costs ~60 us of Python per statement, as much as psycopg
-    itself, and a task's end is ~7 statements: issue 18), by the connection's Runner
-    (store/pg_exec.py: a cursor's protocol steps, less Python); psycopg still prepares a
-    statement server-side once it has run `prepare_threshold` times on a connection. Errors go
+    itself, and a task's end is ~7 statements: issue 18), on the connection's one reused
+    cursor; psycopg prepares a statement server-side once it has run `prepare_threshold`
+    times on a connection. Errors go
     through the SQLAlchemy connection's handler, so they are SQLAlchemy's exceptions as before
     and a lost connection invalidates the pool as before. Constructs run through SQLAlchemy."""
 
@@ -200,7 +213,6 @@ class PgTx:
         self.conn = conn
         self.info = conn.info
         self.dialect = conn.dialect
-        self._runner: pg_exec.Runner | bool | None = None
 
     def execute(self, statement: Any, params: Params = None) -> Any:
         if type(statement) is not str:
@@ -222,34 +234,18 @@ class PgTx:
         return self._run(_pyformat(spread), flat)
 
     def _run(self, sql: bytes | str, params: Any, *, many: bool = False) -> Result:
-        runner = self._runner
-        if runner is None:
-            runner = self._runner = self._connection_runner()
+        cursor = self._connection_cursor()
         try:
             if many and len(params) != 1:  # one row: a plain execute, no pipeline
-                cursor = self._connection_cursor()
                 cursor.executemany(sql, params)
                 return _from_cursor(cursor)
-            if many:
-                params = params[0]
-            if runner is not False:
-                return _PgResult(*runner.run(sql, params))
-            cursor = self._connection_cursor()
-            cursor.execute(sql, params)
+            cursor.execute(sql, params[0] if many else params)
             return _from_cursor(cursor)
         except BaseException as exc:
             text = sql.decode() if isinstance(sql, bytes) else sql
             # No cursor: SQLAlchemy would close it, and it is the connection's for later.
             self.conn._handle_dbapi_exception(exc, text, params, None, None)
             raise  # not reached: the handler raises
-
-    def _connection_runner(self) -> pg_exec.Runner | bool:
-        """The connection's Runner, False where this psycopg cannot have one."""
-        raw = self.conn.connection.dbapi_connection
-        runner = self.info.get(_RUNNER)
-        if runner is None or (runner is not False and runner.raw is not raw):
-            runner = self.info[_RUNNER] = pg_exec.Runner(raw) if pg_exec.usable(raw) else False
-        return runner  # type: ignore[no-any-return]
 
     def _connection_cursor(self) -> Any:
         raw = self.conn.connection.dbapi_connection

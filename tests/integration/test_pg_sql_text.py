@@ -123,13 +123,10 @@ def _prepared(conn) -> list[str]:  # type: ignore[no-untyped-def]
 
 @pytest.mark.postgres
 def test_statements_are_prepared_and_survive_rollbacks_and_ddl(pg_store: Store) -> None:
-    """Statements run on the connection's Runner (store/pg_exec.py) share psycopg's prepared
-    statement manager: prepared after its threshold, cleared with the server's after a
-    ROLLBACK or DDL, then prepared again."""
-    from headrace.store import pg_exec
-
+    """Statements on the connection's reused cursor use psycopg's prepared-statement
+    manager: prepared after its threshold, cleared with the server's after a ROLLBACK or
+    DDL, then prepared again."""
     with pg_store.begin() as conn:
-        assert pg_exec.usable(conn.connection.dbapi_connection)  # this psycopg: the Runner
         _table(conn)
     select = "SELECT * FROM probe WHERE id = :i AND s IS NOT NULL"
     with pg_store.begin() as conn:
@@ -158,34 +155,10 @@ def test_text_without_parameters_may_hold_several_statements(pg_store: Store) ->
 
 
 @pytest.mark.postgres
-def test_the_cursor_path_gives_the_same_answers(
-    pg_store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Where this psycopg's internals are not the ones store/pg_exec.py knows, statements run
-    on one reused psycopg cursor per connection instead."""
-    from headrace.store import pg_exec
-
-    monkeypatch.setattr(pg_exec, "AVAILABLE", False)
-    pg_store.dispose()  # new connections: no Runner kept from the store's opening
-    test_rows_stay_readable_after_later_statements(pg_store)
-    with pg_store.begin() as conn:
-        conn.execute("DROP TABLE probe")
-    test_list_parameters_of_ints_strings_and_empty_lists_round_trip(pg_store)
-    with pg_store.read() as conn:
-        assert conn.execute("SELECT count(*) FROM probe").scalar() == len(ODD)
-    with pytest.raises(sa_exc.IntegrityError), pg_store.begin() as conn:
-        conn.execute("DELETE FROM probe WHERE id = :i", {"i": 1})
-        conn.execute("INSERT INTO probe (id, s) VALUES (:i, 'x')", {"i": 2})
-    with pg_store.begin() as conn:
-        assert conn.execute("SELECT count(*) FROM probe").scalar() == len(ODD)
-        assert conn.info["headrace_runner"] is False
-
-
-@pytest.mark.postgres
 def test_text_and_sqlalchemy_constructs_share_a_transaction_and_prepared_statements(
     pg_store: Store,
 ) -> None:
-    """Constructs run on SQLAlchemy's cursors, text on the Runner: one transaction, one
+    """Constructs run on SQLAlchemy's cursors, text on the reused cursor: one transaction, one
     prepared-statement manager (psycopg names them apart), a rollback undoes both."""
     from sqlalchemy import column, select, table
 
