@@ -203,3 +203,24 @@ def test_runs_and_task_runs_in_one_insert(store: Store, tasks_per_run: int) -> N
         for task_row in task_rows[:5]:  # what a run start plans with instead of reading back
             stored_row = runs.task_run(conn, task_row["task_run_id"])  # type: ignore[arg-type]
             assert runs.task_run_from_values(task_row) == stored_row
+
+
+def test_a_run_end_answers_whether_its_job_has_queued_runs(store: Store) -> None:
+    from headrace.errors import InvalidTransition
+    from headrace.states import LifeCycle
+
+    with store.begin() as conn:
+        job_id = jobs.create_job(conn, {"name": "j"}, now_ms=1)
+        other = jobs.create_job(conn, {"name": "k"}, now_ms=1)
+        a, b, c, d = runs.allocate_ids(conn, 4)
+        for run_id, job in ((a, job_id), (b, job_id), (c, other)):
+            _run(conn, run_id, job, 1, "RUNNING")
+        _run(conn, d, other, 1, "QUEUED")
+        ended = {"result_state": "SUCCESS", "state_message": "", "end_time": 2}
+        assert runs.end_run_state(conn, a, LifeCycle.TERMINATED, job_id, **ended) is False
+        assert runs.end_run_state(conn, c, LifeCycle.TERMINATED, other, **ended) is True
+        assert runs.get_run(conn, a).life_cycle is LifeCycle.TERMINATED
+        assert runs.get_run(conn, a).end_time == 2
+        with pytest.raises(InvalidTransition):  # an ended run ends once
+            runs.end_run_state(conn, a, LifeCycle.TERMINATED, job_id, **ended)
+        assert runs.get_run(conn, b).life_cycle is LifeCycle.RUNNING

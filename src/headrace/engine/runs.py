@@ -457,15 +457,15 @@ class RunLifecycle:
     ) -> None:
         if tx.shared:
             raise RunLockNeeded  # never reached today: shared transactions end no leaf
+        ended = {"result_state": result.value, "state_message": message, "end_time": tx.now}
+        queued: bool | None = None  # whether the job has queued runs; None: not known
         try:
-            run_store.set_run_state(
-                tx.conn,
-                tx.run.run_id,
-                life,
-                result_state=result.value,
-                state_message=message,
-                end_time=tx.now,
-            )
+            if tx.run.job_id is None:
+                run_store.set_run_state(tx.conn, tx.run.run_id, life, **ended)
+            else:  # the run's end answers it (issue 18: no read of the queue after it)
+                queued = run_store.end_run_state(
+                    tx.conn, tx.run.run_id, life, tx.run.job_id, **ended
+                )
         except InvalidTransition:
             # A nested step (a child run ending its parent's task) may have ended it already.
             tx.run = run_store.get_run(tx.conn, tx.run.run_id)
@@ -486,7 +486,9 @@ class RunLifecycle:
             self._alert_run_end(tx, result, message)
         if tx.run.trigger_type == "RUN_JOB_TASK" and (tx.run.trigger_info or {}).get("run_id"):
             self._child_run_ended(tx, result, message)
-        if tx.run.job_id is not None:  # its slot is free: the next queued run may start
+            queued = None  # the parent's next tasks may have queued runs of this job since
+        if tx.run.job_id is not None and queued is not False:
+            # Its slot is free: the next queued run may start.
             tx.admitted.extend(self._admit_queued(tx.conn, tx.run.job_id))
 
 

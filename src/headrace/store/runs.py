@@ -284,6 +284,32 @@ def set_run_state(conn: Connection, run_id: int, target: LifeCycle, **values: An
         raise InvalidTransition(f"run {run_id} cannot move to {target.value}")
 
 
+def end_run_state(
+    conn: Connection, run_id: int, target: LifeCycle, job_id: int, **values: Any
+) -> bool:
+    """`set_run_state` of a run of job `job_id` that ends; returns whether the job has queued
+    runs (its freed slot may admit one), read by the same statement (issue 18: one statement
+    per run end fewer). Raises: InvalidTransition."""
+    allowed = sorted(s.value for s in sources_of(target, RUN_ALLOWED))
+    values = {"life_cycle_state": target.value, **values}
+    stmt = (
+        f"UPDATE runs SET {set_clause(values)}"
+        " WHERE run_id = :b_run_id AND life_cycle_state IN :b_allowed RETURNING"
+        " (SELECT count(*) FROM runs WHERE job_id = :b_job_id AND life_cycle_state = :b_queued)"
+    )
+    params = {
+        **values,
+        "b_run_id": run_id,
+        "b_allowed": allowed,
+        "b_job_id": job_id,
+        "b_queued": LifeCycle.QUEUED.value,
+    }
+    rows = conn.execute(stmt, params).all()
+    if len(rows) != 1:
+        raise InvalidTransition(f"run {run_id} cannot move to {target.value}")
+    return rows[0][0] > 0
+
+
 def list_runs(
     conn: Connection,
     *,
