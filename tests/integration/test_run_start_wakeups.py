@@ -21,7 +21,7 @@ from headrace.store import signals
 from headrace.store.db import Store
 from headrace.store.pg import PgTx
 
-from .helpers import job, shell
+from .helpers import claim_key, finish, job, shell
 
 pytestmark = pytest.mark.postgres
 WORK = f"pg_notify('{signals.WORK}'"
@@ -126,3 +126,19 @@ def test_a_run_start_does_not_read_back_the_task_runs_it_inserted(pg_store: Stor
         "c": "BLOCKED",
     }
     assert stored["c"].waiting_on == 2
+
+
+def test_a_run_end_tells_the_coordinator_from_its_update(pg_store: Store) -> None:
+    """The last task's end ends the run: the NOTIFY to the coordinating server rides on the
+    run's end UPDATE, not a statement at commit; ends before it notify nobody."""
+    coordinator = Coordinator(pg_store, coordinator_id=None)
+    with pg_store.begin() as conn:
+        job_id = job_store.create_job(conn, {"name": "ends"}, now_ms=1)
+    run_id = coordinator.start_run(job(shell("a"), shell("b", "a")), job_id=job_id)
+    first = _statements(lambda: finish(coordinator, claim_key(coordinator, "a")))
+    assert not [s for s in first if COORDINATE in s], first
+    last = _statements(lambda: finish(coordinator, claim_key(coordinator, "b")))
+    notifying = [s for s in last if COORDINATE in s]
+    assert len(notifying) == 1 and notifying[0].startswith("UPDATE runs"), last
+    with pg_store.read() as conn:
+        assert run_store.get_run(conn, run_id).result is not None

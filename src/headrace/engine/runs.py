@@ -463,9 +463,13 @@ class RunLifecycle:
             if tx.run.job_id is None:
                 run_store.set_run_state(tx.conn, tx.run.run_id, life, **ended)
             else:  # the run's end answers it (issue 18: no read of the queue after it)
+                # and tells the coordinating server (a run's end always does, see
+                # transaction._coordinates), instead of a statement at commit.
+                notify = not self.store.is_sqlite
                 queued = run_store.end_run_state(
-                    tx.conn, tx.run.run_id, life, tx.run.job_id, **ended
+                    tx.conn, tx.run.run_id, life, tx.run.job_id, notify_coordinate=notify, **ended
                 )
+                tx.coordinate_announced = notify
         except InvalidTransition:
             # A nested step (a child run ending its parent's task) may have ended it already.
             tx.run = run_store.get_run(tx.conn, tx.run.run_id)

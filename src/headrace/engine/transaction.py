@@ -120,6 +120,9 @@ class RunTx:
     # A run's start: the task runs it has just inserted, by key, as a read gives them back
     # (engine/runs.py); its first _advance uses them instead of reading them (issue 18).
     fresh_task_runs: dict[str, TaskRun] | None = None
+    # PostgreSQL: a statement of this transaction NOTIFYs the coordinating server already (a
+    # run's end, engine/runs.py): the commit hook leaves it out (issue 18).
+    coordinate_announced: bool = False
     # PostgreSQL: claims the worker's next attempt when the finishing task is about to count
     # its dependents down, so that count-down (a row lock every upstream of a fan-in queues
     # on) is held only until commit, not through the claim's statements (Attempts).
@@ -207,7 +210,8 @@ class CoordinatorCore:
                 lambda c: signals.announce(
                     c,
                     not work_announced and any(tx.new_attempts > 0 for tx in txs),
-                    any(_coordinates(tx) for tx in txs),
+                    any(_coordinates(tx) for tx in txs)
+                    and not any(tx.coordinate_announced for tx in txs),
                 ),
             )
 

@@ -28,7 +28,7 @@ from headrace.store.attempts import queue_attempt as queue_attempt
 from headrace.store.attempts import update_attempt as update_attempt
 from headrace.store.columns import RUN_COLUMNS, insert, insert_many, with_defaults
 from headrace.store.records import Run, TaskRun
-from headrace.store.signals import WORK
+from headrace.store.signals import COORDINATE, WORK
 from headrace.store.sql import Tx as Connection
 from headrace.store.sql import set_clause
 from headrace.store.task_runs import _ACTIVE_IN, _WAITING_FOR_RETRY
@@ -285,11 +285,18 @@ def set_run_state(conn: Connection, run_id: int, target: LifeCycle, **values: An
 
 
 def end_run_state(
-    conn: Connection, run_id: int, target: LifeCycle, job_id: int, **values: Any
+    conn: Connection,
+    run_id: int,
+    target: LifeCycle,
+    job_id: int,
+    *,
+    notify_coordinate: bool = False,
+    **values: Any,
 ) -> bool:
     """`set_run_state` of a run of job `job_id` that ends; returns whether the job has queued
     runs (its freed slot may admit one), read by the same statement (issue 18: one statement
-    per run end fewer). Raises: InvalidTransition."""
+    per run end fewer). `notify_coordinate` (PostgreSQL): the statement also NOTIFYs the
+    coordinating server, delivered at commit. Raises: InvalidTransition."""
     allowed = sorted(s.value for s in sources_of(target, RUN_ALLOWED))
     values = {"life_cycle_state": target.value, **values}
     stmt = (
@@ -297,6 +304,8 @@ def end_run_state(
         " WHERE run_id = :b_run_id AND life_cycle_state IN :b_allowed RETURNING"
         " (SELECT count(*) FROM runs WHERE job_id = :b_job_id AND life_cycle_state = :b_queued)"
     )
+    if notify_coordinate and conn.dialect.name == "postgresql":
+        stmt += f", pg_notify('{COORDINATE}', '')"
     params = {
         **values,
         "b_run_id": run_id,
