@@ -18,7 +18,7 @@ from headrace.states import Result
 from headrace.store import runs as run_store
 from headrace.store.db import Store
 
-from .helpers import attempt, claim_key, finish, job, run, shell, states
+from .helpers import attempt, claim_key, finish, job, run, shell, states, tasks
 
 pytestmark = pytest.mark.postgres
 ENDED = {"result_state": "SUCCESS", "exit_code": 0, "end_time": 123}
@@ -182,3 +182,38 @@ def test_task_ends_through_the_one_statement_run_the_job(pg_store):
         "d": ("SKIPPED", "UPSTREAM_FAILED"),  # a leaf skipped: the run's end, redone FOR UPDATE
     }
     assert run(pg_store, run_id).result.value == "FAILED"  # type: ignore[union-attr]
+
+
+def test_a_task_end_that_may_end_the_run_takes_the_row_alone(pg_store):
+    _, run_id, attempt_id, task_run_id = _started(pg_store)
+    url = pg_store.engine.url.render_as_string(hide_password=False)
+    plain = url.replace("postgresql+psycopg://", "postgresql://", 1)
+    with pg_store.begin() as conn:
+        _, tr, ended = run_store.lock_run_and_end_attempt(
+            conn, run_id, attempt_id, task_run_id, shared=False, from_states=("RUNNING",), **ENDED
+        )
+        assert ended and tr.task_run_id == task_run_id
+        other = psycopg.connect(plain, autocommit=True)
+        with other, pytest.raises(psycopg.errors.LockNotAvailable):
+            other.execute("SELECT 1 FROM runs WHERE run_id = %s FOR SHARE NOWAIT", (run_id,))
+
+
+def test_a_leafs_end_stamps_the_run_after_a_task_end_it_waited_for(pg_store):
+    """The leaf's attempt end is read before its wait for the run's row; what it stamps
+    after (its task's end, the run's end) is not before the end it waited for."""
+    coordinator = Coordinator(pg_store)
+    run_id = coordinator.start_run(job(shell("a"), shell("b")), job_id=None)  # two leaves
+    a, b = claim_key(coordinator, "a"), claim_key(coordinator, "b")
+    with pg_store.begin() as conn:
+        run_store.lock_run(conn, run_id)  # FOR UPDATE: a's end waits for it
+        ending = threading.Thread(target=lambda: finish(coordinator, a), daemon=True)
+        ending.start()
+        _wait_until_blocked(pg_store, "headrace_run_run_id")
+        time.sleep(0.05)  # a test's wait: the holder's clock moves on
+        holder_now = int(time.time() * 1000)
+    ending.join(10)
+    finish(coordinator, b)
+    ended_a = tasks(pg_store, run_id)["a"]
+    assert ended_a.end_time is not None and ended_a.end_time >= holder_now
+    assert attempt(pg_store, a.attempt_id).end_time <= ended_a.end_time  # type: ignore[operator]
+    assert run(pg_store, run_id).result == Result.SUCCESS

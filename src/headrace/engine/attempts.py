@@ -161,8 +161,8 @@ class Attempts:
             if shared is None:
                 shared = self._may_share_run(conn, attempt)
             ended: TaskRun | None = None
-            if shared:  # PostgreSQL: the run's lock and the attempt's end in one statement
-                tx, ended, ended_now = self._open_ending(conn, attempt, outcome)
+            if not self.store.is_sqlite:  # the run's lock and the attempt's end: one statement
+                tx, ended, ended_now = self._open_ending(conn, attempt, outcome, shared=shared)
             else:
                 digest = attempt.payload.get("settings_digest")
                 tx = self._open(conn, attempt.run_id, shared=False, settings_digest=digest)
@@ -252,27 +252,30 @@ class Attempts:
         self._attempt_ended(tx, attempt, outcome, tr)
 
     def _open_ending(
-        self, conn: Connection, attempt: Attempt, outcome: AttemptOutcome
+        self, conn: Connection, attempt: Attempt, outcome: AttemptOutcome, *, shared: bool
     ) -> tuple[RunTx, TaskRun, bool]:
-        """PostgreSQL: `_open(shared=True)` and `_finish_attempt`'s end of the attempt in one
+        """PostgreSQL: `_open(shared=shared)` and `_finish_attempt`'s end of the attempt in one
         statement (issue 18): (the transaction, the attempt's task run, whether it ended: the
         caller checks the run first, as when the lock was a statement of its own).
 
-        The clock is read before the statement, so before its wait for the run's row, if
-        any: a wait there is for a transaction holding the row FOR UPDATE, and one that
-        changed the run makes this one redo (RunLockNeeded) with a new clock."""
+        The attempt's end time is read before the statement, so before its wait for the
+        run's row, if any; the transaction's clock (what it stamps after: the task's end, the
+        run's) is read again after it, as when the lock was taken first: a transaction that
+        held the row and ended something of the run is followed, not preceded."""
         now = _not_before_start(self._now(), attempt)
         run, tr, ended = run_store.lock_run_and_end_attempt(
             conn,
             attempt.run_id,
             attempt.attempt_id,
             attempt.task_run_id,
+            shared=shared,
             from_states=("RUNNING", "PENDING"),
             log=outcome.log,
             **_ended_columns(outcome, now),
         )
         digest = attempt.payload.get("settings_digest")
-        tx = self._tx_of_locked_run(conn, run, now, shared=True, settings_digest=digest)
+        tx_now = max(now, self._now())
+        tx = self._tx_of_locked_run(conn, run, tx_now, shared=shared, settings_digest=digest)
         self._announce_at_commit(conn, [tx])
         return tx, tr, ended
 

@@ -345,11 +345,12 @@ def lock_run_and_end_attempt(
     attempt_id: int,
     task_run_id: int,
     *,
+    shared: bool = True,
     from_states: Sequence[str],
     log: tuple[bytes, int] | None = None,
     **values: Any,
 ) -> tuple[Run, TaskRun, bool]:
-    """PostgreSQL: `lock_run(run_id, shared=True)` and `end_attempt_of_task_run` in one
+    """PostgreSQL: `lock_run(run_id, shared=shared)` and `end_attempt_of_task_run` in one
     statement (issue 18): (the run, the attempt's task run, whether the attempt ended; False:
     it had already, and nothing changed).
 
@@ -361,7 +362,8 @@ def lock_run_and_end_attempt(
     values = {"state": "TERMINATED", **values}
     keep_log = _KEEP_LOG if log is not None else ""
     stmt = (
-        f"WITH locked AS (SELECT {_RUN_ALIASED} FROM runs WHERE run_id = :b_run_id FOR SHARE),"
+        f"WITH locked AS (SELECT {_RUN_ALIASED} FROM runs WHERE run_id = :b_run_id"
+        f" {'FOR SHARE' if shared else 'FOR UPDATE'}),"
         f" ended AS (UPDATE attempts SET {set_clause(values)}"
         " WHERE attempt_id = :b_id AND state IN :b_from AND EXISTS (SELECT 1 FROM locked)"
         f" RETURNING attempt_id){keep_log}"
@@ -377,7 +379,7 @@ def lock_run_and_end_attempt(
     if row is None:  # no run (NotFound naming it) or no task run
         from headrace.store.runs import lock_run
 
-        lock_run(conn, run_id, shared=True)
+        lock_run(conn, run_id, shared=shared)
         raise NotFound(f"Run {task_run_id} does not exist.")
     m = row._mapping
     return Run.from_row(_RunOfRow(m)), TaskRun.from_row(row), m["headrace_ended"] == 1
