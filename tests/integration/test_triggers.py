@@ -117,19 +117,20 @@ def test_a_tick_whose_run_could_not_be_created_is_not_lost(
     )
     loop = TriggerLoop(store, coordinator)
     loop.tick(clock.now)
-    real = run_store.insert_task_runs
+    real = run_store.insert_runs_and_task_runs
 
     def crash(*args: Any, **kw: Any) -> None:
+        real(*args, **kw)  # the runs and task runs are written, then the process dies
         raise RuntimeError("the process died mid-transaction")
 
-    monkeypatch.setattr(run_store, "insert_task_runs", crash)
+    monkeypatch.setattr(run_store, "insert_runs_and_task_runs", crash)
     clock.now = ms(2024, 1, 1, 1, 0, 1)
     loop.tick(clock.now)  # the loop logs the failure; the transaction rolled back
     assert runs_of(store, job_id) == []
     with store.read() as conn:
         assert job_store.get_trigger_state(conn, job_id)["cursor"] < ms(2024, 1, 1, 1)
 
-    monkeypatch.setattr(run_store, "insert_task_runs", real)
+    monkeypatch.setattr(run_store, "insert_runs_and_task_runs", real)
     TriggerLoop(store, coordinator).tick(clock.now + SECOND)
     runs = runs_of(store, job_id)
     assert len(runs) == 1
