@@ -10,7 +10,8 @@ tells its listeners afterwards so workers and progress views wake at once.
 |---|---|---|
 | `transaction` | `CoordinatorCore` | a run's transaction (`RunTx`): lock the run, its cached plan; listeners |
 | `runs` | `RunLifecycle` | start a run (max_concurrent_runs, the queue), admit queued runs, end a run |
-| `attempts` | `Attempts` | claim / finish attempts, end tasks, start what is ready, condition tasks |
+| `attempts` | `Attempts` | claim / finish attempts, retries, end tasks, plan what is now ready |
+| `task_starts` | `TaskStarts` | start a ready task: condition tasks inline, process tasks' attempts queued |
 | `for_each` | `ForEach` | for_each tasks and their iterations |
 | `child_runs` | `ChildRuns` | run_job tasks: the other job's run, its end, stopping it |
 | `stopping` | `Stopping` | timers (retries, the job timeout), cancellation, lost workers and runs |
@@ -25,18 +26,19 @@ from __future__ import annotations
 
 from headrace.clock import now_ms  # re-exported: many callers import it from here
 from headrace.engine.alerts import Alerts
-from headrace.engine.attempts import (
-    ENVIRONMENT_TASK_TYPES,
-    LIBRARY_TASK_TYPES,
-    NOT_YET_SUPPORTED,
-    PROCESS_TASK_TYPES,
-    Attempts,
-)
+from headrace.engine.attempts import Attempts
 from headrace.engine.child_runs import MAX_RUN_JOB_DEPTH, ChildRuns
 from headrace.engine.for_each import ForEach
 from headrace.engine.repair import Repair
 from headrace.engine.runs import Admission, NewRun, RunLifecycle, resolve_job_parameters
 from headrace.engine.stopping import Stopping
+from headrace.engine.task_starts import (
+    ENVIRONMENT_TASK_TYPES,
+    LIBRARY_TASK_TYPES,
+    NOT_YET_SUPPORTED,
+    PROCESS_TASK_TYPES,
+    TaskStarts,
+)
 from headrace.engine.transaction import (
     STOP_CANCELED,
     STOP_LOST,
@@ -50,7 +52,15 @@ from headrace.errors import HeadraceError
 
 
 class Coordinator(
-    RunLifecycle, Attempts, ForEach, ChildRuns, Stopping, Repair, Alerts, CoordinatorCore
+    RunLifecycle,
+    Attempts,
+    TaskStarts,
+    ForEach,
+    ChildRuns,
+    Stopping,
+    Repair,
+    Alerts,
+    CoordinatorCore,
 ):
     """Advances runs: start, finish attempts, retry, time out, cancel, repair, recover."""
 

@@ -20,11 +20,12 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-# Which task types build their environment (the coordinator's list) and which get a cluster
-# (the compute layer's): the preview shows what a run would do, so it asks the same lists.
-from headrace.engine.attempts import ENVIRONMENT_TASK_TYPES
 from headrace.engine.jobs import Principal
 from headrace.engine.rules import check_parameters, evaluate_condition
+
+# Which task types build their environment (the coordinator's list) and which get a cluster
+# (the compute layer's): the preview shows what a run would do, so it asks the same lists.
+from headrace.engine.task_starts import ENVIRONMENT_TASK_TYPES
 from headrace.spec.compute import SPARK_TASK_TYPES
 from headrace.spec.models import JobSettings, Task
 from headrace.spec.references import _REFERENCE, _known_parts

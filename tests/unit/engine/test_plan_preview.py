@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from headrace.engine.attempts import ENVIRONMENT_TASK_TYPES
 from headrace.engine.plan_preview import preview
+from headrace.engine.task_starts import ENVIRONMENT_TASK_TYPES
 from headrace.spec.compute import SPARK_TASK_TYPES
 from headrace.spec.loader import parse_job_settings
 
