@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from headrace.engine import runs as engine_runs
+from headrace.engine import run_ends
 from headrace.engine.coordinator import Coordinator
 from headrace.states import LifeCycle, Result
 from headrace.store import progress
@@ -28,7 +28,7 @@ def checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
         seen.append(run_id)
         return query(conn, run_id)
 
-    monkeypatch.setattr(engine_runs.progress, "stuck_task_runs", counted)
+    monkeypatch.setattr(run_ends.progress, "stuck_task_runs", counted)
     return seen
 
 

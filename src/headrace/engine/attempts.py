@@ -305,7 +305,7 @@ class Attempts:
             claim()
         # The task's end and its dependents' count-down: one statement on PostgreSQL, the
         # transaction's last before commit unless dependents start.
-        # A run's progress check (RunLifecycle._check_progress) is answered by this statement
+        # A run's progress check (RunEnds._check_progress) is answered by this statement
         # when it can be: see RunTx.others_live.
         released, live = run_store.end_task_and_release_children(
             tx.conn,

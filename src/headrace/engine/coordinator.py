@@ -9,7 +9,8 @@ tells its listeners afterwards so workers and progress views wake at once.
 | module | part | what it does |
 |---|---|---|
 | `transaction` | `CoordinatorCore` | a run's transaction (`RunTx`): lock the run, its cached plan; listeners |
-| `runs` | `RunLifecycle` | start a run (max_concurrent_runs, the queue), admit queued runs, end a run |
+| `runs` | `RunLifecycle` | start a run (max_concurrent_runs, the queue), admit queued runs |
+| `run_ends` | `RunEnds` | end a run when every task is terminal or it cannot progress; free its slot |
 | `attempts` | `Attempts` | claim / finish attempts, retries, end tasks, plan what is now ready |
 | `task_starts` | `TaskStarts` | start a ready task: condition tasks inline, process tasks' attempts queued |
 | `for_each` | `ForEach` | for_each tasks and their iterations |
@@ -30,6 +31,7 @@ from headrace.engine.attempts import Attempts
 from headrace.engine.child_runs import MAX_RUN_JOB_DEPTH, ChildRuns
 from headrace.engine.for_each import ForEach
 from headrace.engine.repair import Repair
+from headrace.engine.run_ends import RunEnds
 from headrace.engine.runs import Admission, NewRun, RunLifecycle, resolve_job_parameters
 from headrace.engine.stopping import Stopping
 from headrace.engine.task_starts import (
@@ -53,6 +55,7 @@ from headrace.errors import HeadraceError
 
 class Coordinator(
     RunLifecycle,
+    RunEnds,
     Attempts,
     TaskStarts,
     ForEach,

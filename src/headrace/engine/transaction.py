@@ -108,7 +108,7 @@ class RunTx:
     # or stale (an attempt's end merged new values).
     task_values: dict[str, dict[str, Any]] | None = None
     # Set when this transaction claimed an attempt of the run itself: the run can progress,
-    # so the invariant check has nothing to look for (see RunLifecycle._check_progress).
+    # so the invariant check has nothing to look for (see RunEnds._check_progress).
     claimed_own: bool = False
     # PostgreSQL, the run's row FOR SHARE: a count-down of this transaction saw another
     # current top-level task run live (the statement that ended its task asked, see
@@ -121,7 +121,7 @@ class RunTx:
     # (engine/runs.py); its first _advance uses them instead of reading them (issue 18).
     fresh_task_runs: dict[str, TaskRun] | None = None
     # PostgreSQL: a statement of this transaction NOTIFYs the coordinating server already (a
-    # run's end, engine/runs.py): the commit hook leaves it out (issue 18).
+    # run's end, engine/run_ends.py): the commit hook leaves it out (issue 18).
     coordinate_announced: bool = False
     # PostgreSQL: claims the worker's next attempt when the finishing task is about to count
     # its dependents down, so that count-down (a row lock every upstream of a fan-in queues
