@@ -109,6 +109,34 @@ def reap() -> Iterator[list[int]]:
 # --- the CLI ---------------------------------------------------------------------------------
 
 
+def store_bare_run(
+    conn: Any,
+    run_id: int,
+    job_id: int | None,
+    state: str = "RUNNING",
+    *,
+    start: int = 1,
+    **more: Any,
+) -> None:
+    """Insert a run row by hand (no settings, no task runs), for store-level tests."""
+    from headrace.store import runs
+
+    runs.insert_run(
+        conn,
+        run_id=run_id,
+        job_id=job_id,
+        run_name="r",
+        run_type="JOB_RUN",
+        trigger_type="ONE_TIME",
+        settings="{}",
+        job_parameters="[]",
+        life_cycle_state=state,
+        created_time=start,
+        start_time=start,
+        **more,
+    )
+
+
 def listens_on(pid: int, port: int) -> bool:
     """Whether process `pid` holds a listening TCP socket on `port` (Linux /proc)."""
     inodes = set()

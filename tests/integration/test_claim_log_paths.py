@@ -17,6 +17,7 @@ from headrace.store.attempts import LogPaths
 from headrace.store.db import Store
 from headrace.store.records import Attempt
 from headrace.worker.supervisor import log_path_for
+from support import store_bare_run
 
 ODD_KEYS = ["plain", "it's", 'say "hi"', "two  spaces ", "ünï-cødé_✓", "br[a]ckets", "-", "%s"]
 ROOTS = ["/tmp/logs", "/tmp/logs/", "/", "relative/logs", ".", '/tmp/it\'s a "log" dïr']
@@ -34,20 +35,7 @@ def _path_rule(root: str, attempt: Attempt) -> str:
 def _setup_run(conn: Any) -> int:
     job_id = jobs.create_job(conn, {"name": "j"}, now_ms=1)
     (run_id,) = runs.allocate_ids(conn, 1)
-    runs.insert_run(
-        conn,
-        run_id=run_id,
-        job_id=job_id,
-        run_name="r",
-        run_type="JOB_RUN",
-        trigger_type="ONE_TIME",
-        settings="{}",
-        job_parameters="[]",
-        life_cycle_state="RUNNING",
-        created_time=1,
-        start_time=1,
-        coordinator_id="c1",
-    )
+    store_bare_run(conn, run_id, job_id, coordinator_id="c1")
     return run_id
 
 

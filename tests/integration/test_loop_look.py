@@ -8,23 +8,11 @@ from typing import Any
 from headrace.store import backfills, health_timers, jobs, loop_look, notifications, runs
 from headrace.store.db import Store
 from headrace.store.sql import Tx
+from support import store_bare_run
 
 
 def _run(conn: Tx, run_id: int, job_id: int | None, state: str, **more: Any) -> None:
-    runs.insert_run(
-        conn,
-        run_id=run_id,
-        job_id=job_id,
-        run_name="r",
-        run_type="JOB_RUN",
-        trigger_type="ONE_TIME",
-        settings="{}",
-        job_parameters="[]",
-        life_cycle_state=state,
-        created_time=1,
-        start_time=1,
-        **more,
-    )
+    store_bare_run(conn, run_id, job_id, state, **more)
 
 
 def _former(conn: Tx, now: int) -> tuple[list[int], int | None, list[int]]:

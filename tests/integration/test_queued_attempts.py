@@ -12,24 +12,13 @@ from headrace.errors import InvalidTransition
 from headrace.store import jobs, runs
 from headrace.store.db import Store
 from headrace.store.queued_attempts import QueuedAttempt, queue_attempts
+from support import store_bare_run
 
 
 def _run_with_task_runs(conn: Any, n: int, state: str = "BLOCKED") -> tuple[int, list[int]]:
     job_id = jobs.create_job(conn, {"name": "j"}, now_ms=1)
     run_id, *ids = runs.allocate_ids(conn, n + 1)
-    runs.insert_run(
-        conn,
-        run_id=run_id,
-        job_id=job_id,
-        run_name="r",
-        run_type="JOB_RUN",
-        trigger_type="ONE_TIME",
-        settings="{}",
-        job_parameters="[]",
-        life_cycle_state="RUNNING",
-        created_time=1,
-        start_time=1,
-    )
+    store_bare_run(conn, run_id, job_id)
     rows = [
         {"task_run_id": i, "run_id": run_id, "task_key": f"t{k}", "life_cycle_state": state}
         for k, i in enumerate(ids)

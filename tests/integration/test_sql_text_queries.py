@@ -7,23 +7,11 @@ import pytest
 
 from headrace.store import jobs, notifications, runs
 from headrace.store.db import Store
+from support import store_bare_run
 
 
 def _run(conn, run_id: int, job_id: int, start: int, state: str, **more) -> None:  # type: ignore[no-untyped-def]
-    runs.insert_run(
-        conn,
-        run_id=run_id,
-        job_id=job_id,
-        run_name="r",
-        run_type="JOB_RUN",
-        trigger_type="ONE_TIME",
-        settings="{}",
-        job_parameters="[]",
-        life_cycle_state=state,
-        created_time=start,
-        start_time=start,
-        **more,
-    )
+    store_bare_run(conn, run_id, job_id, state, start=start, **more)
 
 
 def test_run_lists_and_recent_runs(store: Store) -> None:

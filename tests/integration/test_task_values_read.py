@@ -8,6 +8,7 @@ from typing import Any
 
 from headrace.store import jobs, runs
 from headrace.store.db import Store
+from support import store_bare_run
 
 
 def _row(task_run_id: int, run_id: int, key: str, **more: Any) -> dict[str, Any]:
@@ -21,19 +22,7 @@ def test_the_rows_of_keys_and_every_task_value_of_the_run(store: Store) -> None:
         job_id = jobs.create_job(conn, {"name": "j"}, now_ms=1)
         run_id, other_run, *ids = runs.allocate_ids(conn, 10)
         for rid in (run_id, other_run):
-            runs.insert_run(
-                conn,
-                run_id=rid,
-                job_id=job_id,
-                run_name="r",
-                run_type="JOB_RUN",
-                trigger_type="ONE_TIME",
-                settings="{}",
-                job_parameters="[]",
-                life_cycle_state="RUNNING",
-                created_time=1,
-                start_time=1,
-            )
+            store_bare_run(conn, rid, job_id)
         values = json.dumps({"n": 1, "s": "ü"})
         rows = [
             _row(ids[0], run_id, "a", task_values=values),  # wanted, with values
@@ -60,19 +49,7 @@ def test_task_runs_if_none_open_is_the_count_then_the_read(store: Store) -> None
         job_id = jobs.create_job(conn, {"name": "j"}, now_ms=1)
         run_id, empty_run, *ids = runs.allocate_ids(conn, 7)
         for rid in (run_id, empty_run):
-            runs.insert_run(
-                conn,
-                run_id=rid,
-                job_id=job_id,
-                run_name="r",
-                run_type="JOB_RUN",
-                trigger_type="ONE_TIME",
-                settings="{}",
-                job_parameters="[]",
-                life_cycle_state="RUNNING",
-                created_time=1,
-                start_time=1,
-            )
+            store_bare_run(conn, rid, job_id)
         assert task_runs_if_none_open(conn, empty_run) == []
         rows = [
             _row(ids[0], run_id, "a", life_cycle_state="TERMINATED"),
