@@ -6,6 +6,7 @@ import pytest
 
 from headrace.engine.coordinator import Coordinator
 from headrace.states import Result
+from headrace.store import queued_attempts
 from headrace.store import runs as run_store
 
 from .helpers import (
@@ -112,7 +113,7 @@ def test_a_failure_while_starting_downstream_rolls_back_the_upstream_finish(
         raise RuntimeError("the database went away")
 
     with monkeypatch.context() as m:
-        m.setattr(run_store, "queue_attempt", broken_insert)
+        m.setattr(queued_attempts, "queue_attempts", broken_insert)
         with pytest.raises(RuntimeError, match="went away"):
             finish(coordinator, a)
     # One transaction: the upstream did not end without its downstream becoming ready.

@@ -11,7 +11,7 @@ import pytest
 from headrace.errors import InvalidTransition
 from headrace.store import jobs, runs
 from headrace.store.db import Store
-from headrace.store.queued_attempts import QueuedAttempt, queue_attempts
+from headrace.store.queued_attempts import QueuedAttempt, queue_attempts, queue_one
 from support import store_bare_run
 
 
@@ -81,20 +81,7 @@ def _stored(conn: Any, run_id: int) -> list[tuple[Any, ...]]:
 def test_a_batch_queues_what_one_by_one_queues(store: Store, n: int) -> None:
     with store.begin() as conn:
         one_run, one_ids = _run_with_task_runs(conn, n)
-        expected = [
-            runs.queue_attempt(
-                conn,
-                i.task_run_id,
-                i.task_run_values,
-                run_id=i.run_id,
-                attempt_number=i.attempt_number,
-                payload=i.payload,
-                created_time=i.created_time,
-                pool=i.pool,
-                priority=i.priority,
-            )
-            for i in (_item(one_run, t, k) for k, t in enumerate(one_ids))
-        ]
+        expected = [queue_one(conn, _item(one_run, t, k)) for k, t in enumerate(one_ids)]
         assert expected == sorted(expected)
         batch_run, batch_ids = _run_with_task_runs(conn, n)
         got = queue_attempts(conn, [_item(batch_run, t, k) for k, t in enumerate(batch_ids)])

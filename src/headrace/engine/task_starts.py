@@ -98,23 +98,7 @@ class TaskStarts:
         """Queue the prepared attempts (one statement on PostgreSQL) and empty `batch`."""
         if not batch:
             return
-        if len(batch) == 1 or self.store.is_sqlite:  # one statement each anyway
-            ids = [
-                run_store.queue_attempt(
-                    tx.conn,
-                    item.task_run_id,
-                    item.task_run_values,
-                    run_id=item.run_id,
-                    attempt_number=item.attempt_number,
-                    payload=item.payload,
-                    created_time=item.created_time,
-                    pool=item.pool,
-                    priority=item.priority,
-                )
-                for _, item in batch
-            ]
-        else:
-            ids = queued_attempts.queue_attempts(tx.conn, [item for _, item in batch])
+        ids = queued_attempts.queue_attempts(tx.conn, [item for _, item in batch])
         for (tr, item), attempt_id in zip(batch, ids, strict=True):
             tx.new_attempts += 1
             tx.queued.add(attempt_id)

@@ -49,6 +49,21 @@ def _task_run_type(column: str) -> str:
     return str(task_runs.c[column].type.compile(dialect=postgresql.dialect()))
 
 
+def queue_one(conn: Connection, item: QueuedAttempt) -> int:
+    """`attempts.queue_attempt` of one prepared attempt: its id."""
+    return queue_attempt(
+        conn,
+        item.task_run_id,
+        item.task_run_values,
+        run_id=item.run_id,
+        attempt_number=item.attempt_number,
+        payload=item.payload,
+        created_time=item.created_time,
+        pool=item.pool,
+        priority=item.priority,
+    )
+
+
 def queue_attempts(conn: Connection, items: Sequence[QueuedAttempt]) -> list[int]:
     """`queue_attempt` for each of `items`, in order; returns their attempts' ids. On
     PostgreSQL one statement for (up to 100) items whose task run values name the same
@@ -56,20 +71,7 @@ def queue_attempts(conn: Connection, items: Sequence[QueuedAttempt]) -> list[int
     InvalidTransition (a task run cannot move to PENDING; nothing of the statement stays
     once the transaction rolls back, as after the one-by-one statements)."""
     if conn.dialect.name == "sqlite" or len(items) == 1:
-        return [
-            queue_attempt(
-                conn,
-                i.task_run_id,
-                i.task_run_values,
-                run_id=i.run_id,
-                attempt_number=i.attempt_number,
-                payload=i.payload,
-                created_time=i.created_time,
-                pool=i.pool,
-                priority=i.priority,
-            )
-            for i in items
-        ]
+        return [queue_one(conn, i) for i in items]
     ids: list[int] = []
     start = 0
     while start < len(items):
