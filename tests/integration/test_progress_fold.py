@@ -32,15 +32,44 @@ def checks(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     return seen
 
 
-def test_an_end_that_releases_nothing_while_another_task_runs(
+def test_an_end_whose_cascade_queues_nothing_while_another_task_runs(
     store: Store, coordinator: Coordinator, checks: list[int]
 ) -> None:
+    """a releases its condition (a's only child, check's only upstream), which is false:
+    yes is excluded and final still waits on b. Nothing queued, no leaf ended, b live."""
+    settings = job(
+        shell("a"),
+        shell("b"),
+        {
+            "task_key": "check",
+            "depends_on": [{"task_key": "a"}],
+            "condition_task": {"op": "GREATER_THAN", "left": "1", "right": "3"},
+        },
+        shell("yes", depends_on=[{"task_key": "check", "outcome": "true"}]),
+        shell("final", "yes", "b", run_if="ALL_DONE"),
+    )
+    run_id = coordinator.start_run(settings, job_id=None)
+    a, b = claim_key(coordinator, "a"), claim_key(coordinator, "b")
+    finish(coordinator, a)
+    assert states(store, run_id)["yes"] == ("SKIPPED", "EXCLUDED")
+    assert states(store, run_id)["final"] == ("BLOCKED", None)
+    # PostgreSQL: a's count-down saw b live, no query; SQLite: the query, as before.
+    assert checks == ([run_id] if store.is_sqlite else [])
+    finish(coordinator, b)
+    finish(coordinator, claim_key(coordinator, "final"))
+    assert run(store, run_id).life_cycle == LifeCycle.TERMINATED
+
+
+def test_an_end_counting_down_a_fan_in_runs_the_query(
+    store: Store, coordinator: Coordinator, checks: list[int]
+) -> None:
+    """c waits on a and b: a's count-down of c may wait for b's end, so its snapshot cannot
+    answer whether b is live (it may have ended meanwhile); the query answers."""
     run_id = coordinator.start_run(job(shell("a"), shell("b"), shell("c", "a", "b")), job_id=None)
     a, b = claim_key(coordinator, "a"), claim_key(coordinator, "b")
     finish(coordinator, a)  # c still waits on b, which runs
     assert run(store, run_id).life_cycle == LifeCycle.RUNNING
-    # PostgreSQL: its count-down saw b live, no query; SQLite: the query, as before.
-    assert checks == ([run_id] if store.is_sqlite else [])
+    assert checks == [run_id]
     finish(coordinator, b)
     assert states(store, run_id)["c"] == ("PENDING", None)
     finish(coordinator, claim_key(coordinator, "c"))

@@ -306,14 +306,22 @@ class Attempts:
         # The task's end and its dependents' count-down: one statement on PostgreSQL, the
         # transaction's last before commit unless dependents start.
         # A run's progress check (RunEnds._check_progress) is answered by this statement
-        # when it can be: see RunTx.others_live.
+        # when it can be: see RunTx.others_live. Not when a child has other upstreams: the
+        # statement may wait on that child's row for another task end, and its answer comes
+        # from the snapshot taken before the wait (that end may have ended the last live one).
+        dag = tx.plan.dag
+        ask_live = (
+            tx.shared
+            and not tx.claimed_own
+            and all(len(dag.nodes[c].depends_on) == 1 for c in children)
+        )
         released, live = run_store.end_task_and_release_children(
             tx.conn,
             tr.task_run_id,
             life_cycle_for(result),
             tx.run.run_id,
             children,
-            ask_live=tx.shared and not tx.claimed_own,
+            ask_live=ask_live,
             **ended,
         )
         tx.others_live = tx.others_live or live

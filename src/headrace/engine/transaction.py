@@ -115,7 +115,10 @@ class RunTx:
     # Attempts._end_task), so the invariant check has nothing to look for either. Such a
     # transaction ends no live task run but its own (whatever else could, a stop, a repair, a
     # for_each iteration's end, holds the row FOR UPDATE), so that one is still live at its
-    # end; usually that count-down was its last statement (nothing released).
+    # end; usually that count-down was its last statement (nothing released). It is asked
+    # only when every child has this task as its one upstream: a fan-in child's count-down
+    # may wait for another task end of the run, which may end the last live task run after
+    # the statement's snapshot was taken (no check would then run in either transaction).
     others_live: bool = False
     # A run's start: the task runs it has just inserted, by key, as a read gives them back
     # (engine/runs.py); its first _advance uses them instead of reading them (issue 18).
