@@ -115,7 +115,10 @@ class TaskStarts:
             resolved = render_deep(_settings_json(task.task_type_settings), scope)
             if task.libraries and kind in LIBRARY_TASK_TYPES:
                 resolved = {**resolved, "libraries": render_deep(task.libraries, scope)}
-            resolved = git_source.task_settings(tx.plan.settings, task, resolved, default_home())
+            if tx.plan.settings.git_source:  # only a Git-sourced job needs the checkout folder
+                resolved = git_source.task_settings(
+                    tx.plan.settings, task, resolved, default_home()
+                )
         except (UnresolvedReference, SpecError) as exc:
             return str(exc)
         payload = {
