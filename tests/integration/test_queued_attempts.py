@@ -1,5 +1,5 @@
 """store.queued_attempts.queue_attempts: a batch of attempts queued as queue_attempt queues
-each (one statement per 100 of the same shape on PostgreSQL): the same rows, ids in order."""
+each (one statement per 1,000 of the same shape on PostgreSQL): the same rows, ids in order."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from headrace.errors import InvalidTransition
-from headrace.store import jobs, runs
+from headrace.store import jobs, queued_attempts, runs
 from headrace.store.db import Store
 from headrace.store.queued_attempts import QueuedAttempt, queue_attempts, queue_one
 from support import store_bare_run
@@ -98,7 +98,10 @@ def test_a_task_run_that_cannot_move_fails_the_batch(store: Store) -> None:
             queue_attempts(conn, [_item(run_id, t, 0) for t in ids])
 
 
-def test_a_fan_out_of_one_shape_beyond_a_statements_hundred(store: Store) -> None:
+def test_a_fan_out_of_one_shape_beyond_a_statements_hundred(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queued_attempts, "_BATCH", 100)  # 205: three statements
     with store.begin() as conn:
         run_id, ids = _run_with_task_runs(conn, 205)
         items = [

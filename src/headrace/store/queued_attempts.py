@@ -4,8 +4,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
-from functools import cache
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 from headrace.errors import InvalidTransition
@@ -26,27 +27,7 @@ class QueuedAttempt(NamedTuple):
     priority: int
 
 
-# PostgreSQL types of the columns a batch of queued attempts carries (VALUES rows are typed by
-# their casts: parameters alone would be text).
-_ATTEMPT_TYPES = {
-    "task_run_id": "BIGINT",
-    "run_id": "BIGINT",
-    "attempt_number": "INTEGER",
-    "payload": "TEXT",
-    "created_time": "BIGINT",
-    "pool": "VARCHAR(64)",
-    "claim_key": "BIGINT",
-}
-_BATCH = 100  # attempts per statement: a fan-out of 500 sends 5
-
-
-@cache
-def _task_run_type(column: str) -> str:
-    from sqlalchemy.dialects import postgresql
-
-    from headrace.store.schema import task_runs
-
-    return str(task_runs.c[column].type.compile(dialect=postgresql.dialect()))
+_BATCH = 1000  # attempts per statement (a bound on one statement's JSON, ~1-2 kB an attempt)
 
 
 def queue_one(conn: Connection, item: QueuedAttempt) -> int:
@@ -66,8 +47,8 @@ def queue_one(conn: Connection, item: QueuedAttempt) -> int:
 
 def queue_attempts(conn: Connection, items: Sequence[QueuedAttempt]) -> list[int]:
     """`queue_attempt` for each of `items`, in order; returns their attempts' ids. On
-    PostgreSQL one statement for (up to 100) items whose task run values name the same
-    columns, with their ids in the items' order (which breaks claim-key ties). Raises:
+    PostgreSQL one statement for (up to 1,000) consecutive items whose task run values name
+    the same columns, with their ids in the items' order (which breaks claim-key ties). Raises:
     InvalidTransition (a task run cannot move to PENDING; nothing of the statement stays
     once the transaction rolls back, as after the one-by-one statements)."""
     if conn.dialect.name == "sqlite" or len(items) == 1:
@@ -87,42 +68,54 @@ def queue_attempts(conn: Connection, items: Sequence[QueuedAttempt]) -> list[int
 
 
 def _queue_many(conn: Connection, items: Sequence[QueuedAttempt], columns: list[str]) -> list[int]:
-    params: dict[str, Any] = {"b_from": _PENDING_FROM}
-    rows = []
-    for n, item in enumerate(items):
-        values = {
-            "task_run_id": item.task_run_id,
-            "run_id": item.run_id,
-            "attempt_number": item.attempt_number,
-            "payload": item.payload,
-            "created_time": item.created_time,
-            "pool": item.pool,
-            "claim_key": item.created_time - item.priority * PRIORITY_AGING_MS,
-        }
-        cells = [str(n)]
-        for name, value in values.items():
-            params[f"v{n}_{name}"] = value
-            cells.append(f"CAST(:v{n}_{name} AS {_ATTEMPT_TYPES[name]})")
-        for c, column in enumerate(columns):
-            params[f"v{n}_t{c}"] = item.task_run_values[column]
-            cells.append(f"CAST(:v{n}_t{c} AS {_task_run_type(column)})")
-        rows.append("(" + ", ".join(cells) + ")")
-    names = ["ord", *_ATTEMPT_TYPES, *(f"t{c}" for c in range(len(columns)))]
-    moved = ", ".join(f'"{column}" = v.t{c}' for c, column in enumerate(columns))
-    stmt = (
-        f"WITH v ({', '.join(names)}) AS (VALUES {', '.join(rows)}),"
-        f" moved AS (UPDATE task_runs SET life_cycle_state = 'PENDING', {moved} FROM v"
-        " WHERE task_runs.task_run_id = v.task_run_id AND task_runs.life_cycle_state IN :b_from"
-        " RETURNING task_runs.task_run_id)"
-        " INSERT INTO attempts (task_run_id, run_id, attempt_number, state, payload,"
-        " created_time, pool, claim_key) SELECT v.task_run_id, v.run_id, v.attempt_number,"
-        " 'PENDING', v.payload, v.created_time, v.pool, v.claim_key"
-        " FROM v JOIN moved ON moved.task_run_id = v.task_run_id ORDER BY v.ord"
-        " RETURNING attempt_id, task_run_id"
-    )
-    queued = dict(conn.execute(stmt, params).all())
+    """One statement: the attempts and their task runs' values as two JSON parameters that
+    `json_populate_recordset` reads with the tables' own column types. Its text depends on
+    `columns` only, not on the number of items, so psycopg caches its conversion and
+    prepares it (a VALUES list of casts was ~3,500 characters and ~100 parameters for 8)."""
+    attempts = []
+    task_runs = []
+    for item in items:
+        attempts.append(
+            {
+                "task_run_id": item.task_run_id,
+                "run_id": item.run_id,
+                "attempt_number": item.attempt_number,
+                "payload": item.payload,
+                "created_time": item.created_time,
+                "pool": item.pool,
+                "claim_key": item.created_time - item.priority * PRIORITY_AGING_MS,
+            }
+        )
+        task_runs.append({**item.task_run_values, "task_run_id": item.task_run_id})
+    params = {
+        "b_attempts": json.dumps(attempts, ensure_ascii=False, separators=(",", ":")),
+        "b_task_runs": json.dumps(task_runs, ensure_ascii=False, separators=(",", ":")),
+        "b_from": _PENDING_FROM,
+    }
+    queued = dict(conn.execute(_queue_many_sql(tuple(columns)), params).all())
     by_task_run = {task_run_id: attempt_id for attempt_id, task_run_id in queued.items()}
     missing = [i.task_run_id for i in items if i.task_run_id not in by_task_run]
     if missing:
         raise InvalidTransition(f"task run {missing[0]} cannot move to PENDING")
     return [by_task_run[i.task_run_id] for i in items]
+
+
+@lru_cache(maxsize=64)
+def _queue_many_sql(columns: tuple[str, ...]) -> str:
+    """`_queue_many`'s statement for task run values of `columns`. The attempts are inserted
+    in the items' order (WITH ORDINALITY), so their ids are too."""
+    moved = "".join(f', "{column}" = v."{column}"' for column in columns)
+    return (
+        "WITH a AS (SELECT * FROM json_populate_recordset(NULL::attempts,"
+        " CAST(:b_attempts AS json)) WITH ORDINALITY),"
+        " v AS (SELECT * FROM json_populate_recordset(NULL::task_runs,"
+        " CAST(:b_task_runs AS json))),"
+        f" moved AS (UPDATE task_runs SET life_cycle_state = 'PENDING'{moved} FROM v"
+        " WHERE task_runs.task_run_id = v.task_run_id AND task_runs.life_cycle_state IN :b_from"
+        " RETURNING task_runs.task_run_id)"
+        " INSERT INTO attempts (task_run_id, run_id, attempt_number, state, payload,"
+        " created_time, pool, claim_key) SELECT a.task_run_id, a.run_id, a.attempt_number,"
+        " 'PENDING', a.payload, a.created_time, a.pool, a.claim_key"
+        " FROM a JOIN moved ON moved.task_run_id = a.task_run_id ORDER BY a.ordinality"
+        " RETURNING attempt_id, task_run_id"
+    )

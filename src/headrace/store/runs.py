@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -118,11 +119,6 @@ def insert_runs(
         conn.execute(sql, params)
 
 
-# PostgreSQL takes 65,535 bound parameters per statement; bigger batches (a backfill's many
-# runs) use the two statements.
-_MAX_PARAMS = 30_000
-
-
 def insert_runs_and_task_runs(
     conn: Connection,
     rows: Sequence[dict[str, Any]],
@@ -132,47 +128,41 @@ def insert_runs_and_task_runs(
 ) -> None:
     """`insert_runs(rows, notify_work=...)` then `insert_task_runs(task_rows)`: on PostgreSQL
     one statement (the runs' INSERT in a WITH, so they exist for the task runs' foreign key
-    checks at the statement's end), a run start's statement fewer (issue 18)."""
+    checks at the statement's end), a run start's statement fewer (issue 18).
+
+    Each table's rows travel as one JSON parameter that `json_populate_recordset` reads with
+    the table's own column types: the statement's text depends on the column names only, not
+    on how many rows there are, so psycopg caches its conversion and prepares it (a VALUES
+    list of every cell was ~2,000 characters and ~250 parameters for one run of 10 tasks,
+    converted again on every execute and never prepared)."""
     runs = [with_defaults("runs", r) for r in rows]
     tasks = [with_defaults("task_runs", r) for r in task_rows]
-    size = len(runs) * len(runs[0]) + len(tasks) * len(tasks[0]) if runs and tasks else 0
-    if conn.dialect.name != "postgresql" or not size or size > _MAX_PARAMS:
+    if conn.dialect.name != "postgresql" or not runs or not tasks:
         insert_runs(conn, rows, notify_work=notify_work)
         insert_task_runs(conn, task_rows)
         return
-    run_columns, task_columns = tuple(runs[0]), tuple(tasks[0])
-    params: dict[str, Any] = {}
-    for prefix, batch, columns in (("r", runs, run_columns), ("t", tasks, task_columns)):
-        for i, row in enumerate(batch):
-            for j, column in enumerate(columns):
-                params[f"{prefix}{i}_{j}"] = row[column]
-    sql = _runs_and_task_runs_sql(run_columns, len(runs), task_columns, len(tasks), notify_work)
-    conn.execute(sql, params)
+    sql = _runs_and_task_runs_sql(tuple(runs[0]), tuple(tasks[0]), notify_work)
+    conn.execute(sql, {"b_runs": _json_rows(runs), "b_tasks": _json_rows(tasks)})
+
+
+def _json_rows(rows: list[dict[str, Any]]) -> str:
+    """Rows as the JSON array `json_populate_recordset` reads (one object per row)."""
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
 
 
 @lru_cache(maxsize=64)
 def _runs_and_task_runs_sql(
-    run_columns: tuple[str, ...],
-    runs: int,
-    task_columns: tuple[str, ...],
-    tasks: int,
-    notify_work: bool,
+    run_columns: tuple[str, ...], task_columns: tuple[str, ...], notify_work: bool
 ) -> str:
-    def values(prefix: str, columns: tuple[str, ...], count: int) -> str:
-        width = range(len(columns))
-        return ", ".join(
-            "(" + ", ".join(f":{prefix}{i}_{j}" for j in width) + ")" for i in range(count)
+    def insert(table: str, columns: tuple[str, ...], param: str) -> str:
+        names = ", ".join(f'"{c}"' for c in columns)
+        return (
+            f"INSERT INTO {table} ({names}) SELECT {names}"
+            f" FROM json_populate_recordset(NULL::{table}, CAST(:{param} AS json))"
         )
 
-    def quoted(columns: tuple[str, ...]) -> str:
-        return ", ".join(f'"{c}"' for c in columns)
-
-    insert_runs = (
-        f"INSERT INTO runs ({quoted(run_columns)}) VALUES {values('r', run_columns, runs)}"
-    )
-    insert_tasks = (
-        f"INSERT INTO task_runs ({quoted(task_columns)}) VALUES {values('t', task_columns, tasks)}"
-    )
+    insert_runs = insert("runs", run_columns, "b_runs")
+    insert_tasks = insert("task_runs", task_columns, "b_tasks")
     if notify_work:  # delivered at commit, as insert_runs' own
         return f"WITH r AS ({insert_runs}), t AS ({insert_tasks}) SELECT pg_notify('{WORK}', '')"
     return f"WITH r AS ({insert_runs}) {insert_tasks}"
