@@ -1,5 +1,6 @@
-"""A PostgreSQL store: SQLAlchemy's engine and pool; SQL text runs straight on the psycopg
-connection of the SQLAlchemy connection (same transaction), constructs through SQLAlchemy."""
+"""A PostgreSQL store: SQLAlchemy's engine and pool; a transaction is a pooled psycopg
+connection that SQL text runs straight on and that commits or rolls back itself; a SQLAlchemy
+connection around it (same transaction) is made only for constructs and errors."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 from psycopg import pq
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import PoolProxiedConnection
 
 from headrace.store.db import Store, with_hooks
 from headrace.store.sql import Params, Result, expand, row_class
@@ -33,9 +35,23 @@ class PgStore(Store):
 
     @contextmanager
     def begin(self) -> Iterator[PgTx]:
+        """A pooled connection, committed or rolled back here on psycopg: SQLAlchemy's
+        `engine.begin()` (Connection, RootTransaction, their events and close) cost ~50 us of
+        Python per transaction, as much as psycopg's own statement and commit (issue 18). The
+        same pool, checkout/checkin events, exceptions and invalidation as before: a
+        SQLAlchemy connection takes over the transaction as `engine.begin()` would have held it
+        once a construct runs or anything fails (PgTx.sqlalchemy)."""
         try:
-            with self._engine.begin() as conn:
-                yield from with_hooks(PgTx(conn))
+            tx = PgTx(None, self._engine, self._checkout(), begun=True)
+            try:
+                try:
+                    yield from with_hooks(tx)
+                except BaseException as exc:
+                    tx._end(exc)
+                    raise
+                tx._end(None)
+            finally:
+                tx._close()
         except BaseException:
             self.rolled_back()
             raise
@@ -47,16 +63,29 @@ class PgStore(Store):
         CPU per read, issue 18). The same answers: under READ COMMITTED every statement takes
         its own snapshot inside a transaction too, and no read takes a lock or writes."""
         try:
-            with self._engine.connect() as conn:
-                raw = conn.connection.dbapi_connection
+            tx = PgTx(None, self._engine, self._checkout(), begun=False)
+            try:
+                raw = tx._fairy.dbapi_connection
                 raw.autocommit = True
                 try:
-                    yield PgTx(conn)
+                    yield tx
                 finally:
                     if not raw.closed:  # a lost connection is invalidated, not reused
                         raw.autocommit = False
+            finally:
+                tx._close()
         except BaseException:
             self.rolled_back()
+            raise
+
+    def _checkout(self) -> PoolProxiedConnection:
+        """A pooled connection (the pool's checkout events: the idle ping), a failure to
+        connect raised as SQLAlchemy's exception, as `engine.connect()` raises it."""
+        engine = self._engine
+        try:
+            return engine.raw_connection()
+        except engine.dialect.loaded_dbapi.Error as err:
+            Connection._handle_dbapi_exception_noconnection(err, engine.dialect, engine)
             raise
 
     def dispose(self) -> None:
@@ -95,6 +124,7 @@ _BIND = re.compile(r"(?<![:\w\x5c]):(\w+)(?![:\w])")
 _SEQUENCES = (list, tuple)
 _STR, _INT = frozenset((str,)), frozenset((int,))
 _TUPLES_OK = pq.ExecStatus.TUPLES_OK
+_IDLE = pq.TransactionStatus.IDLE
 
 
 @lru_cache(maxsize=2048)
@@ -201,22 +231,42 @@ _CURSOR = "headrace_cursor"
 
 
 class PgTx:
-    """One transaction of a PgStore. SQL text runs on the psycopg connection underneath
+    """One transaction of a PgStore: a pooled psycopg connection. SQL text runs on it
     (SQLAlchemy's execution path costs ~60 us of Python per statement, as much as psycopg
     itself, and a task's end is ~7 statements: issue 18), on the connection's one reused
     cursor; psycopg prepares a statement server-side once it has run `prepare_threshold`
-    times on a connection. Errors go
-    through the SQLAlchemy connection's handler, so they are SQLAlchemy's exceptions as before
-    and a lost connection invalidates the pool as before. Constructs run through SQLAlchemy."""
+    times on a connection. A SQLAlchemy connection on the same pooled connection (so the same
+    transaction) is made when first needed: for a construct, `sqlalchemy()`, any other
+    Connection attribute, and any error. Errors go through its handler, so they are
+    SQLAlchemy's exceptions as before and a lost connection invalidates the pool as before;
+    from then on it ends the transaction, as `engine.begin()` did.
 
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-        self.info = conn.info
-        self.dialect = conn.dialect
+    `PgTx(conn)` wraps a SQLAlchemy connection that the caller begins, ends and closes."""
+
+    __slots__ = ("_begun", "_engine", "_fairy", "_root", "_sa", "dialect", "info")
+
+    def __init__(
+        self,
+        conn: Connection | None,
+        engine: Engine | None = None,
+        fairy: PoolProxiedConnection | None = None,
+        *,
+        begun: bool = False,
+    ) -> None:
+        if conn is not None:
+            engine, fairy = conn.engine, conn.connection
+        assert engine is not None and fairy is not None
+        self._engine = engine
+        self._fairy = fairy
+        self._sa = conn
+        self._root: Any = None  # the SQLAlchemy transaction that ends a begun one, if made
+        self._begun = begun  # a store.begin() transaction (not a read's autocommit)
+        self.info = fairy.info  # what `Connection.info` is: the pooled connection's
+        self.dialect = engine.dialect
 
     def execute(self, statement: Any, params: Params = None) -> Any:
         if type(statement) is not str:
-            return self.conn.execute(statement, params)
+            return self.sqlalchemy().execute(statement, params)
         if params is None:  # no parameters, but the doubled % are undone only with some
             return self._run(_pyformat(statement), {})
         if isinstance(params, _SEQUENCES):
@@ -234,8 +284,8 @@ class PgTx:
         return self._run(_pyformat(spread), flat)
 
     def _run(self, sql: bytes | str, params: Any, *, many: bool = False) -> Result:
-        cursor = self._connection_cursor()
         try:
+            cursor = self._connection_cursor()
             if many and len(params) != 1:  # one row: a plain execute, no pipeline
                 cursor.executemany(sql, params)
                 return _from_cursor(cursor)
@@ -244,18 +294,79 @@ class PgTx:
         except BaseException as exc:
             text = sql.decode() if isinstance(sql, bytes) else sql
             # No cursor: SQLAlchemy would close it, and it is the connection's for later.
-            self.conn._handle_dbapi_exception(exc, text, params, None, None)
+            self.sqlalchemy()._handle_dbapi_exception(exc, text, params, None, None)
             raise  # not reached: the handler raises
 
     def _connection_cursor(self) -> Any:
-        raw = self.conn.connection.dbapi_connection
+        if self._sa is None:
+            raw = self._fairy.dbapi_connection
+        else:  # an invalidated one raises here, as SQLAlchemy's execute would
+            raw = self._sa.connection.dbapi_connection
         cursor = self.info.get(_CURSOR)
         if cursor is None or cursor.connection is not raw:
             cursor = self.info[_CURSOR] = raw.cursor(row_factory=_cursor_rows)
         return cursor
 
     def sqlalchemy(self) -> Connection:
-        return self.conn
+        """A SQLAlchemy connection in this transaction (made once). In a `begin()` one it
+        holds a RootTransaction as `engine.begin()` does (emits nothing: psycopg began the
+        transaction with its first statement), which then commits or rolls back the lot."""
+        sa = self._sa
+        if sa is None:
+            sa = self._sa = Connection(self._engine, self._fairy)
+            if self._begun:
+                self._root = sa.begin().__enter__()
+        return sa
+
+    @property
+    def conn(self) -> Connection:
+        return self.sqlalchemy()
+
+    def _end(self, exc: BaseException | None) -> None:
+        """Commit (`exc` None) or roll back, as `engine.begin()`'s transaction would: a failed
+        commit or rollback raises SQLAlchemy's exception after the transaction's end, and a
+        lost connection is invalidated."""
+        if self._sa is None:
+            raw = self._fairy.dbapi_connection
+            try:
+                if exc is None:
+                    raw.commit()
+                else:
+                    raw.rollback()
+                return
+            except BaseException as error:
+                failed = error
+            # SQLAlchemy's commit and rollback send their errors through this handler too.
+            sa = self.sqlalchemy()
+            try:
+                sa._handle_dbapi_exception(failed, None, None, None, None)
+            except BaseException as converted:
+                self._end_root(converted)  # rolls back unless the connection is lost
+                raise
+        self._end_root(exc)
+
+    def _end_root(self, exc: BaseException | None) -> None:
+        root, self._root = self._root, None
+        if root is None:  # a transaction this PgTx does not end (`PgTx(conn)`)
+            return
+        if exc is None:  # commits (a failure rolls back and raises)
+            root.__exit__(None, None, None)
+        else:
+            root.__exit__(type(exc), exc, exc.__traceback__)
+
+    def _close(self) -> None:
+        """Back to the pool (checkin events). Committed or rolled back already: no reset
+        round trip, unless psycopg says a transaction is still open (or the connection is
+        gone: the pool's reset then fails and invalidates it)."""
+        if self._sa is not None:
+            self._sa.close()
+            return
+        fairy = self._fairy
+        if fairy.dbapi_connection.pgconn.transaction_status == _IDLE:
+            fairy._close_special(transaction_reset=True)  # type: ignore[attr-defined]
+        else:
+            fairy.close()
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.conn, name)
+        # Anything else SQLAlchemy's Connection offers (execution_options, ...).
+        return getattr(self.sqlalchemy(), name)
