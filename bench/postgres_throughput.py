@@ -98,8 +98,9 @@ class WaitSampler:
 
 
 class CpuMeter:
-    """CPU seconds spent meanwhile by the server, the workers (their task processes included)
-    and PostgreSQL's processes (every backend, other users' too), from /proc via psutil."""
+    """CPU seconds spent meanwhile by the server, the workers (their task processes included),
+    PostgreSQL's processes (every backend, other users' too) and this bench process itself (the
+    client: its HTTP calls and store polls share the two cores), from /proc via psutil."""
 
     def __init__(self, procs: Processes) -> None:
         self.pids = {"server": [procs.procs[0].pid], "workers": [p.pid for p in procs.procs[1:]]}
@@ -121,10 +122,12 @@ class CpuMeter:
         import psutil
 
         pg = [p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+        own = psutil.Process().cpu_times()  # this bench: the client's run-now calls and polls
         return {
             "server": self._cpu(self.pids["server"]),
             "workers": self._cpu(self.pids["workers"]),
             "postgres": self._cpu(pg),
+            "client": own.user + own.system,
         }
 
 
@@ -235,7 +238,8 @@ def main() -> None:
                     f" (run-now calls {r['created']:.2f} s)  {r['tasks_per_s']:.0f} tasks/s,"
                     f" exec {r['exec_tasks_per_s']:.0f} tasks/s  cpu busy {r['busy']:.0%}"
                     f"  cpu ms/task: server {r['cpu_ms_server']:.2f} workers"
-                    f" {r['cpu_ms_workers']:.2f} postgres {r['cpu_ms_postgres']:.2f}",
+                    f" {r['cpu_ms_workers']:.2f} postgres {r['cpu_ms_postgres']:.2f}"
+                    f" client {r['cpu_ms_client']:.2f}",
                     flush=True,
                 )
             med = {k: statistics.median(r[k] for r in results) for k in results[0]}
@@ -269,7 +273,8 @@ def main() -> None:
     )
     print(
         f"  cpu ms per task: server {med['cpu_ms_server']:.2f}, workers (with their `true`"
-        f" processes) {med['cpu_ms_workers']:.2f}, postgres {med['cpu_ms_postgres']:.2f}"
+        f" processes) {med['cpu_ms_workers']:.2f}, postgres {med['cpu_ms_postgres']:.2f},"
+        f" this bench (client) {med['cpu_ms_client']:.2f}"
     )
     if w3 is not None:
         print(
