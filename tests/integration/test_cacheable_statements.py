@@ -91,3 +91,18 @@ def test_a_run_start_and_fan_out_send_the_same_text_for_3_and_50_tasks(
     assert any("INSERT INTO runs" in s for s in inserts), narrow  # the run start's statement
     assert any("INSERT INTO attempts" in s and "UPDATE task_runs" in s for s in inserts)
     assert wide == narrow
+
+
+def test_the_run_start_and_fan_out_statements_are_prepared(pg_store: Store) -> None:
+    """One text for every width, so psycopg prepares it after its threshold (5 runs)."""
+    coordinator = Coordinator(pg_store, coordinator_id=None)
+    for width in range(2, 10):
+        coordinator.start_run(_fan(width), job_id=None)
+    for _ in range(2, 10):  # each start task's end queues its run's fan-out
+        attempt = claim(coordinator)
+        assert attempt is not None and attempt.payload["task_key"] == "start"
+        coordinator.finish_attempt(attempt, AttemptOutcome(Result.SUCCESS, exit_code=0))
+    with pg_store.read() as conn:
+        prepared = conn.execute("SELECT statement FROM pg_prepared_statements").scalars().all()
+    assert any("INSERT INTO runs" in s and "INSERT INTO task_runs" in s for s in prepared)
+    assert any("UPDATE task_runs" in s and "INSERT INTO attempts" in s for s in prepared)
