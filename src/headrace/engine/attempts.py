@@ -18,6 +18,7 @@ from headrace.errors import AttemptEnded
 from headrace.spec.models import TaskDependency
 from headrace.states import LifeCycle, Result, life_cycle_for
 from headrace.store import runs as run_store
+from headrace.store.attempts import ClaimAfterEnd, LogPaths, lock_run_end_attempt_and_claim
 from headrace.store.queued_attempts import QueuedAttempt
 from headrace.store.records import Attempt, TaskRun
 from headrace.store.sql import Tx as Connection
@@ -120,8 +121,14 @@ class Attempts:
             if shared is None:
                 shared = self._may_share_run(conn, attempt)
             ended: TaskRun | None = None
+            early: list[Attempt | None] = []
             if not self.store.is_sqlite:  # the run's lock and the attempt's end: one statement
-                tx, ended, ended_now = self._open_ending(conn, attempt, outcome, shared=shared)
+                tx, ended, ended_now, claimed = self._open_ending(
+                    conn, attempt, outcome, shared=shared, claim_for=claim_for
+                )
+                if claimed is not None:  # the worker's next claim rode on that statement
+                    early.append(claimed[0])
+                    tx.claimed_own = claimed[0] is not None and claimed[0].run_id == tx.run.run_id
             else:
                 digest = attempt.payload.get("settings_digest")
                 tx = self._open(conn, attempt.run_id, shared=False, settings_digest=digest)
@@ -134,8 +141,7 @@ class Attempts:
                 raise RunLockNeeded  # a stopping or repaired run: any task end may end it
             if ended is not None and not ended_now:
                 raise AttemptEnded(f"attempt {attempt.attempt_id} has already ended")
-            early: list[Attempt | None] = []
-            if claim_for is not None and not self.store.is_sqlite:
+            if claim_for is not None and not self.store.is_sqlite and not early:
 
                 def claim_early() -> None:
                     assert claim_for is not None
@@ -211,22 +217,38 @@ class Attempts:
         self._attempt_ended(tx, attempt, outcome, tr)
 
     def _open_ending(
-        self, conn: Connection, attempt: Attempt, outcome: AttemptOutcome, *, shared: bool
-    ) -> tuple[RunTx, TaskRun, bool]:
+        self,
+        conn: Connection,
+        attempt: Attempt,
+        outcome: AttemptOutcome,
+        *,
+        shared: bool,
+        claim_for: tuple[str, Callable[[Attempt], str], int | None] | None = None,
+    ) -> tuple[RunTx, TaskRun, bool, tuple[Attempt | None] | None]:
         """PostgreSQL: `_open(shared=shared)` and `_finish_attempt`'s end of the attempt in one
         statement (issue 18): (the transaction, the attempt's task run, whether it ended: the
-        caller checks the run first, as when the lock was a statement of its own).
+        caller checks the run first, as when the lock was a statement of its own, and the
+        claim). With `claim_for` and its log paths a `LogPaths` (a worker's), the same
+        statement claims the worker's next attempt once the attempt has ended, after the
+        run's lock (see store.attempts.lock_run_end_attempt_and_claim): the claim is then
+        `(attempt or None,)`, else None (no claim asked, or one the caller makes).
 
         The attempt's end time is read before the statement, so before its wait for the
         run's row, if any; the transaction's clock (what it stamps after: the task's end, the
         run's) is read again after it, as when the lock was taken first: a transaction that
         held the row and ended something of the run is followed, not preceded."""
-        now = _not_before_start(self._now(), attempt)
-        run, tr, ended = run_store.lock_run_and_end_attempt(
+        clock = self._now()
+        now = _not_before_start(clock, attempt)
+        claim = None
+        if claim_for is not None and isinstance(claim_for[1], LogPaths):
+            worker_id, log_paths, coordinator_id = claim_for
+            claim = ClaimAfterEnd(worker_id, clock, log_paths, coordinator_id, self.claim_pools)
+        run, tr, ended, claimed = lock_run_end_attempt_and_claim(
             conn,
             attempt.run_id,
             attempt.attempt_id,
             attempt.task_run_id,
+            claim,
             shared=shared,
             from_states=("RUNNING", "PENDING"),
             log=outcome.log,
@@ -236,7 +258,7 @@ class Attempts:
         tx_now = max(now, self._now())
         tx = self._tx_of_locked_run(conn, run, tx_now, shared=shared, settings_digest=digest)
         self._announce_at_commit(conn, [tx])
-        return tx, tr, ended
+        return tx, tr, ended, (claimed,) if claim is not None else None
 
     def _attempt_ended(
         self, tx: RunTx, attempt: Attempt, outcome: AttemptOutcome, tr: TaskRun

@@ -328,15 +328,73 @@ def end_attempt_of_task_run(
 _RUN_COLUMN_NAMES = tuple(c.strip() for c in RUN_COLUMNS.split(","))
 # The run's columns under names of their own (task_runs has run_id, start_time, ... too).
 _RUN_ALIASED = ", ".join(f"{c} AS headrace_run_{c}" for c in _RUN_COLUMN_NAMES)
+_RUN_KEYS = tuple((c, f"headrace_run_{c}") for c in _RUN_COLUMN_NAMES)
+# What Attempt.from_row reads, and the claimed attempt's columns under names of their own.
+_ATTEMPT_COLUMN_NAMES = (
+    *("attempt_id", "task_run_id", "run_id", "attempt_number", "state", "result_state"),
+    *("payload", "worker_id", "pid", "kill_reason", "exit_code", "error", "error_trace"),
+    *("output", "log_path", "pool", "created_time", "start_time", "end_time"),
+)
+_CLAIM_ALIASED = ", ".join(f"claimed.{c} AS headrace_claim_{c}" for c in _ATTEMPT_COLUMN_NAMES)
+_CLAIM_KEYS = tuple((c, f"headrace_claim_{c}") for c in _ATTEMPT_COLUMN_NAMES)
 
 
-class _RunOfRow:
-    """What Run.from_row reads (`_mapping`), from the run's aliased columns of a row."""
+class _Aliased:
+    """What a record's from_row reads (`_mapping`), from a row's aliased columns."""
 
     __slots__ = ("_mapping",)
 
-    def __init__(self, m: Any) -> None:
-        self._mapping = {c: m[f"headrace_run_{c}"] for c in _RUN_COLUMN_NAMES}
+    def __init__(self, m: Any, keys: tuple[tuple[str, str], ...]) -> None:
+        self._mapping = {c: m[alias] for c, alias in keys}
+
+
+def _claim_after_end(of_coordinator: bool, in_pools: bool) -> str:
+    """`_pick_and_claim` as CTEs (`claimed`, `started`) of the statement that ends an attempt
+    (lock_run_and_end_attempt with `claim`). Its pick names `ended`, so it runs only after the
+    attempt's end, which waits on the run's lock: the run's row is still locked before any
+    attempt's (an uncorrelated EXISTS is an InitPlan, evaluated before the pick's first row
+    reaches its row lock), and an attempt that had already ended claims nothing."""
+    where = " AND EXISTS (SELECT 1 FROM ended)"
+    where += (_OF_COORDINATOR if of_coordinator else "") + (_IN_POOLS if in_pools else "")
+    pick = (
+        f"SELECT attempt_id FROM attempts WHERE state = 'PENDING'{where}"
+        " ORDER BY claim_key, attempt_id LIMIT 1 FOR UPDATE SKIP LOCKED"
+    )
+    log_path = _LOG_PATH_SQL.replace(":b_prefix", ":c_prefix")
+    return (
+        ", claimed AS (UPDATE attempts SET state = 'RUNNING', worker_id = :c_worker_id,"
+        " start_time = GREATEST(CAST(:c_start_time AS BIGINT), created_time),"
+        f" log_path = {log_path} WHERE attempt_id = ({pick}) AND state = 'PENDING'"
+        " RETURNING attempts.*),"
+        " started AS (UPDATE task_runs SET life_cycle_state = 'RUNNING', state_message ="
+        " CASE WHEN claimed.pool IS NULL THEN task_runs.state_message ELSE '' END"
+        " FROM claimed WHERE task_runs.task_run_id = claimed.task_run_id"
+        " AND task_runs.life_cycle_state IN :c_from RETURNING task_runs.task_run_id)"
+    )
+
+
+_CLAIM_AFTER_END = {(c, p): _claim_after_end(c, p) for c in (False, True) for p in (False, True)}
+
+
+class ClaimAfterEnd:
+    """What lock_run_and_end_attempt's claim needs: claim_next_attempt's arguments on
+    PostgreSQL with a LogPaths (the pick, the claim and its task run's start)."""
+
+    __slots__ = ("coordinator_id", "log_paths", "now_ms", "pools", "worker_id")
+
+    def __init__(
+        self,
+        worker_id: str,
+        now_ms: int,
+        log_paths: LogPaths,
+        coordinator_id: str | None = None,
+        pools: frozenset[str] | None = None,
+    ) -> None:
+        self.worker_id = worker_id
+        self.now_ms = now_ms
+        self.log_paths = log_paths
+        self.coordinator_id = coordinator_id
+        self.pools = pools
 
 
 def lock_run_and_end_attempt(
@@ -359,22 +417,68 @@ def lock_run_and_end_attempt(
     it answers are the newest ones: the run's and the task run's through their row locks
     (the task run's FOR NO KEY UPDATE: this transaction changes it anyway, ending or
     retrying it), the attempt's through its update. Raises: NotFound."""
+    run, tr, ended, _ = lock_run_end_attempt_and_claim(
+        conn,
+        run_id,
+        attempt_id,
+        task_run_id,
+        None,
+        shared=shared,
+        from_states=from_states,
+        log=log,
+        **values,
+    )
+    return run, tr, ended
+
+
+def lock_run_end_attempt_and_claim(
+    conn: Connection,
+    run_id: int,
+    attempt_id: int,
+    task_run_id: int,
+    claim: ClaimAfterEnd | None,
+    *,
+    shared: bool = True,
+    from_states: Sequence[str],
+    log: tuple[bytes, int] | None = None,
+    **values: Any,
+) -> tuple[Run, TaskRun, bool, Attempt | None]:
+    """`lock_run_and_end_attempt`, and with `claim` the worker's next attempt claimed in the
+    same statement once the attempt has ended (claim_next_attempt's pick, claim and task run
+    start; none if it had already ended): (run, task run, ended, the claimed attempt or None).
+    Raises: NotFound, InvalidTransition (the claimed attempt's task run cannot run)."""
     values = {"state": "TERMINATED", **values}
     keep_log = _KEEP_LOG if log is not None else ""
+    params = {**values, "b_id": attempt_id, "b_from": list(from_states)}
+    params.update(b_run_id=run_id, b_task_run=task_run_id)
+    if log is not None:
+        params["b_log"], params["b_log_size"] = log
+    if claim is None:
+        claiming = answer = claimed = ""
+    else:
+        if claim.coordinator_id is not None:
+            params["b_coordinator"] = claim.coordinator_id
+        if claim.pools is not None:
+            params["b_pools"] = sorted(claim.pools)
+        claiming = _CLAIM_AFTER_END[(claim.coordinator_id is not None, claim.pools is not None)]
+        answer = f" (SELECT count(*) FROM started) AS headrace_started, {_CLAIM_ALIASED},"
+        claimed = " LEFT JOIN claimed ON TRUE"
+        params.update(
+            c_worker_id=claim.worker_id,
+            c_start_time=claim.now_ms,
+            c_prefix=claim.log_paths.prefix,
+            c_from=_RUNNING_FROM,
+        )
     stmt = (
         f"WITH locked AS (SELECT {_RUN_ALIASED} FROM runs WHERE run_id = :b_run_id"
         f" {'FOR SHARE' if shared else 'FOR UPDATE'}),"
         f" ended AS (UPDATE attempts SET {set_clause(values)}"
         " WHERE attempt_id = :b_id AND state IN :b_from AND EXISTS (SELECT 1 FROM locked)"
-        f" RETURNING attempt_id){keep_log}"
-        " SELECT (SELECT count(*) FROM ended) AS headrace_ended, locked.*, task_runs.*"
-        " FROM locked JOIN task_runs ON task_runs.task_run_id = :b_task_run"
+        f" RETURNING attempt_id){keep_log}{claiming}"
+        f" SELECT (SELECT count(*) FROM ended) AS headrace_ended,{answer} locked.*, task_runs.*"
+        f" FROM locked JOIN task_runs ON task_runs.task_run_id = :b_task_run{claimed}"
         " FOR NO KEY UPDATE OF task_runs"
     )
-    params = {**values, "b_id": attempt_id, "b_from": list(from_states)}
-    params.update(b_run_id=run_id, b_task_run=task_run_id)
-    if log is not None:
-        params["b_log"], params["b_log_size"] = log
     row = conn.execute(stmt, params).first()
     if row is None:  # no run (NotFound naming it) or no task run
         from headrace.store.runs import lock_run
@@ -382,7 +486,13 @@ def lock_run_and_end_attempt(
         lock_run(conn, run_id, shared=shared)
         raise NotFound(f"Run {task_run_id} does not exist.")
     m = row._mapping
-    return Run.from_row(_RunOfRow(m)), TaskRun.from_row(row), m["headrace_ended"] == 1
+    next_attempt = None
+    if claim is not None and m["headrace_claim_attempt_id"] is not None:
+        next_attempt = Attempt.from_row(_Aliased(m, _CLAIM_KEYS))
+        if m["headrace_started"] != 1:
+            raise InvalidTransition(f"task run {next_attempt.task_run_id} cannot move to RUNNING")
+    run = Run.from_row(_Aliased(m, _RUN_KEYS))
+    return run, TaskRun.from_row(row), m["headrace_ended"] == 1, next_attempt
 
 
 def attempts_of_run(conn: Connection, run_id: int) -> list[Attempt]:
