@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
 # The newest migration; `store.db` checks it with one cheap query so Alembic loads only when
 # needed. Bump it with each new migration in migrations/versions/.
-SCHEMA_HEAD = "0014"
+SCHEMA_HEAD = "0015"
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 

@@ -134,7 +134,25 @@ task_runs = Table(
     Column("end_time", BigInteger),
 )
 Index("ix_task_runs_run_key", task_runs.c.run_id, task_runs.c.task_key)
-Index("ix_task_runs_run_state", task_runs.c.run_id, task_runs.c.life_cycle_state)
+# A run's task runs by state. On PostgreSQL only the live ones (the ACTIVE states; migration
+# 0015): a task run's end then adds no entry, and lookups of live task runs (a run's open ones,
+# the retries due) read no ended ones, however long the store's history. Every query naming
+# a state here names ACTIVE ones (written out, so PostgreSQL proves they imply the predicate);
+# tests/integration/test_store_indexes.py checks the plans and that the list is ACTIVE.
+Index("ix_task_runs_run_state", task_runs.c.run_id, task_runs.c.life_cycle_state).ddl_if(
+    dialect="sqlite"
+)
+_LIVE_TASK_RUN_STATES = (
+    "'BLOCKED', 'PENDING', 'QUEUED', 'RUNNING', 'TERMINATING', 'WAITING_FOR_RETRY'"
+)
+event.listen(
+    task_runs,
+    "after_create",
+    DDL(
+        "CREATE INDEX ix_task_runs_run_state ON task_runs (run_id, life_cycle_state)"
+        f" WHERE life_cycle_state IN ({_LIVE_TASK_RUN_STATES})"
+    ).execute_if(dialect="postgresql"),
+)
 # Only for_each iterations have a parent, so the index holds only them (migration 0013). A full
 # index made PostgreSQL without statistics (autovacuum off) AND every `parent_id IS NULL` row
 # of the table into the `run_id = ...` lookups of each task's end, a cost growing with the table.
@@ -154,12 +172,20 @@ event.listen(
     ).execute_if(dialect="postgresql"),
 )
 # Few task runs set values; starting a task reads those of its run without scanning the rest.
-# Partial on SQLite only: naming a `postgresql_` option makes SQLAlchemy import its PostgreSQL
-# dialect (~40 ms) on every start, and start-up is on the hot path.
+# Partial on both databases (on PostgreSQL since migration 0015, plain DDL as above): the full
+# index took a new entry at each state change of every task run (none is a HOT update), and
+# PostgreSQL read its `run_id = ...` lookups there, among every ended task run's old entries.
 Index(
     "ix_task_runs_values",
     task_runs.c.run_id,
     sqlite_where=task_runs.c.task_values.is_not(None),
+).ddl_if(dialect="sqlite")
+event.listen(
+    task_runs,
+    "after_create",
+    DDL(
+        "CREATE INDEX ix_task_runs_values ON task_runs (run_id) WHERE task_values IS NOT NULL"
+    ).execute_if(dialect="postgresql"),
 )
 
 attempts = Table(
@@ -193,11 +219,26 @@ attempts = Table(
     Column("start_time", BigInteger),
     Column("end_time", BigInteger),
 )
-Index("ix_attempts_state", attempts.c.state, attempts.c.attempt_id)
+# Attempts by state: the claim's pick, the running ones (recovery), a run's open ones.
 # The claim's order in full (migration 0014): `ORDER BY claim_key, attempt_id LIMIT 1` reads one
 # entry. On (state, claim_key) alone PostgreSQL sorted incrementally, fetching every PENDING row
 # of the first groups (hundreds of heap rows per claim when many runs start at once; issue 18).
-Index("ix_attempts_claim", attempts.c.state, attempts.c.claim_key, attempts.c.attempt_id)
+# On PostgreSQL both hold only the rows their queries look for (migration 0015): the claim's
+# PENDING ones, the state index the live ones. No attempt update is HOT (each changes state),
+# so each wrote an entry into every index: a claim and an end now write 3 and 2, not 4 and 4,
+# and ended attempts leave both indexes. SQLite keeps full ones: it proves a partial index's
+# `IN` list only from the very same term, and it updates only the indexes whose columns change.
+Index("ix_attempts_state", attempts.c.state, attempts.c.attempt_id).ddl_if(dialect="sqlite")
+Index("ix_attempts_claim", attempts.c.state, attempts.c.claim_key, attempts.c.attempt_id).ddl_if(
+    dialect="sqlite"
+)
+for _ddl in (
+    "CREATE INDEX ix_attempts_state ON attempts (state, attempt_id)"
+    " WHERE state IN ('PENDING', 'RUNNING')",
+    "CREATE INDEX ix_attempts_claim ON attempts (state, claim_key, attempt_id)"
+    " WHERE state = 'PENDING'",
+):
+    event.listen(attempts, "after_create", DDL(_ddl).execute_if(dialect="postgresql"))
 Index("ix_attempts_task_run", attempts.c.task_run_id)
 
 # An ended attempt's log, kept in the store (PostgreSQL) so every server can show it, whichever
