@@ -495,9 +495,17 @@ def lock_run_end_attempt_and_claim(
     return run, TaskRun.from_row(row), m["headrace_ended"] == 1, next_attempt
 
 
+# A run's attempts through its task runs: attempts has no run_id index, and `run_id = ...`
+# alone read the whole table (runs/get, the UI's run page, a run's deletion; issue 18).
+OF_RUN = (
+    "run_id = :b_run_id"
+    " AND task_run_id IN (SELECT task_run_id FROM task_runs WHERE run_id = :b_run_id)"
+)
+
+
 def attempts_of_run(conn: Connection, run_id: int) -> list[Attempt]:
     """Every attempt of a run."""
-    stmt = "SELECT * FROM attempts WHERE run_id = :b_run_id ORDER BY attempt_id"
+    stmt = f"SELECT * FROM attempts WHERE {OF_RUN} ORDER BY attempt_id"
     return [Attempt.from_row(r) for r in conn.execute(stmt, {"b_run_id": run_id})]
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from headrace.errors import InvalidTransition, NotFound
 from headrace.states import ACTIVE, RUN_ALLOWED, LifeCycle, Result, sources_of
 from headrace.store import health_timers
+from headrace.store.attempts import OF_RUN as _ATTEMPTS_OF_RUN
 from headrace.store.attempts import (  # re-exported: callers know them as store.runs.*
     PRIORITY_AGING_MS as PRIORITY_AGING_MS,
 )
@@ -422,7 +423,8 @@ def run_with_token(conn: Connection, token: str, run_as: str | None) -> Run | No
 
 def delete_run(conn: Connection, run_id: int) -> None:
     """Remove a run with its task runs, attempts and repairs."""
-    for table in ("attempts", "task_runs", "repairs", "runs"):
+    conn.execute(f"DELETE FROM attempts WHERE {_ATTEMPTS_OF_RUN}", {"b_run_id": run_id})
+    for table in ("task_runs", "repairs", "runs"):
         conn.execute(f"DELETE FROM {table} WHERE run_id = :b_run_id", {"b_run_id": run_id})
 
 
