@@ -24,13 +24,17 @@ from .helpers import claim, job, run, shell
 pytestmark = pytest.mark.postgres
 
 
-def _fan(width: int) -> Any:
+def _fan(width: int, parameters: bool = False) -> Any:
+    """A 1 -> width -> 1 job; with job parameters a run start inserts its run first and its
+    task runs after (engine/runs.py), without, both in one statement."""
     middle = [f"m{i}" for i in range(width)]
+    extra: dict[str, Any] = {"parameters": [{"name": "p", "default": "x"}]} if parameters else {}
     return job(
         shell("start"),
         *(shell(m, "start") for m in middle),
         shell("end", *middle),
         max_concurrent_runs=100,
+        **extra,
     )
 
 
@@ -55,12 +59,14 @@ def seen(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list[str]]]:
     yield found
 
 
-def _run_through(pg_store: Store, width: int, seen: dict[str, list[str]]) -> set[str]:
+def _run_through(
+    pg_store: Store, width: int, seen: dict[str, list[str]], parameters: bool = False
+) -> set[str]:
     """Start a 1 -> width -> 1 run and end all its tasks as a worker slot does (each end
     claims the next attempt in its transaction); the statement texts it took."""
     coordinator = Coordinator(pg_store, coordinator_id=None)
     seen["texts"].clear()
-    run_id = coordinator.start_run(_fan(width), job_id=None)
+    run_id = coordinator.start_run(_fan(width, parameters), job_id=None)
     claim_for = ("w1", LogPaths("/tmp/headrace-test-logs"), None)
     attempt = claim(coordinator)
     done = 0
@@ -73,22 +79,24 @@ def _run_through(pg_store: Store, width: int, seen: dict[str, list[str]]) -> set
     return set(seen["texts"])
 
 
+@pytest.mark.parametrize("parameters", [False, True])
 def test_a_wide_run_sends_only_statements_psycopg_caches(
-    pg_store: Store, seen: dict[str, list[str]]
+    pg_store: Store, seen: dict[str, list[str]], parameters: bool
 ) -> None:
-    _run_through(pg_store, 3, seen)  # first use: anything built once per process
+    _run_through(pg_store, 3, seen, parameters)  # first use: anything built once per process
     seen["uncached"].clear()
-    _run_through(pg_store, 50, seen)
+    _run_through(pg_store, 50, seen, parameters)
     assert seen["uncached"] == []
 
 
+@pytest.mark.parametrize("parameters", [False, True])
 def test_a_run_start_and_fan_out_send_the_same_text_for_3_and_50_tasks(
-    pg_store: Store, seen: dict[str, list[str]]
+    pg_store: Store, seen: dict[str, list[str]], parameters: bool
 ) -> None:
-    narrow = _run_through(pg_store, 3, seen)
-    wide = _run_through(pg_store, 50, seen)
+    narrow = _run_through(pg_store, 3, seen, parameters)
+    wide = _run_through(pg_store, 50, seen, parameters)
     inserts = [s for s in narrow if "INSERT INTO task_runs" in s or "INSERT INTO attempts" in s]
-    assert any("INSERT INTO runs" in s for s in inserts), narrow  # the run start's statement
+    assert any("INSERT INTO task_runs" in s and "json_populate_recordset" in s for s in inserts)
     assert any("INSERT INTO attempts" in s and "UPDATE task_runs" in s for s in inserts)
     assert wide == narrow
 

@@ -6,7 +6,9 @@ Python-side column defaults an INSERT must fill in, and column lists of wide tab
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from headrace.store.sql import insert_sql
@@ -48,3 +50,22 @@ def insert_many(table: str, rows: list[Mapping[str, Any]]) -> tuple:
     """(SQL, parameter rows) inserting `rows`, which share their keys (defaults filled in)."""
     full = [with_defaults(table, r) for r in rows]
     return insert_sql(table, list(full[0])), full
+
+
+def json_rows(rows: list[dict[str, Any]]) -> str:
+    """Rows as the JSON array of objects that `json_insert_sql`'s parameter takes."""
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+
+
+@lru_cache(maxsize=128)
+def json_insert_sql(table: str, columns: tuple[str, ...], param: str) -> str:
+    """PostgreSQL: `INSERT INTO table (columns)` of the rows in the JSON parameter `param`
+    (`json_rows`), read with the table's own column types by `json_populate_recordset`. Its
+    text depends on the column names only, never on the number of rows: psycopg caches a
+    statement's conversion only up to 4,096 characters and 50 parameters and prepares only
+    a text it runs again, which a VALUES list of every cell defeats (issue 18)."""
+    names = ", ".join(f'"{c}"' for c in columns)
+    return (
+        f"INSERT INTO {table} ({names}) SELECT {names}"
+        f" FROM json_populate_recordset(NULL::{table}, CAST(:{param} AS json))"
+    )

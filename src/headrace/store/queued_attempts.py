@@ -4,13 +4,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any, NamedTuple
 
 from headrace.errors import InvalidTransition
 from headrace.store.attempts import _PENDING_FROM, PRIORITY_AGING_MS, queue_attempt
+from headrace.store.columns import json_rows
 from headrace.store.sql import Tx as Connection
 
 
@@ -88,8 +88,8 @@ def _queue_many(conn: Connection, items: Sequence[QueuedAttempt], columns: list[
         )
         task_runs.append({**item.task_run_values, "task_run_id": item.task_run_id})
     params = {
-        "b_attempts": json.dumps(attempts, ensure_ascii=False, separators=(",", ":")),
-        "b_task_runs": json.dumps(task_runs, ensure_ascii=False, separators=(",", ":")),
+        "b_attempts": json_rows(attempts),
+        "b_task_runs": json_rows(task_runs),
         "b_from": _PENDING_FROM,
     }
     queued = dict(conn.execute(_queue_many_sql(tuple(columns)), params).all())

@@ -4,7 +4,6 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +27,14 @@ from headrace.store.attempts import lock_run_and_end_attempt as lock_run_and_end
 from headrace.store.attempts import open_attempts_of_run as open_attempts_of_run
 from headrace.store.attempts import queue_attempt as queue_attempt
 from headrace.store.attempts import update_attempt as update_attempt
-from headrace.store.columns import RUN_COLUMNS, insert, insert_many, with_defaults
+from headrace.store.columns import (
+    RUN_COLUMNS,
+    insert,
+    insert_many,
+    json_insert_sql,
+    json_rows,
+    with_defaults,
+)
 from headrace.store.records import Run, TaskRun
 from headrace.store.signals import COORDINATE, WORK
 from headrace.store.sql import Tx as Connection
@@ -143,27 +149,15 @@ def insert_runs_and_task_runs(
         insert_task_runs(conn, task_rows)
         return
     sql = _runs_and_task_runs_sql(tuple(runs[0]), tuple(tasks[0]), notify_work)
-    conn.execute(sql, {"b_runs": _json_rows(runs), "b_tasks": _json_rows(tasks)})
-
-
-def _json_rows(rows: list[dict[str, Any]]) -> str:
-    """Rows as the JSON array `json_populate_recordset` reads (one object per row)."""
-    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))
+    conn.execute(sql, {"b_runs": json_rows(runs), "b_tasks": json_rows(tasks)})
 
 
 @lru_cache(maxsize=64)
 def _runs_and_task_runs_sql(
     run_columns: tuple[str, ...], task_columns: tuple[str, ...], notify_work: bool
 ) -> str:
-    def insert(table: str, columns: tuple[str, ...], param: str) -> str:
-        names = ", ".join(f'"{c}"' for c in columns)
-        return (
-            f"INSERT INTO {table} ({names}) SELECT {names}"
-            f" FROM json_populate_recordset(NULL::{table}, CAST(:{param} AS json))"
-        )
-
-    insert_runs = insert("runs", run_columns, "b_runs")
-    insert_tasks = insert("task_runs", task_columns, "b_tasks")
+    insert_runs = json_insert_sql("runs", run_columns, "b_runs")
+    insert_tasks = json_insert_sql("task_runs", task_columns, "b_tasks")
     if notify_work:  # delivered at commit, as insert_runs' own
         return f"WITH r AS ({insert_runs}), t AS ({insert_tasks}) SELECT pg_notify('{WORK}', '')"
     return f"WITH r AS ({insert_runs}) {insert_tasks}"

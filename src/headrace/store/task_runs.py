@@ -9,7 +9,7 @@ from typing import Any
 
 from headrace.errors import InvalidTransition, NotFound
 from headrace.states import ACTIVE, LifeCycle, sources_of
-from headrace.store.columns import insert, insert_many
+from headrace.store.columns import insert, insert_many, json_insert_sql, json_rows, with_defaults
 from headrace.store.progress import LIVE_IN
 from headrace.store.records import TaskRun
 from headrace.store.sql import Tx as Connection
@@ -74,8 +74,13 @@ _EXECUTION_COUNT = (
 
 
 def insert_task_runs(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert task runs (each row a dict of columns)."""
-    if rows:
+    """Insert task runs (each row a dict of the same columns). On PostgreSQL many rows are one
+    statement of one JSON parameter (columns.json_insert_sql), not one INSERT per row."""
+    if len(rows) > 1 and conn.dialect.name == "postgresql":
+        full = [with_defaults("task_runs", r) for r in rows]
+        sql = json_insert_sql("task_runs", tuple(full[0]), "b_rows")
+        conn.execute(sql, {"b_rows": json_rows(full)})
+    elif rows:
         conn.execute(*insert_many("task_runs", list(rows)))
 
 
