@@ -165,7 +165,7 @@ def _run_row(run_id: int) -> dict[str, object]:
     }
 
 
-@pytest.mark.parametrize("tasks_per_run", [0, 3, 1600])  # 1600 x 2: past one statement's cap
+@pytest.mark.parametrize("tasks_per_run", [0, 3, 2600])  # 2 x 2600: past one JSON statement
 def test_runs_and_task_runs_in_one_insert(store: Store, tasks_per_run: int) -> None:
     with store.begin() as conn:
         ids = iter(runs.allocate_ids(conn, 2 * (1 + tasks_per_run)))

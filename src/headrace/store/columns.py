@@ -52,6 +52,11 @@ def insert_many(table: str, rows: list[Mapping[str, Any]]) -> tuple:
     return insert_sql(table, list(full[0])), full
 
 
+# Rows per statement of json_insert_sql: a bound on one parameter's size (a task run is ~200
+# bytes of JSON, a run ~1 kB plus its settings); more rows take more statements.
+JSON_ROWS_PER_STATEMENT = 5_000
+
+
 def json_rows(rows: list[dict[str, Any]]) -> str:
     """Rows as the JSON array of objects that `json_insert_sql`'s parameter takes."""
     return json.dumps(rows, ensure_ascii=False, separators=(",", ":"))

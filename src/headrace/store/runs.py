@@ -28,6 +28,7 @@ from headrace.store.attempts import open_attempts_of_run as open_attempts_of_run
 from headrace.store.attempts import queue_attempt as queue_attempt
 from headrace.store.attempts import update_attempt as update_attempt
 from headrace.store.columns import (
+    JSON_ROWS_PER_STATEMENT,
     RUN_COLUMNS,
     insert,
     insert_many,
@@ -144,7 +145,8 @@ def insert_runs_and_task_runs(
     converted again on every execute and never prepared)."""
     runs = [with_defaults("runs", r) for r in rows]
     tasks = [with_defaults("task_runs", r) for r in task_rows]
-    if conn.dialect.name != "postgresql" or not runs or not tasks:
+    size = len(runs) + len(tasks)  # a backfill's many runs: the two (chunked) inserts
+    if conn.dialect.name != "postgresql" or not runs or not tasks or size > JSON_ROWS_PER_STATEMENT:
         insert_runs(conn, rows, notify_work=notify_work)
         insert_task_runs(conn, task_rows)
         return

@@ -9,7 +9,14 @@ from typing import Any
 
 from headrace.errors import InvalidTransition, NotFound
 from headrace.states import ACTIVE, LifeCycle, sources_of
-from headrace.store.columns import insert, insert_many, json_insert_sql, json_rows, with_defaults
+from headrace.store.columns import (
+    JSON_ROWS_PER_STATEMENT,
+    insert,
+    insert_many,
+    json_insert_sql,
+    json_rows,
+    with_defaults,
+)
 from headrace.store.progress import LIVE_IN
 from headrace.store.records import TaskRun
 from headrace.store.sql import Tx as Connection
@@ -79,7 +86,9 @@ def insert_task_runs(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if len(rows) > 1 and conn.dialect.name == "postgresql":
         full = [with_defaults("task_runs", r) for r in rows]
         sql = json_insert_sql("task_runs", tuple(full[0]), "b_rows")
-        conn.execute(sql, {"b_rows": json_rows(full)})
+        for start in range(0, len(full), JSON_ROWS_PER_STATEMENT):
+            chunk = full[start : start + JSON_ROWS_PER_STATEMENT]
+            conn.execute(sql, {"b_rows": json_rows(chunk)})
     elif rows:
         conn.execute(*insert_many("task_runs", list(rows)))
 
