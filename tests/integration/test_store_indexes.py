@@ -188,3 +188,38 @@ def test_queries_of_live_rows_read_the_partial_indexes(pg_store, analyze):
     for name, plan in plans.items():
         assert "Seq Scan on attempts" not in plan, (name, plan)
         assert "Seq Scan on task_runs" not in plan, (name, plan)
+
+
+def test_the_ui_queue_reads_pending_attempts_by_index_under_a_generic_plan(pg_store):
+    """store.queue's construct names its state as a literal: with a bound parameter a generic
+    plan (psycopg prepares a statement after five runs; PostgreSQL may then keep one plan for
+    any parameter) cannot use ix_attempts_claim and scans every attempt kept."""
+    from sqlalchemy.dialects import postgresql
+
+    from headrace.store import queue
+
+    with pg_store.begin() as conn:
+        for stmt in _HISTORY:
+            conn.execute(stmt)
+        conn.execute("ANALYZE")
+        raw = conn.sqlalchemy()
+        raw.exec_driver_sql("SET LOCAL plan_cache_mode = force_generic_plan")
+        plans: list[str] = []
+
+        class Preparing:
+            def execute(self, construct):  # type: ignore[no-untyped-def]
+                compiled = construct.compile(dialect=postgresql.dialect())
+                names = list(compiled.params)
+                sql = str(compiled)
+                for i, name in enumerate(names, 1):
+                    sql = sql.replace(f"%({name})s", f"${i}")
+                raw.exec_driver_sql(f"PREPARE ui_queue AS {sql}")
+                args = ", ".join(repr(compiled.params[n]) for n in names)
+                rows = raw.exec_driver_sql(f"EXPLAIN EXECUTE ui_queue({args})").all()
+                plans.append("\n".join(r[0] for r in rows))
+                raw.exec_driver_sql("DEALLOCATE ui_queue")
+                return []
+
+        assert queue.pending_in_claim_order(Preparing()) == []  # type: ignore[arg-type]
+    assert "ix_attempts_claim" in plans[0], plans[0]
+    assert "Seq Scan on attempts" not in plans[0], plans[0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, literal_column, select
 
 from headrace.store.runs import PRIORITY_AGING_MS
 from headrace.store.schema import attempts, runs
@@ -26,7 +26,10 @@ def pending_in_claim_order(conn: Connection, limit: int = 200) -> list[dict[str,
             runs.c.run_name,
         )
         .join(runs, runs.c.run_id == attempts.c.run_id)
-        .where(attempts.c.state == "PENDING")
+        # A literal, not a bound parameter: a generic plan (a prepared statement's, after
+        # five runs) can read the partial index of pending attempts only when the statement
+        # itself names the state (ix_attempts_claim, migration 0015).
+        .where(attempts.c.state == literal_column("'PENDING'"))
         .order_by(attempts.c.claim_key, attempts.c.attempt_id)
         .limit(limit)
     )
