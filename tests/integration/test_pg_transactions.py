@@ -72,6 +72,32 @@ def test_a_failing_commit_raises_sqlalchemys_exception_and_rolls_back(store: Sto
     assert _ids(store) == [3]
 
 
+@pytest.mark.parametrize("ending", ["commit", "rollback"])
+def test_a_ctrl_c_while_the_transaction_ends_stays_a_keyboard_interrupt(
+    store: Store, monkeypatch: pytest.MonkeyPatch, ending: str
+) -> None:
+    """An interrupt arriving during COMMIT (or the ROLLBACK after a failed body) reaches the
+    caller as KeyboardInterrupt: not an AssertionError from SQLAlchemy's handler, which the
+    worker's and loops' `except Exception` retries would swallow, nor the body's error."""
+    import psycopg
+
+    real = getattr(psycopg.Connection, ending)
+
+    def interrupted(self):  # type: ignore[no-untyped-def]
+        real(self)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(psycopg.Connection, ending, interrupted)
+    with pytest.raises(KeyboardInterrupt), store.begin() as tx:
+        tx.execute("INSERT INTO items VALUES (1, 'a')")
+        if ending == "rollback":
+            raise ValueError("the body failed")
+    monkeypatch.undo()
+    with store.begin() as tx:  # the store goes on
+        tx.execute("INSERT INTO items VALUES (2, 'b')")
+    assert _ids(store) == ([1, 2] if ending == "commit" else [2])
+
+
 def test_a_python_error_rolls_back_text_and_constructs_alike(store: Store) -> None:
     calls = _hooks(store)
     with pytest.raises(RuntimeError), store.begin() as tx:

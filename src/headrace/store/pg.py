@@ -333,15 +333,17 @@ class PgTx:
                 else:
                     raw.rollback()
                 return
-            except BaseException as error:
-                failed = error
-            # SQLAlchemy's commit and rollback send their errors through this handler too.
-            sa = self.sqlalchemy()
-            try:
-                sa._handle_dbapi_exception(failed, None, None, None, None)
-            except BaseException as converted:
-                self._end_root(converted)  # rolls back unless the connection is lost
-                raise
+            except BaseException as failed:
+                # SQLAlchemy's commit and rollback send their errors through this handler too.
+                # Inside the except block: the handler reads sys.exc_info(), so a Ctrl-C
+                # during the COMMIT stays a KeyboardInterrupt (outside, it was an
+                # AssertionError, or the body's error during the ROLLBACK after it).
+                sa = self.sqlalchemy()
+                try:
+                    sa._handle_dbapi_exception(failed, None, None, None, None)
+                except BaseException as converted:
+                    self._end_root(converted)  # rolls back unless the connection is lost
+                    raise
         self._end_root(exc)
 
     def _end_root(self, exc: BaseException | None) -> None:
