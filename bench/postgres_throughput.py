@@ -16,12 +16,17 @@ With `--waits`, `pg_stat_activity` is sampled every 20 ms during the timed runs 
 events of the store's busy backends are counted (what the workers wait for: `Lock/tuple` and
 `Lock/transactionid` are row locks, `Client/ClientRead` is a backend waiting for Python).
 
+With `--history RUNS`, that many ended runs (10 task runs and attempts each) are stored before
+the timed runs and ANALYZEd: a store that has served a while, which a query that reads more
+than the live rows pays for on every call.
+
 Each measure gets an untimed warm-up first. "cpu busy" is the whole machine's busy share
 (every process, other users' too). Everything shares one machine: the figures say what
 coordination costs, not how far workers on their own machines scale.
 
     python bench/postgres_throughput.py [--workers 4] [--slots 2] [--runs 100] [--width 8]
                                         [--repeat 3] [--waits] [--pg URL]
+                                        [--history RUNS]
 """
 
 from __future__ import annotations
@@ -183,6 +188,33 @@ def many_runs(
     }
 
 
+# A store's history: ended runs of 10 task runs with one ended attempt each, ids far above
+# what the bench allocates, then ANALYZE (as autovacuum would; this machine runs without it).
+_HISTORY = [
+    "INSERT INTO runs (run_id, run_name, run_type, trigger_type, settings, job_parameters,"
+    " life_cycle_state, result_state, state_message, repair_count, created_time, start_time,"
+    " end_time) SELECT 1000000000 + g, 'old', 'JOB_RUN', 'ONE_TIME', '{}', '[]', 'TERMINATED',"
+    " 'SUCCESS', '', 0, g, g, g + 1 FROM generate_series(1, %(runs)s) g",
+    'INSERT INTO task_runs (task_run_id, run_id, task_key, "current", life_cycle_state,'
+    " result_state, state_message, waiting_on, attempt_number, start_time, end_time)"
+    " SELECT 1000000000 + g, 1000000000 + 1 + (g - 1) / 10, 't' || mod(g, 10), TRUE,"
+    " 'TERMINATED', 'SUCCESS', '', 0, 0, g, g + 1 FROM generate_series(1, %(runs)s * 10) g",
+    "INSERT INTO attempts (task_run_id, run_id, attempt_number, state, payload, created_time,"
+    " claim_key, start_time, end_time) SELECT 1000000000 + g, 1000000000 + 1 + (g - 1) / 10, 0,"
+    " 'SUCCESS', '{}', g, g, g, g + 1 FROM generate_series(1, %(runs)s * 10) g",
+    "ANALYZE",
+]
+
+
+def add_history(store: Store, runs: int) -> None:
+    """`runs` ended runs of 10 task runs each, as a store that has served a while holds."""
+    import psycopg
+
+    with psycopg.connect(store.url, autocommit=True) as conn:
+        for sql in _HISTORY:
+            conn.execute(sql, {"runs": runs} if "%(runs)s" in sql else None)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -195,6 +227,13 @@ def main() -> None:
     parser.add_argument("--no-w3", action="store_true", help="skip W3 (1 -> 500 -> 1)")
     parser.add_argument("--waits", action="store_true", help="sample pg_stat_activity waits")
     parser.add_argument("--pg", default=PG_URL, help="PostgreSQL URL (a schema is made in it)")
+    parser.add_argument(
+        "--history",
+        type=int,
+        default=0,
+        metavar="RUNS",
+        help="ended runs (10 task runs each) stored before the timed runs",
+    )
     args = parser.parse_args()
     load = " / ".join(f"{x:.1f}" for x in os.getloadavg())
     print(
@@ -206,6 +245,8 @@ def main() -> None:
         procs = Processes(Path(tmp), store)
         try:
             url = procs.server(0)
+            if args.history:
+                add_history(store, args.history)
             for i in range(args.workers):
                 procs.start(f"worker{i}", "worker", "--slots", str(args.slots))
             wait_until(
