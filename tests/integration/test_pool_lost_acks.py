@@ -19,9 +19,8 @@ from headrace.store.db import Store
 from headrace.store.records import Attempt
 from headrace.worker import pool as pool_module
 from headrace.worker.pool import WorkerPool
-from support import wait_for
 
-from .helpers import attempts, job, run, shell, states
+from .helpers import attempts, job, run, states
 
 WORKER = "lost-ack-worker"
 
@@ -103,7 +102,19 @@ def pools() -> Iterator[list[WorkerPool]]:
 
 
 def _task(key: str, command: str, *after: str) -> dict[str, Any]:
-    return shell(key, *after, shell_command_task={"command": command})
+    task: dict[str, Any] = {"task_key": key, "shell_command_task": {"command": command}}
+    if after:
+        task["depends_on"] = [{"task_key": k} for k in after]
+    return task
+
+
+def _wait_for(check: Any, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.02)
+    return False
 
 
 def _ended(store: Store, run_id: int) -> bool:
@@ -134,7 +145,7 @@ def test_an_attempt_claimed_by_a_report_whose_answer_was_lost_is_run_here(
     pools.append(pool)
     pool.start()
     run_id = losing.start_run(job(_task("a", "true"), _task("b", "true", "a")), job_id=None)
-    wait_for(lambda: _ended(store, run_id), 10, "the run to end")
+    assert _wait_for(lambda: _ended(store, run_id), 10), states(store, run_id)
     assert [a.payload["task_key"] for a in losing.lost] == ["b"]
     assert losing.lost[0].attempt_id in ran
     _assert_succeeded_once_each(store, run_id, ran)
@@ -148,7 +159,7 @@ def test_an_attempt_claimed_by_an_idle_slot_whose_answer_was_lost_is_run_here(
     pools.append(pool)
     pool.start()
     run_id = losing.start_run(job(_task("a", "true")), job_id=None)
-    wait_for(lambda: _ended(store, run_id), 10, "the run to end")
+    assert _wait_for(lambda: _ended(store, run_id), 10), states(store, run_id)
     assert [a.payload["task_key"] for a in losing.lost] == ["a"]
     _assert_succeeded_once_each(store, run_id, ran)
 
@@ -177,7 +188,7 @@ def test_a_sweep_never_takes_an_attempt_another_slot_claimed(
     try:
         tasks = [_task(f"t{i}", "true") for i in range(30)]
         run_id = losing.start_run(job(*tasks), job_id=None)
-        wait_for(lambda: _ended(store, run_id), 60, "the run to end")
+        assert _wait_for(lambda: _ended(store, run_id), 60), states(store, run_id)
     finally:
         stop.set()
         sweeper.join()
@@ -201,7 +212,7 @@ def test_an_attempt_whose_end_could_not_be_reported_is_ended_as_lost(
     pool.start()
     run_id = losing.start_run(job(_task("a", "true")), job_id=None)
     # Its worker lives on (no lease expires): the sweep after giving up ends it.
-    wait_for(lambda: _ended(store, run_id), 10, "the run to end")
+    assert _wait_for(lambda: _ended(store, run_id), 10), states(store, run_id)
     assert states(store, run_id) == {"a": ("TERMINATED", "FAILED")}
     (only,) = attempts(store, run_id)
     assert "worker lost" in (only.error or "")
