@@ -82,12 +82,3 @@ def running_attempts(conn: Connection) -> list[Any]:
 
     stmt = "SELECT * FROM attempts WHERE state = 'RUNNING' ORDER BY attempt_id"
     return [Attempt.from_row(r) for r in conn.execute(stmt)]
-
-
-def running_attempts_of(conn: Connection, worker_id: str) -> list[Any]:
-    """The running attempts of one worker (as records), oldest first."""
-    from headrace.store.records import Attempt
-
-    stmt = "SELECT * FROM attempts WHERE state = 'RUNNING' AND worker_id = :b_worker"
-    rows = conn.execute(stmt + " ORDER BY attempt_id", {"b_worker": worker_id})
-    return [Attempt.from_row(r) for r in rows]

@@ -44,18 +44,6 @@ class WorkerPool:
         self._running: dict[int, KillSwitch] = {}
         self._running_lock = threading.Lock()
         self._early_kills: dict[int, str] = {}
-        # Orphans (see _sweep): an attempt this worker claimed in a transaction whose outcome
-        # it did not learn (the COMMIT's answer lost) is RUNNING under its id in the store but
-        # held by no slot. Every way into _execute (a slot's claim, a report's claim, an
-        # adoption) counts in `_in_flight` until _execute registers the attempt in `_running`;
-        # a sweep waits for none in flight and blocks new ones (`_sweeping`) while it reads.
-        self._claims = threading.Condition(self._running_lock)
-        self._in_flight = 0
-        self._sweeping = False
-        self._sweep_lock = threading.Lock()  # one sweep at a time
-        self._sweep_due = False  # set by an unknown outcome; cleared by a sweep that read
-        self._adopted: list[Attempt] = []  # orphans found, to be run by the next free slot
-        self._unreported: set[int] = set()  # attempts whose end could not be reported
         # When set, claim only attempts of runs this coordinator drives (`headrace run`).
         self.only_coordinator: str | None = None
         # Set when the store itself is broken (disk full, corrupt, deleted): retrying cannot
@@ -120,24 +108,14 @@ class WorkerPool:
                 if self._stopping:
                     return
                 generation = self._generation
-            if self._sweep_due:  # (one that failed: again after a wait)
-                self._sweep()
-            attempt = self._take_adopted() if self._adopted else None
-            if attempt is None:
-                self._begin_claim()
-                try:
-                    attempt = self.coordinator.claim_next_attempt(
-                        self.worker_id, self._log_path, self.only_coordinator
-                    )
-                except Exception as exc:
-                    if not self._store_broken(exc):
-                        log.exception(
-                            "claiming an attempt failed", extra={"action": "claim_attempt"}
-                        )
-                        self._sweep_due = True  # its commit may have happened after all
-                    attempt = None
-                if attempt is None:
-                    self._end_claim()
+            try:
+                attempt = self.coordinator.claim_next_attempt(
+                    self.worker_id, self._log_path, self.only_coordinator
+                )
+            except Exception as exc:
+                if not self._store_broken(exc):
+                    log.exception("claiming an attempt failed", extra={"action": "claim_attempt"})
+                attempt = None
             while attempt is not None:
                 attempt, looked_at = self._execute(attempt)
                 if attempt is None and looked_at is not None:
@@ -148,97 +126,11 @@ class WorkerPool:
             # NOTIFYs per task end and each then cost an empty claim transaction, issue 18.)
             # A chain that ended without a claim (the attempt was ended elsewhere, the store
             # failed) compares with the generation read before its first claim, as before.
-            if self._sweep_due:  # a claim's outcome was unknown: look for what it claimed
-                self._sweep()
-            if generation != self._generation or self._adopted:
+            if generation != self._generation:
                 continue
             with self._cond:
-                if self._generation == generation and not self._stopping and not self._adopted:
+                if self._generation == generation and not self._stopping:
                     self._cond.wait(SWEEP_SECONDS)
-
-    def _begin_claim(self) -> None:
-        with self._claims:
-            while self._sweeping:
-                self._claims.wait()
-            self._in_flight += 1
-
-    def _end_claim(self) -> None:
-        """A claim in flight ended without an attempt to register."""
-        with self._claims:
-            self._in_flight -= 1
-            if self._in_flight == 0:
-                self._claims.notify_all()
-
-    def _take_adopted(self) -> Attempt | None:
-        with self._claims:
-            while self._sweeping:
-                self._claims.wait()
-            if not self._adopted:
-                return None
-            self._in_flight += 1
-            return self._adopted.pop(0)
-
-    def _sweep(self) -> None:
-        """Find attempts RUNNING under this worker's id that no slot holds: claimed by a
-        transaction whose COMMIT's answer was lost (a report's claim or a slot's). Recovery
-        never fails them (this worker heartbeats), so they are run here (adopted by the next
-        free slot) or, if their own end could not be reported, ended as lost (retried per
-        their task's policy). Rare: only after a store call's outcome was unknown."""
-        from headrace.store import workers as worker_store
-
-        with self._sweep_lock:
-            failure: Exception | None = None
-            orphans: list[Attempt] = []
-            lost: set[int] = set()
-            with self._claims:
-                self._sweeping = True
-                try:
-                    while self._in_flight:  # claims that may have committed, not registered
-                        self._claims.wait()
-                    # No attempt enters or leaves `_running` until `_sweeping` is cleared.
-                    held = set(self._running) | {a.attempt_id for a in self._adopted}
-                    self._claims.release()  # (kill() must not wait for the store)
-                    try:
-                        with self.coordinator.store.read() as conn:
-                            mine = worker_store.running_attempts_of(conn, self.worker_id)
-                    except Exception as exc:
-                        failure, mine = exc, []
-                    finally:
-                        self._claims.acquire()
-                    orphans = [a for a in mine if a.attempt_id not in held]
-                    lost = {a.attempt_id for a in orphans} & self._unreported
-                    self._adopted.extend(a for a in orphans if a.attempt_id not in lost)
-                    if failure is None:  # (no report is in flight: none can add one now)
-                        self._unreported = lost
-                    self._sweep_due = failure is not None
-                finally:
-                    self._sweeping = False
-                    self._claims.notify_all()
-            if failure is not None:
-                if not self._store_broken(failure):
-                    log.warning("looking for orphaned attempts failed", exc_info=failure)
-                return
-            for attempt in orphans:
-                log.warning(
-                    "attempt %s was claimed here in a transaction whose answer was lost; %s",
-                    attempt.attempt_id,
-                    "ending it as lost" if attempt.attempt_id in lost else "running it",
-                    extra={"action": "adopt_attempt"},
-                )
-                if attempt.attempt_id not in lost:
-                    continue
-                try:
-                    self.coordinator.fail_lost_attempt(
-                        attempt, "its worker could not report its end to the store"
-                    )
-                except Exception:
-                    log.warning("ending attempt %s failed", attempt.attempt_id, exc_info=True)
-                    self._sweep_due = True
-                    continue
-                with self._claims:
-                    self._unreported.discard(attempt.attempt_id)
-        if len(orphans) > len(lost):
-            self.wake()
 
     def _store_broken(self, exc: Exception) -> bool:
         """If `exc` says the store is broken, remember it, tell the listeners (once) and return
@@ -263,12 +155,9 @@ class WorkerPool:
         """Run an attempt, report it, and return the next one claimed in the same breath
         (with `_report`'s wake-up generation)."""
         switch = KillSwitch()
-        with self._running_lock:  # (`_claims`'s lock: a C-level enter on the hot path)
+        with self._running_lock:
             self._running[attempt.attempt_id] = switch
             early = self._early_kills.pop(attempt.attempt_id, None)
-            self._in_flight -= 1  # (every way here counted itself in flight)
-            if self._sweeping and self._in_flight == 0:
-                self._claims.notify_all()
         if early is not None:
             switch.pull(early)
         try:
@@ -287,19 +176,13 @@ class WorkerPool:
             outcome = AttemptOutcome(Result.FAILED, error=f"internal error running task: {exc}")
         finally:
             with self._running_lock:
-                while self._sweeping:  # (held in `_running` until the sweep has read)
-                    self._claims.wait()
                 self._running.pop(attempt.attempt_id, None)
-                self._in_flight += 1  # the report claims the next attempt
         if not self.coordinator.store.is_sqlite and attempt.log_path:
             # Servers on other machines show the log from the store once the attempt ended.
             packed = pack_log(attempt.log_path)
             if packed is not None:  # (an empty log: nothing to keep, no copy of the outcome)
                 outcome = dataclasses.replace(outcome, log=packed)
-        following, generation = self._report(attempt, outcome)
-        if following is None:
-            self._end_claim()
-        return following, generation
+        return self._report(attempt, outcome)
 
     def _report(
         self, attempt: Attempt, outcome: AttemptOutcome
@@ -308,15 +191,10 @@ class WorkerPool:
 
         Returns the next attempt claimed with it and the wake-up generation read just before
         that claim (None when nothing was claimed: no claim asked, or the report failed).
-        A report whose outcome is unknown (it raised, then its retry found the attempt ended:
-        the first COMMIT may have happened, claiming an attempt) calls for a sweep (_sweep).
         """
-        unknown = False
         for delay in (*REPORT_RETRY_DELAYS, None):
             claim_for = (
-                None
-                if self._stopping or self._adopted  # (orphans go first: the slot takes one)
-                else (self.worker_id, self._log_path, self.only_coordinator)
+                None if self._stopping else (self.worker_id, self._log_path, self.only_coordinator)
             )
             generation = self._generation
             try:
@@ -324,18 +202,12 @@ class WorkerPool:
             except AttemptEnded:
                 # A cancel, timeout or recovery ended it first; the store keeps that verdict.
                 log.info("attempt %s had already been ended", attempt.attempt_id)
-                if unknown:
-                    self._sweep_due = True
                 return None, None
             except Exception as exc:
                 if self._store_broken(exc):
                     return None, None
-                unknown = True
                 if delay is None:
                     log.exception("giving up reporting attempt %s", attempt.attempt_id)
-                    with self._claims:
-                        self._unreported.add(attempt.attempt_id)
-                    self._sweep_due = True
                     return None, None
                 log.warning(
                     "reporting attempt %s failed; retrying", attempt.attempt_id, exc_info=True
