@@ -82,3 +82,16 @@ def running_attempts(conn: Connection) -> list[Any]:
 
     stmt = "SELECT * FROM attempts WHERE state = 'RUNNING' ORDER BY attempt_id"
     return [Attempt.from_row(r) for r in conn.execute(stmt)]
+
+
+def running_attempts_of(conn: Connection, worker_id: str, started_before_ms: int) -> list[Any]:
+    """The running attempts of one worker claimed before a time (as records), oldest first
+    (a literal state: the partial index ix_attempts_state serves it)."""
+    from headrace.store.records import Attempt
+
+    stmt = (
+        "SELECT * FROM attempts WHERE state = 'RUNNING' AND worker_id = :b_worker"
+        " AND start_time < :b_before ORDER BY attempt_id"
+    )
+    rows = conn.execute(stmt, {"b_worker": worker_id, "b_before": started_before_ms})
+    return [Attempt.from_row(r) for r in rows]

@@ -22,6 +22,10 @@ log = logging.getLogger("headrace.worker")
 # A missed wake-up (another process queued work) is noticed by this safety-net sweep.
 SWEEP_SECONDS = 2.0
 REPORT_RETRY_DELAYS = (0.1, 0.5, 1.0, 2.0, 5.0, 10.0)
+# An attempt RUNNING under this worker, claimed longer ago than this and held by no slot, was
+# claimed by a transaction whose COMMIT's answer was lost (sweep_orphans). A claim registers
+# its attempt microseconds after its commit: the margin keeps the sweep off those in between.
+ORPHAN_AGE_SECONDS = 30.0
 
 
 class WorkerPool:
@@ -44,6 +48,13 @@ class WorkerPool:
         self._running: dict[int, KillSwitch] = {}
         self._running_lock = threading.Lock()
         self._early_kills: dict[int, str] = {}
+        # Orphans (sweep_orphans): ids of the attempts this pool got from the store and has
+        # not finished reporting (set add/discard only on the hot path; atomic in CPython).
+        self._held: set[int] = set()
+        # Attempts whose report gave up, with their outcome: a sweep reports it again.
+        self._unreported: dict[int, tuple[Attempt, AttemptOutcome]] = {}
+        # Orphans found by a sweep (held already), run by the next free slot.
+        self._adopted: list[Attempt] = []
         # When set, claim only attempts of runs this coordinator drives (`headrace run`).
         self.only_coordinator: str | None = None
         # Set when the store itself is broken (disk full, corrupt, deleted): retrying cannot
@@ -108,14 +119,18 @@ class WorkerPool:
                 if self._stopping:
                     return
                 generation = self._generation
-            try:
-                attempt = self.coordinator.claim_next_attempt(
-                    self.worker_id, self._log_path, self.only_coordinator
-                )
-            except Exception as exc:
-                if not self._store_broken(exc):
-                    log.exception("claiming an attempt failed", extra={"action": "claim_attempt"})
-                attempt = None
+            attempt = self._take_adopted() if self._adopted else None
+            if attempt is None:
+                try:
+                    attempt = self.coordinator.claim_next_attempt(
+                        self.worker_id, self._log_path, self.only_coordinator
+                    )
+                except Exception as exc:
+                    if not self._store_broken(exc):
+                        log.exception(
+                            "claiming an attempt failed", extra={"action": "claim_attempt"}
+                        )
+                    attempt = None
             while attempt is not None:
                 attempt, looked_at = self._execute(attempt)
                 if attempt is None and looked_at is not None:
@@ -126,11 +141,70 @@ class WorkerPool:
             # NOTIFYs per task end and each then cost an empty claim transaction, issue 18.)
             # A chain that ended without a claim (the attempt was ended elsewhere, the store
             # failed) compares with the generation read before its first claim, as before.
-            if generation != self._generation:
+            if generation != self._generation or self._adopted:
                 continue
             with self._cond:
-                if self._generation == generation and not self._stopping:
+                if self._generation == generation and not self._stopping and not self._adopted:
                     self._cond.wait(SWEEP_SECONDS)
+
+    def _take_adopted(self) -> Attempt | None:
+        with self._running_lock:
+            return self._adopted.pop(0) if self._adopted else None
+
+    def sweep_orphans(self, now: int) -> None:
+        """Run off the slots, periodically (the worker's heartbeat thread), at `now` (ms).
+
+        Reports again each outcome whose report gave up, and adopts the attempts RUNNING under
+        this worker's id, claimed more than ORPHAN_AGE_SECONDS ago, that this pool does not
+        hold: claimed by a transaction (a task end's or a slot's claim) whose COMMIT succeeded
+        but whose answer was lost. Recovery never fails those (this worker heartbeats); a
+        free slot runs them. The age margin keeps it off a claim between its commit and its
+        registration; a COMMIT that becomes visible late is found by a later sweep.
+        """
+        from headrace.store import workers as worker_store
+
+        for attempt_id, (attempt, outcome) in list(self._unreported.items()):
+            try:
+                self.coordinator.finish_attempt(attempt, outcome, claim_for=None)
+            except AttemptEnded:
+                log.info("attempt %s had already been ended", attempt_id)
+            except Exception as exc:
+                if not self._store_broken(exc):
+                    log.warning("reporting attempt %s failed again", attempt_id, exc_info=True)
+                continue  # kept (and held): the next sweep tries again
+            del self._unreported[attempt_id]
+            self._held.discard(attempt_id)
+        if self.slots == 0 or self._stopping:  # (no slot would run what it adopts)
+            return
+        # Held before the read too: one reported (and let go) while the read ran is in it.
+        held_before = set(self._held)
+        try:
+            with self.coordinator.store.read() as conn:
+                mine = worker_store.running_attempts_of(
+                    conn, self.worker_id, now - int(ORPHAN_AGE_SECONDS * 1000)
+                )
+        except Exception as exc:
+            if not self._store_broken(exc):
+                log.warning("looking for orphaned attempts failed; retrying later", exc_info=True)
+            return
+        if not mine:
+            return
+        adopted = []
+        with self._running_lock:
+            held = held_before | self._held  # (copied after the read)
+            for attempt in mine:
+                if attempt.attempt_id not in held:
+                    self._held.add(attempt.attempt_id)  # held from now: adopted once
+                    self._adopted.append(attempt)
+                    adopted.append(attempt.attempt_id)
+        for attempt_id in adopted:
+            log.warning(
+                "attempt %s was claimed here in a transaction whose answer was lost; running it",
+                attempt_id,
+                extra={"action": "adopt_attempt"},
+            )
+        if adopted:
+            self.wake()
 
     def _store_broken(self, exc: Exception) -> bool:
         """If `exc` says the store is broken, remember it, tell the listeners (once) and return
@@ -158,6 +232,7 @@ class WorkerPool:
         with self._running_lock:
             self._running[attempt.attempt_id] = switch
             early = self._early_kills.pop(attempt.attempt_id, None)
+            self._held.add(attempt.attempt_id)
         if early is not None:
             switch.pull(early)
         try:
@@ -182,7 +257,11 @@ class WorkerPool:
             packed = pack_log(attempt.log_path)
             if packed is not None:  # (an empty log: nothing to keep, no copy of the outcome)
                 outcome = dataclasses.replace(outcome, log=packed)
-        return self._report(attempt, outcome)
+        try:
+            return self._report(attempt, outcome)
+        finally:
+            if attempt.attempt_id not in self._unreported:  # (else held until re-reported)
+                self._held.discard(attempt.attempt_id)
 
     def _report(
         self, attempt: Attempt, outcome: AttemptOutcome
@@ -194,7 +273,9 @@ class WorkerPool:
         """
         for delay in (*REPORT_RETRY_DELAYS, None):
             claim_for = (
-                None if self._stopping else (self.worker_id, self._log_path, self.only_coordinator)
+                None
+                if self._stopping or self._adopted  # (adopted ones go first: the slot takes one)
+                else (self.worker_id, self._log_path, self.only_coordinator)
             )
             generation = self._generation
             try:
@@ -208,6 +289,7 @@ class WorkerPool:
                     return None, None
                 if delay is None:
                     log.exception("giving up reporting attempt %s", attempt.attempt_id)
+                    self._unreported[attempt.attempt_id] = (attempt, outcome)  # (sweep_orphans)
                     return None, None
                 log.warning(
                     "reporting attempt %s failed; retrying", attempt.attempt_id, exc_info=True

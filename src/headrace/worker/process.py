@@ -73,3 +73,7 @@ class WorkerProcess:
 
                 broken = problem(exc)  # a broken store: one line, not a traceback per beat
                 log.warning("heartbeat failed; retrying: %s", broken, exc_info=broken is None)
+            try:  # (off the slots: a claim whose COMMIT's answer was lost, pool.py)
+                self.pool.sweep_orphans(now_ms())
+            except Exception:
+                log.warning("sweeping for orphaned attempts failed", exc_info=True)
