@@ -285,3 +285,62 @@ def test_a_report_retrying_does_not_hold_up_the_other_slots(
     assert len(attempts(store, chained)) == 6
     wait_for(lambda: _ended(store, slow), 15, "the run to end")
     assert states(store, slow) == {"slow": ("TERMINATED", "SUCCESS")}
+
+
+class FullCoordinator(LosingCoordinator):
+    """Reports fail as on a full disk (a broken store: no retry) `full` times; reads work."""
+
+    full = 0
+
+    def finish_attempt(self, attempt: Attempt, *args: Any, **kwargs: Any) -> Any:
+        if self.full > 0:
+            self.full -= 1
+            raise sqlalchemy.exc.OperationalError(
+                "UPDATE", {}, Exception("database or disk is full")
+            )
+        return super().finish_attempt(attempt, *args, **kwargs)
+
+
+def test_a_report_the_broken_store_refused_is_reported_later_not_run_again(
+    store: Store, pools: list[Any], ran: list[int], tmp_path: Path, young: None
+) -> None:
+    full = FullCoordinator(store)
+    full.full = 3  # the report and the first two sweeps' re-reports meet a full disk
+    pool = _pool(full, tmp_path, slots=1)
+    pools.append(pool)
+    pool.start()
+    pools.append(Sweeper(pool, 0.05))
+    side = tmp_path / "side_effects"
+    run_id = full.start_run(job(_task("a", f"echo ran >> {side}")), job_id=None)
+    wait_for(lambda: _ended(store, run_id), 20, "the run to end")
+    assert states(store, run_id) == {"a": ("TERMINATED", "SUCCESS")}
+    assert len(ran) == 1, ran
+    assert side.read_text().count("ran") == 1
+
+
+def test_a_sweep_stuck_on_the_store_does_not_hold_up_the_heartbeat(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sweep re-reports outcomes (a run's row lock): on its own thread, so a long wait
+    there never costs the worker its lease."""
+    from headrace.config import Settings
+    from headrace.worker.process import WorkerProcess
+
+    monkeypatch.setenv("HEADRACE_HEARTBEAT_SECONDS", "0.05")
+    stuck = threading.Event()
+    monkeypatch.setattr(WorkerPool, "sweep_orphans", lambda self, now: stuck.wait(30))
+    worker = WorkerProcess(store, Settings.load(home=str(tmp_path), slots=1))
+    worker.start()
+
+    def beat() -> int:
+        with store.read() as conn:
+            sql = "SELECT heartbeat_at FROM workers WHERE worker_id = :w"
+            return int(conn.execute(sql, {"w": worker.worker_id}).scalar())
+
+    try:
+        for _ in range(3):  # the sweep is stuck from the first period on
+            last = beat()
+            wait_for(lambda: beat() > last, 10, "a heartbeat while the sweep is stuck")  # noqa: B023
+    finally:
+        stuck.set()
+        worker.stop(grace_seconds=5)

@@ -285,7 +285,8 @@ class WorkerPool:
                 log.info("attempt %s had already been ended", attempt.attempt_id)
                 return None, None
             except Exception as exc:
-                if self._store_broken(exc):
+                if self._store_broken(exc):  # kept, and held: never adopted and run again
+                    self._unreported[attempt.attempt_id] = (attempt, outcome)
                     return None, None
                 if delay is None:
                     log.exception("giving up reporting attempt %s", attempt.attempt_id)

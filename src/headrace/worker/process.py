@@ -49,6 +49,9 @@ class WorkerProcess:
                 now_ms=now_ms(),
             )
         threading.Thread(target=self._heartbeat, name="headrace-heartbeat", daemon=True).start()
+        # Its own thread: re-reporting an outcome takes its run's row lock, which must never
+        # hold up the heartbeat (a missed lease fails every attempt this worker runs).
+        threading.Thread(target=self._sweep_orphans, name="headrace-orphans", daemon=True).start()
         self.pool.start()
         # Attempts queued by other processes (PostgreSQL): woken at once, not at the next sweep.
         self._listener = signals.Listener(self.store, [signals.WORK], lambda _: self.pool.wake())
@@ -73,7 +76,11 @@ class WorkerProcess:
 
                 broken = problem(exc)  # a broken store: one line, not a traceback per beat
                 log.warning("heartbeat failed; retrying: %s", broken, exc_info=broken is None)
-            try:  # (off the slots: a claim whose COMMIT's answer was lost, pool.py)
+
+    def _sweep_orphans(self) -> None:
+        """Off the slots and the heartbeat: a claim whose COMMIT's answer was lost (pool.py)."""
+        while not self._stop_heartbeat.wait(self.settings.heartbeat_seconds):
+            try:
                 self.pool.sweep_orphans(now_ms())
             except Exception:
                 log.warning("sweeping for orphaned attempts failed", exc_info=True)
